@@ -1,0 +1,14 @@
+"""Django app configuration for djws."""
+
+from django.apps import AppConfig
+
+
+class DjwsConfig(AppConfig):
+    """Registers djws's system checks, template tags and management command."""
+
+    name = "djws"
+    verbose_name = "WebSockets"
+
+    def ready(self) -> None:
+        """Import the checks module so its checks register."""
+        from . import checks  # noqa: F401

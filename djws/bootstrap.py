@@ -1,0 +1,43 @@
+"""Entry point of a server process: ``python -m djws.bootstrap OPTIONS_JSON``.
+
+``runwebsocket`` never serves from its own process, because ``manage.py`` has
+already imported Django there, too early for gevent (see :mod:`djws.patching`).
+It re-executes the interpreter into this module, whose first act is the patch.
+"""
+
+from djws.patching import patch
+
+patch()
+
+import json  # noqa: E402 - everything else comes after the patch, on purpose
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+from djws.patching import NotPatchedError, ensure_patched  # noqa: E402
+
+
+def raise_open_file_limit() -> None:
+    """Raise the soft limit on open files to the hard limit: one per socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str]) -> None:
+    """Start gunicorn with the options ``runwebsocket`` passed as JSON."""
+    config = json.loads(argv[1])
+    sys.path[:0] = [p for p in config.pop("sys_path", []) if p not in sys.path]
+    try:
+        ensure_patched()
+    except NotPatchedError as exc:
+        sys.exit(f"Error: {exc}")
+    raise_open_file_limit()
+    from djws.server import WebSocketServer
+
+    http = config.pop("http", False)
+    static = config.pop("static", False)
+    WebSocketServer(config, http=http, static=static).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,141 @@
+"""System checks for djws settings and the project around them.
+
+Each check has a stable id (``djws.E001``...) documented in
+``docs/reference/checks.rst``; never reuse an id for another meaning.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import settings
+from .origin import pattern_error
+
+__all__ = [
+    "check_async_middleware",
+    "check_databases",
+    "check_origins",
+    "check_websocket_urlconf",
+]
+
+
+@register(Tags.urls)
+def check_websocket_urlconf(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """WEBSOCKET_URLCONF must be set and importable, with a urlpatterns list."""
+    urlconf = settings.WEBSOCKET_URLCONF
+    if not urlconf:
+        return [
+            Error(
+                "WEBSOCKET_URLCONF is not set.",
+                hint="Add WEBSOCKET_URLCONF = 'yourproject.websocket_urls' to your settings: "
+                "the dotted path of a urlconf listing your @websocket views.",
+                id="djws.E001",
+            )
+        ]
+    if not isinstance(urlconf, str):
+        return []  # a module object, as request.urlconf also allows
+    try:
+        module = importlib.import_module(urlconf)
+    except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
+        return [
+            Error(
+                f"WEBSOCKET_URLCONF {urlconf!r} cannot be imported: "
+                f"{type(exc).__name__}: {exc}",
+                hint="Check the dotted path, and that the module imports without errors.",
+                id="djws.E002",
+            )
+        ]
+    if not hasattr(module, "urlpatterns"):
+        return [
+            Error(
+                f"WEBSOCKET_URLCONF {urlconf!r} has no urlpatterns.",
+                hint="Define urlpatterns = [path(...), ...] in it, as in ROOT_URLCONF.",
+                id="djws.E003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_async_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every middleware must be able to run synchronously."""
+    errors: list[CheckMessage] = []
+    for path in getattr(django_settings, "MIDDLEWARE", []):
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django reports unimportable middleware itself
+        if not getattr(middleware, "sync_capable", True):
+            errors.append(
+                Error(
+                    f"Middleware {path!r} is async-only.",
+                    hint="djws runs views synchronously in greenlets; an asyncio event loop "
+                    "in one greenlet makes every other greenlet's ORM calls fail with "
+                    "SynchronousOnlyOperation. Use a sync-capable middleware.",
+                    obj=path,
+                    id="djws.E004",
+                )
+            )
+    return errors
+
+
+@register(Tags.database)
+def check_databases(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn about database settings that misbehave under gevent."""
+    messages: list[CheckMessage] = []
+    for alias, config in django_settings.DATABASES.items():
+        if config.get("CONN_MAX_AGE"):
+            messages.append(
+                Warning(
+                    f"DATABASES[{alias!r}]['CONN_MAX_AGE'] is {config['CONN_MAX_AGE']!r}; "
+                    "djws server processes close connections at the end of every request.",
+                    hint="Under gevent every request runs in a new greenlet, so a persistent "
+                    "connection is never reused and would leak. Set CONN_MAX_AGE = 0, or use "
+                    "the psycopg 3 connection pool (OPTIONS={'pool': True}).",
+                    obj=alias,
+                    id="djws.W001",
+                )
+            )
+        if "sqlite3" in config.get("ENGINE", "") and not django_settings.DEBUG:
+            messages.append(
+                Warning(
+                    f"DATABASES[{alias!r}] is SQLite.",
+                    hint="SQLite takes one writer at a time: a greenlet that waits inside a "
+                    "write transaction blocks every other writer in the process ('database "
+                    "is locked'). Fine for development; use PostgreSQL in production.",
+                    obj=alias,
+                    id="djws.W002",
+                )
+            )
+    return messages
+
+
+@register(Tags.security)
+def check_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """WEBSOCKET_ALLOWED_ORIGINS must be None or a list of valid patterns."""
+    patterns = settings.WEBSOCKET_ALLOWED_ORIGINS
+    if patterns is None:
+        return []
+    if isinstance(patterns, str) or not hasattr(patterns, "__iter__"):
+        return [
+            Error(
+                "WEBSOCKET_ALLOWED_ORIGINS must be a list of origin patterns.",
+                hint="For example ['https://example.com'], or None for same-host and "
+                "ALLOWED_HOSTS origins.",
+                id="djws.E005",
+            )
+        ]
+    return [
+        Error(
+            f"Invalid pattern in WEBSOCKET_ALLOWED_ORIGINS: {problem}.",
+            hint="See djws.origin for the pattern grammar.",
+            id="djws.E005",
+        )
+        for problem in map(pattern_error, patterns)
+        if problem
+    ]

@@ -1,0 +1,64 @@
+"""djws's settings, each read lazily from ``django.conf.settings`` with a default.
+
+Every setting is documented in ``docs/reference/settings.rst``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+__all__ = ["DEFAULTS", "settings"]
+
+KIB = 1024
+MIB = 1024 * KIB
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the urlconf that lists WebSocket views. Required.
+    "WEBSOCKET_URLCONF": None,
+    # Origins allowed to open a WebSocket; None means "the request's own host, or a
+    # host in ALLOWED_HOSTS". See djws.origin for the pattern grammar.
+    "WEBSOCKET_ALLOWED_ORIGINS": None,
+    # Largest message (after decompression) and largest single frame a client may
+    # send. Over it: close 1009.
+    "WEBSOCKET_MAX_MESSAGE_SIZE": 1 * MIB,
+    "WEBSOCKET_MAX_FRAME_SIZE": None,
+    # Bytes queued for a client that does not read before it is closed (1008) -- for
+    # messages sent without waiting (broadcasts); a view's own send() waits instead.
+    "WEBSOCKET_WRITE_BUFFER_LIMIT": 4 * MIB,
+    # Seconds: a client must finish its HTTP handshake in this time.
+    "WEBSOCKET_HANDSHAKE_TIMEOUT": 10.0,
+    # Seconds between keepalive pings to a silent client, and how long it may take to
+    # answer before it is considered dead (closed with 1011). None disables pings.
+    "WEBSOCKET_PING_INTERVAL": 20.0,
+    "WEBSOCKET_PING_TIMEOUT": 20.0,
+    # Seconds without a message from the client before the server closes (1000).
+    "WEBSOCKET_IDLE_TIMEOUT": None,
+    # Seconds to wait for the client's answer to a close frame before cutting TCP.
+    "WEBSOCKET_CLOSE_TIMEOUT": 5.0,
+    # Negotiate permessage-deflate (RFC 7692) when a client offers it.
+    "WEBSOCKET_COMPRESSION": True,
+    # zlib window (9-15) and memory level (1-9) per compressed connection: the
+    # memory a compressed connection costs is about 2**(window+2) + 2**(memlevel+9)
+    # bytes each way.
+    "WEBSOCKET_COMPRESSION_WINDOW_BITS": 12,
+    "WEBSOCKET_COMPRESSION_MEMORY_LEVEL": 5,
+    # Seconds a waiting view keeps its database connections before releasing them.
+    "WEBSOCKET_DB_RELEASE_DELAY": 1.0,
+}
+
+
+class Settings:
+    """Attribute access to ``WEBSOCKET_*`` settings, falling back to ``DEFAULTS``.
+
+    Reads happen on every access so ``override_settings`` in tests just works.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"djws has no setting {name!r}")
+        return getattr(django_settings, name, DEFAULTS[name])
+
+
+settings = Settings()

@@ -1,0 +1,132 @@
+"""``@websocket``: turn a view into a WebSocket view.
+
+::
+
+    @websocket
+    def echo(request, ws):
+        for message in ws:
+            ws.send(message)
+
+The decorated view is an ordinary Django view from the outside: middleware,
+``login_required`` and friends run before it and may refuse with any HTTP
+response. Inside, it checks the Origin (403), accepts (the 101 is written only
+now), runs your function with the connection, and closes: 1000 when it returns,
+1011 when it raises (the exception is logged with its traceback and sent to
+``got_request_exception``, so error reporters see it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, overload
+
+from django.core.signals import got_request_exception
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+
+from . import db
+from .connection import CloseCode, WebSocket
+from .exceptions import ConnectionClosed
+from .origin import origin_allowed
+
+__all__ = ["WebSocketResponse", "websocket"]
+
+logger = logging.getLogger("djws.request")
+
+View = Callable[..., Any]
+
+
+class WebSocketResponse(HttpResponse):
+    """What a WebSocket view returns to Django once the connection has ended.
+
+    Its status is 101, so Django logs no error; closing it fires
+    ``request_finished``. The worker writes nothing of it: the socket is gone.
+    """
+
+    status_code = 101
+
+    def __init__(self, ws: WebSocket) -> None:
+        super().__init__()
+        self.websocket = ws
+
+
+class UpgradeRequired(HttpResponse):
+    """426: a plain HTTP request reached a WebSocket view."""
+
+    status_code = 426
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is a WebSocket endpoint: connect with a WebSocket client.\n",
+            content_type="text/plain; charset=utf-8",
+        )
+        self["Upgrade"] = "websocket"
+        self["Connection"] = "Upgrade"
+
+
+@overload
+def websocket(view: View) -> View: ...
+@overload
+def websocket(
+    *,
+    subprotocols: Sequence[str] = (),
+    allowed_origins: Sequence[str] | None = None,
+    compression: bool | None = None,
+) -> Callable[[View], View]: ...
+
+
+def websocket(
+    view: View | None = None,
+    *,
+    subprotocols: Sequence[str] = (),
+    allowed_origins: Sequence[str] | None = None,
+    compression: bool | None = None,
+) -> Any:
+    """Make ``view(request, ws, *args, **kwargs)`` a WebSocket view.
+
+    ``subprotocols``: the subprotocols the view speaks, in order of preference;
+    the first one the client also offers is chosen and echoed (``ws.subprotocol``).
+    ``allowed_origins``: this view's origin patterns, replacing
+    ``WEBSOCKET_ALLOWED_ORIGINS`` (``["*"]`` allows any).
+    ``compression``: override ``WEBSOCKET_COMPRESSION`` for this view.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def websocket_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            upgrade = getattr(request, "websocket_upgrade", None)
+            if upgrade is None:
+                return UpgradeRequired()
+            if not origin_allowed(request, allowed_origins):
+                return HttpResponseForbidden(
+                    "Origin not allowed for this WebSocket.\n",
+                    content_type="text/plain; charset=utf-8",
+                )
+            subprotocol = upgrade.handshake.choose_subprotocol(subprotocols)
+            ws = upgrade.accept(subprotocol, request=request, compression=compression)
+            # The handshake's queries are done; the socket may now wait for hours.
+            db.release_connections()
+            try:
+                view(request, ws, *args, **kwargs)
+            except ConnectionClosed:
+                pass  # the client left while the view was sending: nothing to report
+            except Exception:
+                logger.exception(
+                    "Error in WebSocket view %s", request.path, extra={"request": request}
+                )
+                got_request_exception.send(sender=None, request=request)
+                if not ws.closed:
+                    ws.close(CloseCode.INTERNAL_ERROR, "internal server error")
+            finally:
+                ws.finish()
+                db.release_connections()
+            return WebSocketResponse(ws)
+
+        websocket_view._non_atomic_requests = db.ALL_DATABASES  # type: ignore[attr-defined]
+        websocket_view.websocket = True  # type: ignore[attr-defined]
+        return websocket_view
+
+    if view is not None:
+        return decorator(view)
+    return decorator

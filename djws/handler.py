@@ -1,0 +1,189 @@
+"""The worker's per-connection HTTP handler: where a WebSocket request enters.
+
+gevent-websocket's handler answers ``101 Switching Protocols`` before the
+application runs, so Django can no longer refuse with a 403, a 404 or a login
+redirect. This handler defers the upgrade instead:
+
+1. gevent's pywsgi reads the request line and headers (within
+   ``WEBSOCKET_HANDSHAKE_TIMEOUT``);
+2. a request with ``Upgrade: websocket`` is validated (:mod:`djws.handshake`);
+   a malformed one is answered with 400 or 426 here, without touching Django;
+3. a valid one reaches the WSGI application with ``environ["djws.upgrade"]``,
+   an :class:`Upgrade` that the ``@websocket`` view calls to write the 101;
+4. whatever Django answers *before* that -- a 403, 404, redirect or 500 -- is
+   sent as an ordinary HTTP response.
+
+It extends gunicorn's gevent handler, so gunicorn's access log keeps working.
+"""
+
+from __future__ import annotations
+
+import socket
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from gevent import Timeout
+from gunicorn.workers.ggevent import PyWSGIHandler
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+from websockets.protocol import OPEN, Protocol, Side
+
+from .conf import settings
+from .connection import WebSocket, open_connections
+from .exceptions import HandshakeError
+from .handshake import Handshake, is_upgrade_request, parse_handshake
+from .transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from django.http import HttpRequest
+
+__all__ = ["Upgrade", "WebSocketHandler"]
+
+
+class HeaderTimeout(socket.timeout):
+    """The client did not send its request headers in time."""
+
+
+def _plain_response(status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    body = (message + "\n").encode()
+    lines = [
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
+        "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+        *(f"{name}: {value}" for name, value in headers),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Upgrade:
+    """A valid upgrade request waiting for the view to accept it."""
+
+    def __init__(self, handler: WebSocketHandler, handshake: Handshake) -> None:
+        self._handler = handler
+        self.handshake = handshake
+        self.websocket: WebSocket | None = None
+
+    def accept(
+        self,
+        subprotocol: str | None = None,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        request: HttpRequest | None = None,
+        compression: bool | None = None,
+    ) -> WebSocket:
+        """Write ``101 Switching Protocols`` and return the open connection."""
+        if self.websocket is not None:
+            raise RuntimeError("this WebSocket was already accepted")
+        if compression is None:
+            compression = settings.WEBSOCKET_COMPRESSION
+        factory = None
+        if compression:
+            factory = ServerPerMessageDeflateFactory(
+                server_max_window_bits=settings.WEBSOCKET_COMPRESSION_WINDOW_BITS,
+                client_max_window_bits=settings.WEBSOCKET_COMPRESSION_WINDOW_BITS,
+                compress_settings={"memLevel": settings.WEBSOCKET_COMPRESSION_MEMORY_LEVEL},
+            )
+        response, extensions = self.handshake.accept(
+            subprotocol, compression=factory, headers=headers
+        )
+        handler = self._handler
+        handler.socket.sendall(response)
+        handler.mark_upgraded(len(response))
+
+        protocol = Protocol(
+            Side.SERVER,
+            state=OPEN,
+            max_size=(settings.WEBSOCKET_MAX_MESSAGE_SIZE, settings.WEBSOCKET_MAX_FRAME_SIZE),
+        )
+        protocol.extensions = extensions
+        transport = Transport(
+            handler.socket,
+            handler.take_buffered_input(),
+            write_limit=settings.WEBSOCKET_WRITE_BUFFER_LIMIT,
+        )
+        self.websocket = WebSocket(
+            transport,
+            protocol,
+            request=request,
+            subprotocol=subprotocol,
+            close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
+            db_release_delay=settings.WEBSOCKET_DB_RELEASE_DELAY,
+        )
+        open_connections.add(self.websocket)
+        return self.websocket
+
+
+class WebSocketHandler(PyWSGIHandler):
+    """pywsgi handler that validates upgrades and defers the 101 to the view."""
+
+    _header_timer: Timeout | None = None
+
+    def handle_one_request(self) -> Any:
+        """Handle one request; its request line and headers must come in time."""
+        self._header_timer = Timeout.start_new(
+            settings.WEBSOCKET_HANDSHAKE_TIMEOUT, HeaderTimeout("request headers timed out")
+        )
+        try:
+            return super().handle_one_request()
+        finally:
+            self._header_timer.close()
+
+    def get_environ(self) -> dict[str, Any]:
+        """Build the WSGI environ; the headers are complete, so stop their timer."""
+        if self._header_timer is not None:
+            self._header_timer.close()
+        return super().get_environ()
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        # pywsgi prints a traceback for anything but ValueError; a client's
+        # malformed request (too many or too long headers, a timeout) is not a
+        # server fault: log one line.
+        self.log_error("Invalid request from %s: %s", self.client_address, ex)
+        return ("400", _plain_response(400, "Bad request."))
+
+    def run_application(self) -> None:
+        """Refuse malformed upgrades here; hand valid ones to the application."""
+        if is_upgrade_request(self.environ):
+            try:
+                handshake = parse_handshake(self.environ)
+            except HandshakeError as exc:
+                self._refuse(exc)
+                return
+            self.environ["djws.upgrade"] = Upgrade(self, handshake)
+        super().run_application()
+
+    def _refuse(self, exc: HandshakeError) -> None:
+        self.close_connection = True
+        self.start_response(
+            f"{exc.status} {HTTPStatus(exc.status).phrase}",
+            [("Content-Type", "text/plain; charset=utf-8"), *exc.headers],
+        )
+        self.write((exc.message + "\n").encode())
+
+    # Called by Upgrade.accept()
+
+    def mark_upgraded(self, length: int) -> None:
+        """Record that the 101 was written: pywsgi must write nothing more."""
+        self.status = b"101 Switching Protocols"
+        self._orig_status = "101 Switching Protocols"
+        self.code = 101
+        self.response_headers = []
+        self.headers_sent = True
+        self.close_connection = True
+        self.response_length = length
+
+    def take_buffered_input(self) -> bytes:
+        """Return bytes the client sent after its headers that pywsgi already read."""
+        self.socket.settimeout(0.0)
+        try:
+            return self.rfile.read1(65536) or b""
+        except (BlockingIOError, OSError):
+            return b""
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None):  # noqa: ANN201
+        """Record the response; after an upgrade Django's 101 sentinel writes nothing."""
+        if self.code == 101 and self.headers_sent:
+            return self.write
+        return super().start_response(status, headers, exc_info)

@@ -1,0 +1,111 @@
+"""Origin checks: the defence against cross-site WebSocket hijacking.
+
+Browsers attach cookies to a WebSocket handshake whatever page opens it, and the
+same-origin policy does not apply to WebSockets. Without a check, any web page a
+logged-in user visits could open a socket to your site *as that user*. Browsers
+always send ``Origin`` on a WebSocket handshake, so djws refuses (403) a
+handshake whose Origin is not allowed.
+
+The rule:
+
+* no ``Origin`` header: allowed. Only non-browser clients omit it, and they can
+  send any header they like anyway;
+* ``WEBSOCKET_ALLOWED_ORIGINS`` unset (None): allowed if the Origin's host and
+  port are the request's own ``Host``, or its host matches ``ALLOWED_HOSTS``;
+* otherwise it must match one of the patterns in the list:
+
+  ``"*"``                       any origin (turns the check off);
+  ``"https://example.com"``     that scheme, host and port exactly (default ports
+                                may be omitted);
+  ``"https://*.example.com"``   that scheme and port, any subdomain of example.com;
+  ``"example.com"``, ``".example.com"``  host patterns as in ``ALLOWED_HOSTS``
+                                (any scheme and port; a leading dot adds subdomains).
+
+The literal Origin ``null`` (sandboxed frames, ``file:`` pages) matches only
+``"*"`` or ``"null"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from django.conf import settings as django_settings
+from django.http.request import validate_host
+
+from .conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = ["origin_allowed", "origin_matches", "pattern_error"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _split(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def pattern_error(pattern: object) -> str | None:
+    """Describe what is wrong with an origin pattern, or return None if it is valid."""
+    if not isinstance(pattern, str) or not pattern:
+        return f"{pattern!r} is not a non-empty string"
+    if "://" in pattern:
+        try:
+            scheme, host, _port = _split(pattern)
+        except ValueError as exc:
+            return f"{pattern!r}: {exc}"
+        if not scheme or not host:
+            return f"{pattern!r} needs a scheme and a host, like 'https://example.com'"
+        if urlsplit(pattern).path not in ("", "/"):
+            return f"{pattern!r}: an origin has no path"
+    return None
+
+
+def origin_matches(origin: str, pattern: str) -> bool:
+    """Tell whether ``origin`` (an Origin header value) matches ``pattern``."""
+    if pattern == "*" or origin == pattern:
+        return True
+    if origin == "null":
+        return False
+    try:
+        scheme, host, port = _split(origin)
+    except ValueError:
+        return False
+    if "://" not in pattern:
+        return validate_host(host, [pattern])
+    p_scheme, p_host, p_port = _split(pattern)
+    if (scheme, port) != (p_scheme, p_port):
+        return False
+    if p_host.startswith("*."):
+        return host.endswith(p_host[1:])
+    return host == p_host
+
+
+def origin_allowed(request: HttpRequest, allowed: Sequence[str] | None = None) -> bool:
+    """Tell whether the request's Origin may open a WebSocket (see module doc)."""
+    origin = request.META.get("HTTP_ORIGIN")
+    if origin is None:
+        return True
+    patterns = allowed if allowed is not None else settings.WEBSOCKET_ALLOWED_ORIGINS
+    if patterns is not None:
+        return any(origin_matches(origin, pattern) for pattern in patterns)
+    if origin == "null":
+        return False
+    try:
+        _scheme, host, port = _split(origin)
+    except ValueError:
+        return False
+    request_host = request.META.get("HTTP_HOST", "")
+    if urlsplit(origin).netloc.lower() == request_host.lower() or (
+        port is not None and f"{host}:{port}" == request_host.lower()
+    ):
+        return True
+    allowed_hosts = django_settings.ALLOWED_HOSTS
+    if django_settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    return validate_host(host, allowed_hosts)

@@ -1,0 +1,206 @@
+"""Non-blocking socket I/O for one WebSocket connection, on gevent's event loop.
+
+Why not plain gevent socket calls: a view blocked in ``receive()`` must also wake
+up when something is *delivered* to it (a group message, an item from another
+greenlet) without a second reader and without losing bytes, and a broadcast must
+queue a frame for a slow client without waiting for it. So the socket is put in
+non-blocking mode and this class waits on its own event-loop watchers, which
+another greenlet can interrupt safely with :meth:`Transport.wake`.
+
+Writes try the socket at once; what does not fit is queued and written by one
+short-lived greenlet. The queue is bounded: a non-waiting write past the limit
+raises :class:`~djws.exceptions.BufferFull`, a waiting write blocks until the
+queue drains below the limit.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections import deque
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from gevent.hub import Waiter, get_hub
+
+from .exceptions import BufferFull
+
+__all__ = ["Transport"]
+
+RECV_SIZE = 65536
+_READ, _WRITE = 1, 2
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+class Transport:
+    """Read and write bytes on a connected socket without blocking other greenlets."""
+
+    def __init__(self, sock: Any, buffered: bytes = b"", *, write_limit: int) -> None:
+        sock.settimeout(0.0)
+        self._sock = sock
+        self._loop = get_hub().loop
+        fd = sock.fileno()
+        self._read_watcher = self._loop.io(fd, _READ)
+        self._write_watcher = self._loop.io(fd, _WRITE)
+        self._buffered = buffered
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._out: deque[bytes | memoryview] = deque()
+        self._write_limit = write_limit
+        self._flusher: gevent.Greenlet | None = None
+        self._drained = Event()
+        self._drained.set()
+        self._reader: Waiter | None = None
+        self._writer: Waiter | None = None
+        self._close_after_flush = False
+        self._shutdown_after_flush = False
+        #: Bytes queued but not yet accepted by the kernel.
+        self.queued = 0
+        #: True once the socket is closed; nothing can be read or written after.
+        self.closed = False
+
+    # Reading
+
+    def recv(self, timeout: float | None = None) -> bytes | None:
+        """Return the next bytes; ``b""`` at end of stream; None on timeout or wake()."""
+        if self._buffered:
+            data, self._buffered = self._buffered, b""
+            return data
+        while not self.closed:
+            try:
+                return self._sock.recv(RECV_SIZE)
+            except _WOULD_BLOCK:
+                pass
+            except OSError:
+                return b""
+            if not self._wait(self._read_watcher, timeout, reader=True):
+                return None
+        return b""
+
+    def wake(self) -> None:
+        """Make a ``recv()`` blocked in another greenlet return None soon."""
+        if self._reader is not None:
+            self._loop.run_callback(self._reader.switch, False)
+
+    # Writing
+
+    def write(self, data: bytes, *, wait: bool = True) -> None:
+        """Send ``data`` in order after everything written before.
+
+        With ``wait`` the caller blocks while more than the limit is queued;
+        without, it raises BufferFull instead (the data is not queued then).
+        """
+        if self.closed:
+            raise BrokenPipeError("the connection is closed")
+        if not self._out:
+            try:
+                sent = self._sock.send(data)
+            except _WOULD_BLOCK:
+                sent = 0
+            except OSError:
+                self.abort()
+                raise
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
+        if not wait and self.queued + len(data) > self._write_limit:
+            raise BufferFull(f"{self.queued} bytes already queued for a client that is not reading")
+        self._out.append(data)
+        self.queued += len(data)
+        if self._flusher is None:
+            self._flusher = gevent.spawn(self._flush)
+        while wait and self.queued > self._write_limit and not self.closed:
+            self._drained.clear()
+            self._drained.wait()
+
+    def _flush(self) -> None:
+        try:
+            while self._out and not self.closed:
+                chunk = self._out[0]
+                try:
+                    sent = self._sock.send(chunk)
+                except _WOULD_BLOCK:
+                    self._wait(self._write_watcher, None, reader=False)
+                    continue
+                except OSError:
+                    self.abort()
+                    return
+                self.queued -= sent
+                if sent == len(chunk):
+                    self._out.popleft()
+                else:
+                    self._out[0] = memoryview(chunk)[sent:]
+                if self.queued <= self._write_limit:
+                    self._drained.set()
+        finally:
+            self._flusher = None
+            self._drained.set()
+            if self._close_after_flush:
+                self._close_now()
+            elif self._shutdown_after_flush:
+                self.shutdown_write()
+
+    # Closing
+
+    def shutdown_write(self) -> None:
+        """Send FIN once queued data is out (TLS has no half-close: nothing to do)."""
+        if self._flusher is not None:
+            self._shutdown_after_flush = True
+            return
+        if self.closed or self._tls:
+            return
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        """Close after the queued data has been written."""
+        if self._flusher is not None:
+            self._close_after_flush = True
+        else:
+            self._close_now()
+
+    def abort(self) -> None:
+        """Close now, dropping queued data."""
+        self._out.clear()
+        self.queued = 0
+        self._close_now()
+
+    def _close_now(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._read_watcher.stop()
+        self._write_watcher.stop()
+        for waiter in (self._reader, self._writer):
+            if waiter is not None:
+                self._loop.run_callback(waiter.switch, False)
+        self._drained.set()
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def _wait(self, watcher: Any, timeout: float | None, *, reader: bool) -> bool:
+        """Wait until ``watcher`` fires (True), or timeout / wake / close (False)."""
+        waiter = Waiter()
+        if reader:
+            self._reader = waiter
+        else:
+            self._writer = waiter
+        watcher.start(waiter.switch, True)
+        timer = None
+        if timeout is not None:
+            timer = self._loop.timer(max(timeout, 0.0))
+            timer.start(waiter.switch, False)
+        try:
+            return bool(waiter.get())
+        finally:
+            watcher.stop()
+            if timer is not None:
+                timer.close()
+            if reader:
+                self._reader = None
+            else:
+                self._writer = None

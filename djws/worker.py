@@ -1,0 +1,92 @@
+"""The gunicorn worker: gevent-websocket's, with djws's handler and lifecycle.
+
+Use it from ``runwebsocket`` (which embeds gunicorn) or directly::
+
+    gunicorn -k djws.worker.WebSocketWorker --worker-connections 10000 \\
+        --no-control-socket project.wsgi:websocket
+
+What it adds to ``GeventWebSocketWorker``:
+
+* the patching of :mod:`djws.patching` (psycogreen, and a refusal to start when
+  Django or psycopg was imported before gevent's patch);
+* :class:`djws.handler.WebSocketHandler`, which defers the 101 to the view and
+  keeps gunicorn's access log;
+* a keepalive loop that pings silent clients and closes dead or idle ones;
+* on SIGTERM, SIGINT or SIGQUIT, close 1001 "going away" to every open
+  WebSocket at once, instead of leaving sockets open until the graceful timeout
+  and then cutting TCP without a close frame.
+
+This module is imported by gunicorn's arbiter *before* any patching, so it
+imports nothing from Django at module level.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gevent
+from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+
+from . import patching
+
+__all__ = ["WebSocketWorker"]
+
+KEEPALIVE_TICK = 1.0
+
+
+class WebSocketWorker(GeventWebSocketWorker):
+    """A gevent worker whose requests may become WebSockets accepted by Django views."""
+
+    def patch(self) -> None:
+        """Patch gevent (and psycopg2) before the application, and Django, load."""
+        patching.patch()
+        super().patch()
+        from .handler import WebSocketHandler
+
+        self.wsgi_handler = WebSocketHandler
+
+    def run(self) -> None:
+        """Serve until told to stop; keep connections alive meanwhile."""
+        keepalive = gevent.spawn(self._keepalive)
+        try:
+            super().run()
+        finally:
+            keepalive.kill(block=False)
+
+    def _keepalive(self) -> None:
+        from .keepalive import check_connections
+
+        while self.alive:
+            gevent.sleep(KEEPALIVE_TICK)
+            check_connections(time.monotonic())
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        """SIGTERM: stop accepting, say "going away" to every client, then drain."""
+        super().handle_exit(sig, frame)
+        gevent.spawn(self._going_away)
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        """SIGINT / SIGQUIT: say "going away" to every client, then exit quickly."""
+        self.alive = False
+        gevent.spawn(self._going_away_then_quit, sig, frame)
+
+    def _going_away(self) -> int:
+        from .connection import CloseCode, open_connections
+
+        connections = [ws for ws in open_connections if not ws.closed]
+        for ws in connections:
+            try:
+                ws.close(CloseCode.GOING_AWAY, "server shutting down")
+            except Exception:  # noqa: BLE001 - one bad socket must not stop the others
+                self.log.exception("Could not close %r", ws)
+        return len(connections)
+
+    def _going_away_then_quit(self, sig: int, frame: Any) -> None:
+        from .connection import open_connections
+
+        if self._going_away():
+            deadline = time.monotonic() + 1.0
+            while open_connections and time.monotonic() < deadline:
+                gevent.sleep(0.05)
+        GeventWebSocketWorker.handle_quit(self, sig, frame)

@@ -1,0 +1,101 @@
+"""The WSGI application a djws worker serves.
+
+``get_wsgi_websocket_application()`` is what ``runwebsocket`` loads and what a
+project's ``wsgi.py`` exposes for running gunicorn directly::
+
+    # project/wsgi.py
+    from djws.wsgi import get_wsgi_websocket_application
+    websocket = get_wsgi_websocket_application()
+
+    $ gunicorn -k djws.worker.WebSocketWorker project.wsgi:websocket
+
+Upgrade requests go to the :class:`~djws.dispatcher.WebSocketDispatcher`. Other
+requests get ``426 Upgrade Required``, or, with ``http=True``, go to the
+project's ordinary WSGI application (``WSGI_APPLICATION``): one port for both,
+as Procfile platforms need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import django
+from django.core.signals import request_finished
+
+from . import db
+from .dispatcher import WebSocketDispatcher
+from .patching import ensure_patched
+
+__all__ = ["WebSocketRouter", "get_wsgi_websocket_application"]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+UPGRADE_REQUIRED_BODY = (
+    b"426 Upgrade Required\n\nThis address serves WebSocket connections. "
+    b"Open it with a WebSocket client (new WebSocket('ws://...') in a browser).\n"
+)
+
+
+def upgrade_required(start_response: Callable[..., Any]) -> list[bytes]:
+    """Answer a plain HTTP request with 426 and a short human explanation."""
+    start_response(
+        "426 Upgrade Required",
+        [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(UPGRADE_REQUIRED_BODY))),
+        ],
+    )
+    return [UPGRADE_REQUIRED_BODY]
+
+
+class WebSocketRouter:
+    """Send WebSocket upgrades to one application and other requests to another.
+
+    The first request checks that the process was patched in time: a project's
+    ``wsgi.py`` may build this object at import in any process (``runserver``
+    imports it too), but only a patched one may serve it.
+    """
+
+    def __init__(self, websocket_app: WSGIApp, http_app: WSGIApp | None = None) -> None:
+        self.websocket_app = websocket_app
+        self.http_app = http_app
+        self._serving = False
+
+    def start_serving(self) -> None:
+        """Check the process, then close each request's database connections at its end."""
+        ensure_patched()
+        request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
+        self._serving = True
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._serving:
+            self.start_serving()
+        if "djws.upgrade" in environ:
+            return self.websocket_app(environ, start_response)
+        if self.http_app is not None:
+            return self.http_app(environ, start_response)
+        return upgrade_required(start_response)
+
+
+def get_wsgi_websocket_application(
+    *, http: bool = False, static: bool = False
+) -> WebSocketRouter:
+    """Set Django up and return the application a djws worker serves.
+
+    ``http``: also serve plain HTTP requests with ``WSGI_APPLICATION``.
+    ``static``: with ``http``, serve static files the way ``runserver`` does.
+    """
+    django.setup(set_prefix=False)
+    http_app = None
+    if http:
+        from django.core.servers.basehttp import get_internal_wsgi_application
+
+        http_app = get_internal_wsgi_application()
+        if static:
+            from django.contrib.staticfiles.handlers import StaticFilesHandler
+
+            http_app = StaticFilesHandler(http_app)
+    return WebSocketRouter(WebSocketDispatcher(), http_app)

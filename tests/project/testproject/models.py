@@ -1,0 +1,7 @@
+"""Models the tests write through WebSocket views."""
+
+from django.db import models
+
+
+class Note(models.Model):
+    text = models.CharField(max_length=200)

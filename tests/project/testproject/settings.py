@@ -1,0 +1,89 @@
+"""Settings of the project the tests run real servers for.
+
+``DJWS_TEST_DATABASE`` picks the database: ``sqlite`` (default), ``psycopg2``
+or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
+``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = "djws-tests-not-secret"  # noqa: S105
+DEBUG = os.environ.get("DJWS_TEST_DEBUG", "1") == "1"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "djws",
+    "testproject",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "testproject.middleware.StampMiddleware",
+]
+
+ROOT_URLCONF = "testproject.urls"
+WEBSOCKET_URLCONF = os.environ.get("DJWS_TEST_WEBSOCKET_URLCONF", "testproject.websocket_urls")
+WSGI_APPLICATION = "testproject.wsgi.application"
+STATIC_URL = "/static/"
+USE_TZ = True
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+_database = os.environ.get("DJWS_TEST_DATABASE", "sqlite")
+if _database == "sqlite":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("DJWS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3")),
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("DJWS_TEST_PG_NAME", "test"),
+            "HOST": os.environ.get("DJWS_TEST_PG_HOST", "127.0.0.1"),
+            "PORT": "5432",
+            "USER": os.environ.get("DJWS_TEST_PG_USER", "postgres"),
+        }
+    }
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"djws": {"handlers": ["console"], "level": "INFO"}},
+}
+
+# Tests tune djws's timing knobs through the environment.
+for _name in (
+    "WEBSOCKET_PING_INTERVAL",
+    "WEBSOCKET_PING_TIMEOUT",
+    "WEBSOCKET_IDLE_TIMEOUT",
+    "WEBSOCKET_HANDSHAKE_TIMEOUT",
+    "WEBSOCKET_CLOSE_TIMEOUT",
+    "WEBSOCKET_MAX_MESSAGE_SIZE",
+    "WEBSOCKET_WRITE_BUFFER_LIMIT",
+    "WEBSOCKET_DB_RELEASE_DELAY",
+):
+    if _name in os.environ:
+        globals()[_name] = float(os.environ[_name]) if "." in os.environ[_name] else int(
+            os.environ[_name]
+        )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

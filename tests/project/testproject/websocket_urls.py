@@ -1,0 +1,25 @@
+"""WebSocket views of the test project (WEBSOCKET_URLCONF)."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("echo/", views.echo, name="echo"),
+    path("raise/", views.raise_error, name="raise"),
+    path("close/<int:code>/", views.close_with, name="close"),
+    path("whoami/", views.whoami, name="whoami"),
+    path("private/", views.private, name="private"),
+    path("forbidden/", views.forbidden, name="forbidden"),
+    path("blocked-by-middleware/", views.echo),
+    path("session/", views.session, name="session"),
+    path("subprotocol/", views.subprotocol, name="subprotocol"),
+    path("not-a-websocket-view/", views.plain_view),
+    path("db/sleep/", views.db_sleep, name="db-sleep"),
+    path("db/write/", views.db_write, name="db-write"),
+    path("db/count/", views.db_count, name="db-count"),
+    path("db/idle/", views.db_idle, name="db-idle"),
+    path("deliver/", views.deliver, name="deliver"),
+    path("flood/<int:count>/", views.flood, name="flood"),
+    path("stamp/", views.stamp, name="stamp"),
+]
