@@ -134,7 +134,11 @@ class WebSocketHandler(PyWSGIHandler):
         """Build the WSGI environ; the headers are complete, so stop their timer."""
         if self._header_timer is not None:
             self._header_timer.close()
-        return super().get_environ()
+        environ = super().get_environ()
+        # Tells views and template tags (websocket_url) that this request came in
+        # through a djws server, so WebSocket URLs are on this same host and port.
+        environ["djws.server"] = True
+        return environ
 
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         # pywsgi prints a traceback for anything but ValueError; a client's

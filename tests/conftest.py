@@ -1,0 +1,33 @@
+"""Shared fixtures: a migrated test database and real servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .support import Server, manage, run_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs the real PostgreSQL server")
+    config.addinivalue_line("markers", "redis: needs the real Redis server")
+    config.addinivalue_line("markers", "browser: needs Debian's chromium")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database file shared by every server of the session."""
+    path = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    os.environ["DJWS_TEST_SQLITE"] = path
+    result = manage("migrate", "--noinput", "-v0")
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """One server for every test that only needs the default configuration."""
+    with run_server() as server:
+        yield server

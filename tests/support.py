@@ -1,0 +1,192 @@
+"""Start real ``runwebsocket`` servers for tests, and talk to them.
+
+Every server is a real process started the way a user starts one
+(``python manage.py runwebsocket --noreload 127.0.0.1:0``) in the test project
+``tests/project``. :func:`run_server` yields a :class:`Server` once it answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent / "project"
+URL_RE = re.compile(r"(?:ws|wss|http|https)://(?:\[[^\]]+\]|[\w.]+):(\d+)/")
+
+
+@dataclass
+class Server:
+    """A running server process and what it printed."""
+
+    process: subprocess.Popen[str]
+    port: int
+    host: str = "127.0.0.1"
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return "".join(self.output)
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
+        """Wait until the server printed ``text``."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server never printed {text!r}; output:\n{self.log()}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Send ``sig`` and wait for the process to exit; return its status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment a test project command runs with."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env.setdefault("DJWS_TEST_SQLITE", os.environ.get("DJWS_TEST_SQLITE", ""))
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a test project management command to completion."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=project_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_server(
+    *args: str,
+    env: dict[str, str] | None = None,
+    reload: bool = False,
+    cwd: Path = PROJECT,
+    command: list[str] | None = None,
+    timeout: float = 20.0,
+) -> Server:
+    """Start a server and return once it accepts TCP connections."""
+    if command is None:
+        command = [sys.executable, "manage.py", "runwebsocket"]
+        if not reload:
+            command.append("--noreload")
+        if not any(a[:1].isdigit() or a.startswith("[") for a in args):
+            command.append("127.0.0.1:0")
+    process = subprocess.Popen(
+        [*command, *args],
+        cwd=cwd,
+        env=project_env(**(env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    port_found = threading.Event()
+    ports: list[int] = []
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            match = URL_RE.search(line)
+            if match and not ports:
+                ports.append(int(match.group(1)))
+                port_found.set()
+        port_found.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    if not port_found.wait(timeout) or not ports:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"server did not start:\n{''.join(output)}")
+    server = Server(process=process, port=ports[0], output=output)
+    host = "::1" if "[::1]" in "".join(output) else "127.0.0.1"
+    server.host = f"[{host}]" if ":" in host else host
+    wait_for_port(host, server.port, timeout)
+    return server
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
+    """Wait until something listens on ``host:port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def run_server(*args: str, **kwargs: object) -> Iterator[Server]:
+    """Run a server for the duration of a ``with`` block."""
+    server = start_server(*args, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def raw_request(host: str, port: int, request: bytes, *, timeout: float = 5.0) -> bytes:
+    """Send raw bytes, read until the server closes or ``timeout``; return the reply."""
+    with socket.create_connection((host.strip("[]"), port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if b"\r\n\r\n" in b"".join(chunks) and request.startswith(b"GET") is False:
+                    break
+        return b"".join(chunks)
+
+
+def upgrade_request(path: str = "/echo/", *, host: str = "127.0.0.1", extra: str = "", **headers: str) -> bytes:
+    """A raw WebSocket upgrade request; ``headers`` override the defaults (None removes)."""
+    base = {
+        "Host": host,
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    for name, value in headers.items():
+        base[name.replace("_", "-")] = value
+    lines = [f"GET {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in base.items() if v is not None]
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode("latin-1")
+
+
+def status_of(reply: bytes) -> int:
+    """The HTTP status code of a raw reply."""
+    return int(reply.split(b" ", 2)[1])
