@@ -7,6 +7,7 @@ Each check has a stable id (``djws.E001``...) documented in
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -18,6 +19,7 @@ from .origin import pattern_error
 
 __all__ = [
     "check_async_middleware",
+    "check_broadcast",
     "check_databases",
     "check_origins",
     "check_websocket_urlconf",
@@ -44,8 +46,7 @@ def check_websocket_urlconf(app_configs: Any = None, **kwargs: Any) -> list[Chec
     except Exception as exc:  # noqa: BLE001 - any import failure is reported the same way
         return [
             Error(
-                f"WEBSOCKET_URLCONF {urlconf!r} cannot be imported: "
-                f"{type(exc).__name__}: {exc}",
+                f"WEBSOCKET_URLCONF {urlconf!r} cannot be imported: {type(exc).__name__}: {exc}",
                 hint="Check the dotted path, and that the module imports without errors.",
                 id="djws.E002",
             )
@@ -139,3 +140,41 @@ def check_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         for problem in map(pattern_error, patterns)
         if problem
     ]
+
+
+#: Set by ``runwebsocket`` to its ``--workers`` before it runs the checks.
+WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
+
+
+@register()
+def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """WEBSOCKET_BROADCAST_URL must name a backend; memory:// cannot span workers."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .broadcast.backends import backend_path
+
+    url = settings.WEBSOCKET_BROADCAST_URL
+    try:
+        path = backend_path(url)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Use 'memory://' (one process), 'redis://host:6379/0', "
+                "'postgresql://user@host/db' or 'database://default'.",
+                id="djws.E020",
+            )
+        ]
+    workers = os.environ.get(WORKERS_ENV, "1")
+    if path.endswith(".MemoryBackend") and workers.isdigit() and int(workers) > 1:
+        return [
+            Error(
+                f"WEBSOCKET_BROADCAST_URL is {url!r} but runwebsocket starts {workers} "
+                "workers: a message published in one worker would never reach the "
+                "WebSockets of the others.",
+                hint="Set WEBSOCKET_BROADCAST_URL to a shared backend "
+                "('redis://localhost:6379/0' or 'database://default'), or run one worker.",
+                id="djws.E021",
+            )
+        ]
+    return []

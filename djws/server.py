@@ -35,7 +35,9 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 class WebSocketServer(BaseApplication):
     """gunicorn's arbiter serving djws's WSGI application."""
 
-    def __init__(self, options: dict[str, Any], *, http: bool = False, static: bool = False):
+    def __init__(
+        self, options: dict[str, Any], *, http: bool = False, static: bool = False
+    ) -> None:
         self.options = {**DEFAULT_OPTIONS, **options}
         self.http = http
         self.static = static

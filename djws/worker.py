@@ -41,6 +41,7 @@ class WebSocketWorker(GeventWebSocketWorker):
     def patch(self) -> None:
         """Patch gevent (and psycopg2) before the application, and Django, load."""
         patching.patch()
+        patching.ensure_patched()
         super().patch()
         from .handler import WebSocketHandler
 
@@ -78,7 +79,7 @@ class WebSocketWorker(GeventWebSocketWorker):
         for ws in connections:
             try:
                 ws.close(CloseCode.GOING_AWAY, "server shutting down")
-            except Exception:  # noqa: BLE001 - one bad socket must not stop the others
+            except Exception:
                 self.log.exception("Could not close %r", ws)
         return len(connections)
 

@@ -80,9 +80,7 @@ class WebSocketRouter:
         return upgrade_required(start_response)
 
 
-def get_wsgi_websocket_application(
-    *, http: bool = False, static: bool = False
-) -> WebSocketRouter:
+def get_wsgi_websocket_application(*, http: bool = False, static: bool = False) -> WebSocketRouter:
     """Set Django up and return the application a djws worker serves.
 
     ``http``: also serve plain HTTP requests with ``WSGI_APPLICATION``.

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent / "project"
-URL_RE = re.compile(r"(?:ws|wss|http|https)://(?:\[[^\]]+\]|[\w.]+):(\d+)/")
+#: The sample site (the playground) at the top of the repository.
+SAMPLE_SITE = Path(__file__).resolve().parent.parent / "sample_site"
+URL_RE = re.compile(r"(?:ws|wss|http|https)://(?:\[[^\]]+\]|[\w.]+):(\d+)(?:/|\s|$)")
 
 
 @dataclass
@@ -62,6 +64,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
 
@@ -73,11 +77,13 @@ def project_env(**overrides: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if v != ""}
 
 
-def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run a test project management command to completion."""
+def manage(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path = PROJECT
+) -> subprocess.CompletedProcess[str]:
+    """Run a management command of the test project (or of ``cwd``'s) to completion."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=PROJECT,
+        cwd=cwd,
         env=project_env(**(env or {})),
         capture_output=True,
         text=True,
@@ -172,7 +178,9 @@ def raw_request(host: str, port: int, request: bytes, *, timeout: float = 5.0) -
         return b"".join(chunks)
 
 
-def upgrade_request(path: str = "/echo/", *, host: str = "127.0.0.1", extra: str = "", **headers: str) -> bytes:
+def upgrade_request(
+    path: str = "/echo/", *, host: str = "127.0.0.1", extra: str = "", **headers: str
+) -> bytes:
     """A raw WebSocket upgrade request; ``headers`` override the defaults (None removes)."""
     base = {
         "Host": host,
@@ -190,3 +198,25 @@ def upgrade_request(path: str = "/echo/", *, host: str = "127.0.0.1", extra: str
 def status_of(reply: bytes) -> int:
     """The HTTP status code of a raw reply."""
     return int(reply.split(b" ", 2)[1])
+
+
+def http_get(server: Server, path: str, cookie: str = "") -> tuple[int, str, bytes]:
+    """GET ``path`` from an --http server; return status, the cookies it set, and the body.
+
+    The cookies come back as one ``Cookie`` header value (``a=1; b=2``), merged
+    with those sent.
+    """
+    import http.client
+    from http.cookies import SimpleCookie
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = conn.getresponse()
+        jar = SimpleCookie(cookie)
+        for header in response.msg.get_all("Set-Cookie") or []:
+            jar.load(header)
+        cookies = "; ".join(f"{k}={m.value}" for k, m in jar.items())
+        return response.status, cookies, response.read()
+    finally:
+        conn.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import ctypes
 import errno
 import json
@@ -36,6 +37,7 @@ from django.utils import autoreload
 
 import djws
 
+LISTEN_FD_ENV = "DJWS_LISTEN_FD"
 LOG_LEVELS = {0: "error", 1: "warning", 2: "info", 3: "debug"}
 BIND_ERRORS = {
     errno.EACCES: "You don't have permission to access that port.",
@@ -46,10 +48,8 @@ BIND_ERRORS = {
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Ask Linux to SIGTERM the server if this supervisor dies (PR_SET_PDEATHSIG)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 class Command(BaseCommand):
@@ -115,9 +115,7 @@ class Command(BaseCommand):
             default=10,
             help="Seconds views get to finish after a 1001 close at shutdown (default 10).",
         )
-        parser.add_argument(
-            "--skip-checks", action="store_true", help="Skip system checks."
-        )
+        parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not settings.ALLOWED_HOSTS:
@@ -128,6 +126,9 @@ class Command(BaseCommand):
         self.addr, self.port = self.parse_addrport(options["addrport"])
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1.")
+        # For the checks (djws.checks.check_broadcast: memory:// needs one worker),
+        # also in the autoreloader's child, which inherits the environment.
+        os.environ["DJWS_RUNWEBSOCKET_WORKERS"] = str(options["workers"])
         if options["connections"] < 1:
             raise CommandError("--connections must be at least 1.")
         if bool(options["certfile"]) != bool(options["keyfile"]):
@@ -138,6 +139,12 @@ class Command(BaseCommand):
         # SIGTERM ends this supervisor through SystemExit, so atexit stops the server.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         if options["use_reloader"] and settings.DEBUG:
+            if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+                # Bind once, in the outermost process: every restarted server
+                # inherits the same socket, so the port (even port 0) survives
+                # reloads and clients queue in its backlog meanwhile.
+                self.listener = self.bind()
+                os.environ[LISTEN_FD_ENV] = str(self.listener.fileno())
             autoreload.run_with_reloader(self.inner_run, **options)
         else:
             self.inner_run(None, **options)
@@ -150,7 +157,9 @@ class Command(BaseCommand):
                 if not port.isdigit():
                     raise CommandError(f"The PORT environment variable {port!r} is not a number.")
                 return addr, port
-            return (self.default_addr_ipv6 if self.use_ipv6 else self.default_addr), self.default_port
+            return (
+                self.default_addr_ipv6 if self.use_ipv6 else self.default_addr
+            ), self.default_port
         m = re.match(naiveip_re, addrport)
         if m is None:
             raise CommandError(
@@ -176,16 +185,23 @@ class Command(BaseCommand):
             self.stdout.write("Performing system checks...\n\n")
             self.check(display_num_errors=True)
         self.check_migrations()
-        listener = self.bind()
+        inherited = os.environ.get(LISTEN_FD_ENV)
+        listener = socket.socket(fileno=int(inherited)) if inherited else self.bind()
         self.print_banner(listener, options)
-        argv = [sys.executable, "-m", self.server_cls_module, json.dumps(self.server_config(listener, options))]
+        argv = [
+            sys.executable,
+            "-m",
+            self.server_cls_module,
+            json.dumps(self.server_config(listener, options)),
+        ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(self.python_path())}
+        env.pop(LISTEN_FD_ENV, None)
         if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) == "true":
             self.run_supervised(argv, env, listener)
         else:
             sys.stdout.flush()
             sys.stderr.flush()
-            os.execve(sys.executable, argv, env)
+            os.execve(sys.executable, argv, env)  # noqa: S606 - replace this process
 
     def bind(self) -> socket.socket:
         """Create the listening socket the server inherits."""
@@ -257,7 +273,7 @@ class Command(BaseCommand):
     def run_supervised(self, argv: list[str], env: dict[str, str], listener: socket.socket) -> None:
         """Run the server as a child; the autoreloader stops it when code changes."""
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            argv, env=env, pass_fds=[listener.fileno()], preexec_fn=_die_with_parent  # noqa: PLW1509
+            argv, env=env, pass_fds=[listener.fileno()], preexec_fn=_die_with_parent
         )
         atexit.register(self.stop_child, child)
         code = child.wait()
@@ -276,4 +292,3 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
-

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-SECRET_KEY = "djws-tests-not-secret"  # noqa: S105
+SECRET_KEY = "djws-tests-not-secret"
 DEBUG = os.environ.get("DJWS_TEST_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 
@@ -33,6 +33,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "testproject.urls"
 WEBSOCKET_URLCONF = os.environ.get("DJWS_TEST_WEBSOCKET_URLCONF", "testproject.websocket_urls")
+if WEBSOCKET_URLCONF == "none":
+    del WEBSOCKET_URLCONF
 WSGI_APPLICATION = "testproject.wsgi.application"
 STATIC_URL = "/static/"
 USE_TZ = True
@@ -46,6 +48,10 @@ TEMPLATES = [
 ]
 
 _database = os.environ.get("DJWS_TEST_DATABASE", "sqlite")
+if _database == "psycopg2":
+    from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED  # noqa: F401 - driver check
+elif _database == "psycopg":
+    import psycopg  # noqa: F401 - the driver under test must be importable
 if _database == "sqlite":
     DATABASES = {
         "default": {
@@ -61,6 +67,7 @@ else:
             "HOST": os.environ.get("DJWS_TEST_PG_HOST", "127.0.0.1"),
             "PORT": "5432",
             "USER": os.environ.get("DJWS_TEST_PG_USER", "postgres"),
+            "OPTIONS": {"application_name": os.environ.get("DJWS_TEST_PG_APP", "djws-tests")},
         }
     }
 
@@ -81,9 +88,19 @@ for _name in (
     "WEBSOCKET_MAX_MESSAGE_SIZE",
     "WEBSOCKET_WRITE_BUFFER_LIMIT",
     "WEBSOCKET_DB_RELEASE_DELAY",
+    "WEBSOCKET_MAX_FRAME_SIZE",
+    "WEBSOCKET_MAX_HEADER_SIZE",
+    "WEBSOCKET_COMPRESSION",
 ):
     if _name in os.environ:
-        globals()[_name] = float(os.environ[_name]) if "." in os.environ[_name] else int(
-            os.environ[_name]
+        globals()[_name] = (
+            float(os.environ[_name]) if "." in os.environ[_name] else int(os.environ[_name])
         )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Broadcast tests (tests/test_broadcast_*.py) choose the backend and its knobs;
+# a prefix per test run keeps concurrent runs sharing one Redis apart.
+WEBSOCKET_BROADCAST_URL = os.environ.get("DJWS_TEST_BROADCAST_URL", "memory://")
+WEBSOCKET_BROADCAST_PREFIX = os.environ.get("DJWS_TEST_BROADCAST_PREFIX", "djws")
+if "DJWS_TEST_BROADCAST_PRESENCE_TTL" in os.environ:
+    WEBSOCKET_BROADCAST_PRESENCE_TTL = float(os.environ["DJWS_TEST_BROADCAST_PRESENCE_TTL"])

@@ -20,3 +20,19 @@ urlpatterns = [
     path("", home),
     path("login/<str:username>/", login_as),
 ]
+
+
+def broken(request):
+    raise RuntimeError("broken page")
+
+
+def _websocket_view_in_http_urlconf():
+    from .views import echo
+
+    return echo
+
+
+urlpatterns += [
+    path("broken/", broken),
+    path("websocket-view/", _websocket_view_in_http_urlconf()),
+]

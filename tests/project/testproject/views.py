@@ -133,3 +133,111 @@ def flood(request, ws, count):
     ws.deliver(f"queued {sent}")
     for _ in ws:
         pass
+
+
+def broken_before_accept(request):
+    """A view that fails before any WebSocket exists: Django's 500 must reach the client."""
+    raise RuntimeError("failed before accept")
+
+
+# Protocol tests (tests/test_protocol_*.py)
+
+
+@websocket
+def protocol_stats(request, ws):
+    """Report this worker's open WebSockets (this one included) and live greenlets."""
+    import gc
+
+    from greenlet import greenlet
+
+    from djws.connection import open_connections
+
+    gc.collect()
+    greenlets = sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead)
+    ws.send_json({"open": len(open_connections), "greenlets": greenlets})
+
+
+@websocket(allowed_origins=["https://app.example.com"])
+def origin_override(request, ws):
+    ws.send("welcome")
+
+
+@websocket(compression=False)
+def echo_uncompressed(request, ws):
+    for message in ws:
+        ws.send(message)
+
+
+# Broadcast tests (tests/test_broadcast_*.py)
+
+
+def _broadcast_command(ws, group, message):
+    """Run one test command sent by the client; answer errors as 'error NAME: text'."""
+    import json
+
+    from djws import broadcast
+
+    command, _, argument = message.partition(" ")
+    try:
+        if command == "publish":
+            broadcast.publish(group, argument)
+        elif command == "publish-json":
+            broadcast.publish(group, json.loads(argument))
+        elif command == "publish-bytes":
+            broadcast.publish(group, argument.encode())
+        elif command == "to-user":
+            pk, _, text = argument.partition(" ")
+            broadcast.send_to_user(int(pk), text)
+        elif command == "to-session":
+            key, _, text = argument.partition(" ")
+            broadcast.send_to_session(key, text)
+        elif command == "presence":
+            ws.send_json({"presence": broadcast.presence(argument or group)})
+        elif command == "join":
+            ws.join(argument)
+            ws.send(f"joined {argument}")
+        elif command == "leave":
+            ws.leave(argument or group)
+            ws.send(f"left {argument or group}")
+        elif command == "groups":
+            ws.send_json({"groups": sorted(ws.groups)})
+        else:
+            ws.send(f"unknown command {command!r}")
+    except (broadcast.BroadcastError, ValueError) as exc:
+        ws.send(f"error {type(exc).__name__}: {exc}")
+
+
+@websocket
+def broadcast_member(request, ws, group):
+    """Join ``group`` (forwarded to the client), say 'joined', then run commands."""
+    ws.join(group)
+    ws.send("joined")
+    for message in ws:
+        _broadcast_command(ws, group, message)
+
+
+@websocket
+def broadcast_relay(request, ws, group):
+    """Join ``group`` with forward=False; transform its messages before sending them."""
+    from djws import broadcast
+
+    ws.join(group, forward=False)
+    ws.send("joined")
+    for item in ws:
+        if isinstance(item, broadcast.GroupMessage):
+            if item.kind == "json":
+                ws.send_json({"relayed": item.data, "group": item.group})
+            elif item.kind == "binary":
+                ws.send(b"relayed " + item.data)
+            else:
+                ws.send(f"relayed {item.group}: {item.data.upper()}")
+        else:
+            _broadcast_command(ws, group, item)
+
+
+@websocket
+def broadcast_identity(request, ws):
+    """Say who this connection belongs to (user pk, session key), then run commands."""
+    ws.send_json({"user": request.user.pk, "session": request.session.session_key})
+    for message in ws:
+        _broadcast_command(ws, "identity", message)

@@ -22,4 +22,15 @@ urlpatterns = [
     path("deliver/", views.deliver, name="deliver"),
     path("flood/<int:count>/", views.flood, name="flood"),
     path("stamp/", views.stamp, name="stamp"),
+    path("broken-before-accept/", views.broken_before_accept),
+    path("protocol/stats/", views.protocol_stats),
+    path("protocol/origin-override/", views.origin_override),
+    path("protocol/echo-uncompressed/", views.echo_uncompressed),
+]
+
+# Broadcast tests (tests/test_broadcast_*.py)
+urlpatterns += [
+    path("broadcast/member/<str:group>/", views.broadcast_member),
+    path("broadcast/relay/<str:group>/", views.broadcast_relay),
+    path("broadcast/identity/", views.broadcast_identity),
 ]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Run djws's test suite against real servers, PostgreSQL, Redis, nginx and Chromium.
+#
+#   ./runtests.sh                 # everything
+#   ./runtests.sh tests/test_core_views.py -k echo    # arguments go to pytest
+#
+# Creates .venv (or $VENV) with djws and its test dependencies, installs the
+# Debian packages the browser and nginx tests drive when run as root, and fails
+# -- never skips -- when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379)
+# is not running.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+VENV="${VENV:-.venv}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[tests]"
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "error: the tests need these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+service_up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+if ! service_up 127.0.0.1 5432; then
+  echo "error: PostgreSQL is not running on 127.0.0.1:5432 (trust auth, database 'test')." >&2
+  echo "       start it: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
+  exit 1
+fi
+if ! service_up 127.0.0.1 6379; then
+  echo "error: Redis is not running on 127.0.0.1:6379." >&2
+  echo "       start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2
+  exit 1
+fi
+
+"$VENV/bin/ruff" check djws tests sample_site bench
+exec "$VENV/bin/python" -m pytest "$@"

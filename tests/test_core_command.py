@@ -1,0 +1,236 @@
+"""``manage.py runwebsocket``: options, errors, banner, checks, signals."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .support import PROJECT, Server, manage, project_env, run_server, start_server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_banner_names_versions_settings_and_url() -> None:
+    with run_server() as server:
+        log = server.log()
+    assert "System check identified no issues" in log
+    assert "Django version 5." in log
+    assert "using settings 'testproject.settings'" in log
+    assert f"Starting djws WebSocket server at ws://127.0.0.1:{server.port}/" in log
+
+
+@pytest.mark.parametrize("addrport", ["abc", "127.0.0.1:http", "1.2.3.4.5:80", "70000"])
+def test_bad_address_is_one_line_and_status_1(addrport: str) -> None:
+    result = manage("runwebsocket", "--noreload", addrport)
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_busy_port_is_one_line_and_status_1() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = manage("runwebsocket", "--noreload", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert result.stderr == f"CommandError: That port is already in use. (127.0.0.1:{port})\n"
+
+
+def test_port_environment_variable_is_honoured() -> None:
+    port = free_port()
+    with run_server(
+        "--noreload", command=[sys.executable, "manage.py", "runwebsocket"], env={"PORT": str(port)}
+    ) as server:
+        assert server.port == port
+        assert f"ws://0.0.0.0:{port}/" in server.log()
+        with connect(f"ws://127.0.0.1:{port}/echo/") as ws:
+            ws.send("procfile")
+            assert ws.recv(timeout=5) == "procfile"
+
+
+def test_ipv6_address() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this Python")
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    with run_server("[::1]:0") as server, connect(f"ws://[::1]:{server.port}/echo/") as ws:
+        ws.send("v6")
+        assert ws.recv(timeout=5) == "v6"
+
+
+def test_missing_websocket_urlconf_is_a_system_check_error() -> None:
+    result = manage(
+        "runwebsocket", "--noreload", "127.0.0.1:0", env={"DJWS_TEST_WEBSOCKET_URLCONF": "-"}
+    )
+    assert result.returncode == 1
+    assert "djws.E002" in result.stderr or "djws.E001" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unset_websocket_urlconf_is_e001() -> None:
+    result = manage("check", env={"DJWS_TEST_WEBSOCKET_URLCONF": "none"})
+    assert result.returncode == 1
+    assert "(djws.E001) WEBSOCKET_URLCONF is not set." in result.stderr
+
+
+def test_broken_websocket_urlconf_is_e002_naming_the_error() -> None:
+    result = manage(
+        "runwebsocket",
+        "--noreload",
+        "127.0.0.1:0",
+        env={"DJWS_TEST_WEBSOCKET_URLCONF": "testproject.broken_urls"},
+    )
+    assert result.returncode == 1
+    assert "(djws.E002) WEBSOCKET_URLCONF 'testproject.broken_urls' cannot be imported" in (
+        result.stderr
+    )
+    assert "ModuleNotFoundError" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_servers_side_by_side() -> None:
+    with run_server() as first, run_server() as second:
+        for server in (first, second):
+            with connect(f"{server.url}/echo/") as ws:
+                ws.send(f"to {server.port}")
+                assert ws.recv(timeout=5) == f"to {server.port}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_shutdown_sends_1001_to_every_socket_within_a_second(sig: int) -> None:
+    server = start_server()
+    try:
+        with contextlib.ExitStack() as stack:
+            sockets = [stack.enter_context(connect(f"{server.url}/echo/")) for _ in range(5)]
+            for ws in sockets:
+                ws.send("ready")
+                assert ws.recv(timeout=5) == "ready"
+            started = time.monotonic()
+            server.process.send_signal(sig)
+            for ws in sockets:
+                with pytest.raises(ConnectionClosed) as info:
+                    ws.recv(timeout=5)
+                assert info.value.rcvd.code == 1001
+                assert info.value.rcvd.reason == "server shutting down"
+            assert time.monotonic() - started < 1.0
+        server.process.wait(timeout=10)
+    finally:
+        server.stop()
+
+
+def test_gunicorn_command_line_with_the_djws_worker() -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "djws.worker.WebSocketWorker",
+        "--worker-connections",
+        "10000",
+        "--no-control-socket",
+        "-b",
+        f"127.0.0.1:{port}",
+        "testproject.wsgi:websocket",
+    ]
+    server = start_server(command=[*command, "--log-level", "info"])
+    try:
+        assert server.port == port
+        with connect(f"ws://127.0.0.1:{port}/stamp/") as ws:
+            assert ws.recv(timeout=10) == "stamped"
+    finally:
+        server.stop()
+
+
+def test_gunicorn_preload_is_refused_with_a_reason() -> None:
+    port = free_port()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-k",
+            "djws.worker.WebSocketWorker",
+            "--preload",
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{port}",
+            "testproject.wsgi:websocket",
+        ],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "django.db was imported before gevent patched this process" in result.stderr
+    assert "do not use --preload" in result.stderr
+
+
+def test_tls_serves_wss(tmp_path) -> None:
+    import ssl
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.create_default_context(cafile=str(cert))
+    with run_server("--certfile", str(cert), "--keyfile", str(key)) as server:
+        assert f"wss://127.0.0.1:{server.port}/" in server.log()
+        with connect(f"wss://127.0.0.1:{server.port}/echo/", ssl=context) as ws:
+            ws.send("secret")
+            assert ws.recv(timeout=5) == "secret"
+
+
+def test_certfile_without_keyfile_is_refused() -> None:
+    result = manage("runwebsocket", "--noreload", "--certfile", "x.pem")
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == "CommandError: --certfile and --keyfile go together: give both or neither.\n"
+    )
+
+
+def test_server_fixture_is_alive(server: Server) -> None:
+    with connect(f"{server.url}/echo/") as ws:
+        ws.send("ok")
+        assert ws.recv(timeout=5) == "ok"
