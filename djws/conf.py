@@ -27,8 +27,10 @@ DEFAULTS: dict[str, Any] = {
     # Bytes queued for a client that does not read before it is closed (1008) -- for
     # messages sent without waiting (broadcasts); a view's own send() waits instead.
     "WEBSOCKET_WRITE_BUFFER_LIMIT": 4 * MIB,
-    # Seconds: a client must finish its HTTP handshake in this time.
+    # Seconds: a client must send its request line and headers in this time (else
+    # 408 and the connection is closed), and bytes their total may not exceed (431).
     "WEBSOCKET_HANDSHAKE_TIMEOUT": 10.0,
+    "WEBSOCKET_MAX_HEADER_SIZE": 64 * KIB,
     # Seconds between keepalive pings to a silent client, and how long it may take to
     # answer before it is considered dead (closed with 1011). None disables pings.
     "WEBSOCKET_PING_INTERVAL": 20.0,
@@ -46,6 +48,26 @@ DEFAULTS: dict[str, Any] = {
     "WEBSOCKET_COMPRESSION_MEMORY_LEVEL": 5,
     # Seconds a waiting view keeps its database connections before releasing them.
     "WEBSOCKET_DB_RELEASE_DELAY": 1.0,
+    # Idle database connections each worker keeps per database alias, handed to
+    # the next greenlet instead of opening a new one (0 disables the pool).
+    "WEBSOCKET_DB_POOL_SIZE": 4,
+    # Where broadcast messages travel (djws.broadcast): "memory://" (this process
+    # only), "redis://host:6379/0", "postgresql://host/db" or "database://ALIAS".
+    "WEBSOCKET_BROADCAST_URL": "memory://",
+    # Prefix of every Redis key and channel, and of PostgreSQL channel names: lets
+    # several projects share one Redis or database.
+    "WEBSOCKET_BROADCAST_PREFIX": "djws",
+    # Seconds after which the presence entries of a worker that stopped refreshing
+    # them (killed, cut off) disappear. Each worker refreshes every TTL / 3.
+    "WEBSOCKET_BROADCAST_PRESENCE_TTL": 30.0,
+    # Where {% websocket_url %} points pages that did not come through a djws server
+    # (runserver beside runwebsocket): None means "the page's host name on port 8001";
+    # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
+    # See djws.urls.
+    "WEBSOCKET_SERVER_URL": None,
+    # Messages per room the built-in chat server (djws.servers.chat) keeps and sends
+    # to a client that joins.
+    "WEBSOCKET_CHAT_HISTORY": 50,
 }
 
 

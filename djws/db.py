@@ -15,6 +15,8 @@ from typing import Any
 
 from django.db import connections
 
+from .pool import pool
+
 __all__ = ["ALL_DATABASES", "close_all", "connections_in_use", "release_connections"]
 
 
@@ -42,9 +44,13 @@ def connections_in_use() -> bool:
 
 
 def release_connections() -> None:
-    """Close this greenlet's connections, except those inside a transaction."""
+    """Release this greenlet's connections, except those inside a transaction.
+
+    A clean connection goes back to the worker's pool (:mod:`djws.pool`) for the
+    next greenlet; anything else is closed.
+    """
     for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and not conn.in_atomic_block:
+        if conn.connection is not None and not conn.in_atomic_block and not pool.put(conn):
             conn.close()
 
 

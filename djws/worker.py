@@ -57,10 +57,13 @@ class WebSocketWorker(GeventWebSocketWorker):
 
     def _keepalive(self) -> None:
         from .keepalive import check_connections
+        from .pool import pool
 
         while self.alive:
             gevent.sleep(KEEPALIVE_TICK)
-            check_connections(time.monotonic())
+            now = time.monotonic()
+            check_connections(now)
+            pool.prune(now)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: stop accepting, say "going away" to every client, then drain."""

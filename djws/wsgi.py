@@ -24,8 +24,10 @@ import django
 from django.core.signals import request_finished
 
 from . import db
+from .conf import settings
 from .dispatcher import WebSocketDispatcher
 from .patching import ensure_patched
+from .pool import install as install_pool
 
 __all__ = ["WebSocketRouter", "get_wsgi_websocket_application"]
 
@@ -68,6 +70,7 @@ class WebSocketRouter:
         """Check the process, then close each request's database connections at its end."""
         ensure_patched()
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
+        install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
         self._serving = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:

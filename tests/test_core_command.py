@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import socket
 import subprocess
@@ -234,3 +235,35 @@ def test_server_fixture_is_alive(server: Server) -> None:
     with connect(f"{server.url}/echo/") as ws:
         ws.send("ok")
         assert ws.recv(timeout=5) == "ok"
+
+
+def worker_pids(server: Server) -> set[str]:
+    return set(re.findall(r"Booting worker with pid: (\d+)", server.log()))
+
+
+def test_sighup_replaces_workers_and_keeps_serving() -> None:
+    with run_server("-v", "2") as server:
+        server.wait_for_log("Booting worker with pid")
+        before = worker_pids(server)
+        assert len(before) == 1
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while len(worker_pids(server)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(worker_pids(server) - before) == 1
+        for _ in range(4):
+            with connect(f"{server.url}/echo/") as ws:
+                ws.send("after HUP")
+                assert ws.recv(timeout=5) == "after HUP"
+
+
+def test_psycopg_imported_before_the_patch_is_refused(tmp_path) -> None:
+    config = tmp_path / "gunicorn.conf.py"
+    config.write_text("import psycopg  # imported by the arbiter, before any patching\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(config), "-k", "djws.worker.WebSocketWorker",
+         "--no-control-socket", "-b", f"127.0.0.1:{free_port()}", "testproject.wsgi:websocket"],
+        cwd=PROJECT, env=project_env(), capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    assert "psycopg was imported before gevent patched this process" in result.stderr

@@ -38,9 +38,10 @@ def migrated() -> None:
 
 
 @contextlib.contextmanager
-def pg_server(driver: str, *args: str) -> Iterator[tuple[Server, str]]:
+def pg_server(driver: str, *args: str, **env: str) -> Iterator[tuple[Server, str]]:
     app = f"djws-{uuid.uuid4().hex[:12]}"
-    with run_server(*args, env={"DJWS_TEST_DATABASE": driver, "DJWS_TEST_PG_APP": app}) as server:
+    env = {"DJWS_TEST_DATABASE": driver, "DJWS_TEST_PG_APP": app, **env}
+    with run_server(*args, env=env) as server:
         yield server, app
 
 
@@ -104,7 +105,31 @@ def test_idle_sockets_hold_no_database_connections(driver: str) -> None:
             ]
             # Every handshake read the session and the user from the database.
             assert {ws.recv(timeout=30) for ws in sockets} == {"user=idle-user"}
-            assert backends(app) <= 2, "idle WebSockets are holding database connections"
+            # At most the worker's pool of idle connections (WEBSOCKET_DB_POOL_SIZE = 4).
+            assert backends(app) <= 4, "idle WebSockets are holding database connections"
             with connect(f"{server.url}/db/sleep/") as ws:  # and the database still serves
                 ws.send("0")
                 assert ws.recv(timeout=10).isdigit()
+
+
+def test_conn_max_age_cannot_leak_connections() -> None:
+    with pg_server("psycopg2", "--http", DJWS_TEST_CONN_MAX_AGE="600") as (server, app):
+        assert "djws.W001" in server.log()  # the system check says it has no effect
+        for n in range(30):
+            assert http_get(server, f"/login/leak-{n}/")[0] == 200
+        for _ in range(5):
+            with connect(f"{server.url}/db/count/") as ws:
+                ws.send("x")
+                assert ws.recv(timeout=10).isdigit()
+        assert backends(app) <= 4  # the worker's pool, not one per request
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_released_connection_is_reused_by_the_next_socket(driver: str) -> None:
+    with pg_server(driver) as (server, _app):
+        with connect(f"{server.url}/db/sleep/") as ws:
+            ws.send("0")
+            first = ws.recv(timeout=10)
+        with connect(f"{server.url}/db/sleep/") as ws:
+            ws.send("0")
+            assert ws.recv(timeout=10) == first  # same PostgreSQL backend, from the pool
