@@ -10,17 +10,10 @@ from djws.patching import patch
 patch()
 
 import json  # noqa: E402 - everything else comes after the patch, on purpose
-import resource  # noqa: E402
 import sys  # noqa: E402
 
 from djws.patching import NotPatchedError, ensure_patched  # noqa: E402
-
-
-def raise_open_file_limit() -> None:
-    """Raise the soft limit on open files to the hard limit: one per socket."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+from djws.worker import raise_open_file_limit  # noqa: E402
 
 
 def main(argv: list[str]) -> None:

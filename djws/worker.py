@@ -22,6 +22,7 @@ imports nothing from Django at module level.
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -35,6 +36,13 @@ __all__ = ["WebSocketWorker"]
 KEEPALIVE_TICK = 1.0
 
 
+def raise_open_file_limit() -> None:
+    """Raise the soft limit on open files to the hard limit: every socket is a file."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 class WebSocketWorker(GeventWebSocketWorker):
     """A gevent worker whose requests may become WebSockets accepted by Django views."""
 
@@ -42,6 +50,7 @@ class WebSocketWorker(GeventWebSocketWorker):
         """Patch gevent (and psycopg2) before the application, and Django, load."""
         patching.patch()
         patching.ensure_patched()
+        raise_open_file_limit()
         super().patch()
         from .handler import WebSocketHandler
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
@@ -80,3 +81,14 @@ def test_many_concurrent_connections_are_served(server: Server) -> None:
         for n, ws in enumerate(sockets):
             ws.send(f"message {n}")
         assert [ws.recv(timeout=10) for ws in sockets] == [f"message {n}" for n in range(50)]
+
+
+def test_request_started_and_finished_fire_for_a_websocket(server: Server) -> None:
+    before = server.log().count("signal request_finished")
+    with connect(f"{server.url}/stamp/?signals") as ws:
+        assert ws.recv(timeout=5) == "stamped"
+    server.wait_for_log("signal request_started /stamp/")
+    deadline = time.monotonic() + 5
+    while server.log().count("signal request_finished") <= before:
+        assert time.monotonic() < deadline, "request_finished never fired"
+        time.sleep(0.05)
