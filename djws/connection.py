@@ -1,10 +1,16 @@
 """The ``ws`` object a view receives: one accepted WebSocket connection.
 
-Frames are parsed and built by the sans-I/O protocol of the ``websockets``
-library (RFC 6455 and the permessage-deflate extension of RFC 7692); bytes move
-through :class:`~djws.transport.Transport`. This module turns frames into
-messages (``str`` for text, ``bytes`` for binary), validates UTF-8 as fragments
-arrive, and runs the closing handshake.
+Frames are parsed and built by :mod:`djws.frames` (RFC 6455, and RFC 7692's
+permessage-deflate through the ``websockets`` library); bytes move through
+:class:`~djws.transport.Transport`. This module runs the connection: it answers
+pings, hands messages (``str`` for text, ``bytes`` for binary) to the view, and
+runs the closing handshake with the right close code.
+
+Events are handled in the order the client sent them: when one read brings
+messages followed by a close frame or a protocol violation, the view still gets
+those messages (and may answer them) before the close is answered or the
+connection is failed. Failing happens as soon as the view has taken the
+messages that came first.
 
 The greenlet that accepted the connection -- the view's -- is the only one that
 reads the socket. Any greenlet may send, close, or :meth:`~WebSocket.deliver`
@@ -13,7 +19,7 @@ an item to the view; such calls never block on the socket's reader.
 
 from __future__ import annotations
 
-import codecs
+import contextlib
 import json
 from collections import deque
 from collections.abc import Iterator
@@ -22,16 +28,26 @@ from typing import TYPE_CHECKING, Any
 
 from gevent import getcurrent
 from gevent.hub import get_hub
-from websockets.exceptions import ProtocolError
-from websockets.frames import Close, CloseCode, Frame, Opcode
-from websockets.protocol import OPEN, Protocol
+from websockets.frames import CloseCode
 
 from . import db
 from .exceptions import BufferFull, ConnectionClosed
-from .frames import OP_BINARY, OP_TEXT, encode_frame
+from .frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Parser,
+    encode_close,
+    encode_compressed,
+    encode_frame,
+    valid_close_code,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
 
     from .transport import Transport
 
@@ -39,8 +55,6 @@ __all__ = ["CloseCode", "WebSocket", "open_connections"]
 
 #: Every open connection of this process, for shutdown, keepalive and targeting.
 open_connections: set[WebSocket] = set()
-
-_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class WebSocket:
@@ -55,15 +69,17 @@ class WebSocket:
     def __init__(
         self,
         transport: Transport,
-        protocol: Protocol,
+        parser: Parser,
         *,
+        deflate: PerMessageDeflate | None = None,
         request: HttpRequest | None = None,
         subprotocol: str | None = None,
         close_timeout: float = 5.0,
         db_release_delay: float | None = 1.0,
     ) -> None:
         self._transport = transport
-        self._protocol = protocol
+        self._parser = parser
+        self._deflate = deflate
         #: The Django request that opened this connection.
         self.request = request
         #: The subprotocol chosen during the handshake, or None.
@@ -72,13 +88,21 @@ class WebSocket:
         self._db_release_delay = db_release_delay
         self._owner = getcurrent()
         self._ready: deque[Any] = deque()
-        self._fragments: list[Any] | None = None
-        self._decoder: codecs.IncrementalDecoder | None = None
+        # (code, reason) of the close frames sent and received; code None: sent empty.
+        self._close_sent: tuple[int | None, str] | None = None
+        self._close_rcvd: tuple[int, str] | None = None
+        self._ended = False  # the parser's close or error has been acted on
         self._close_timer: Any = None
         #: monotonic() time of the last bytes received, and of the last message.
         self.last_received = self.last_message = monotonic()
         #: monotonic() time of an unanswered keepalive ping, or None.
         self.ping_sent_at: float | None = None
+        # Groups joined, user and session (djws.broadcast.hub.Member), or None.
+        self._broadcast: Any = None
+        if request is not None:
+            from .broadcast.hub import hub
+
+            hub.open(self)
 
     # Receiving
 
@@ -92,7 +116,9 @@ class WebSocket:
         while True:
             if self._ready:
                 return self._ready.popleft()
-            if self._protocol.state is not OPEN or self._transport.closed:
+            if self._parser.done and not self._ended:
+                self._end()  # the messages sent before the close or error are all taken
+            if self.closed:
                 return None
             wait = None if deadline is None else deadline - monotonic()
             if wait is not None and wait <= 0:
@@ -131,51 +157,40 @@ class WebSocket:
         self._transport.wake()
 
     def _receive_data(self, data: bytes) -> None:
-        protocol = self._protocol
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
+        if not data:  # end of stream without a closing handshake: 1006
+            self._transport.abort()
+            return
+        parser = self._parser
+        messages = parser.feed(data)
         self.last_received = monotonic()
         self.ping_sent_at = None
-        for frame in protocol.events_received():
-            if not self._receive_frame(frame):
-                break
-        self._send_protocol_output(wait=False)
-
-    def _receive_frame(self, frame: Frame) -> bool:
-        """Assemble messages from frames; return False when the connection failed."""
-        opcode = frame.opcode
-        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+        if messages and self._close_sent is None:  # after our close, data is discarded
             self.last_message = self.last_received
-            if frame.fin:
-                if opcode is Opcode.BINARY:
-                    self._ready.append(bytes(frame.data))
-                    return True
-                try:
-                    self._ready.append(bytes(frame.data).decode())
-                except UnicodeDecodeError as exc:
-                    return self._fail(CloseCode.INVALID_DATA, f"invalid UTF-8: {exc.reason}")
-                return True
-            self._fragments = []
-            self._decoder = _utf8_decoder() if opcode is Opcode.TEXT else None
-        elif opcode is not Opcode.CONT:
-            return True  # control frames: the protocol answered pings and closes
-        assert self._fragments is not None
-        if self._decoder is None:
-            self._fragments.append(frame.data)
-        else:
-            try:
-                self._fragments.append(self._decoder.decode(frame.data, frame.fin))
-            except UnicodeDecodeError as exc:
-                return self._fail(CloseCode.INVALID_DATA, f"invalid UTF-8: {exc.reason}")
-        if frame.fin:
-            if self._decoder is None:
-                self._ready.append(b"".join(self._fragments))
-            else:
-                self._ready.append("".join(self._fragments))
-            self._fragments = self._decoder = None
-        return True
+            self._ready.extend(messages)
+        if parser.pings:
+            if self._close_sent is None:
+                for payload in parser.pings:
+                    self._write_control(encode_frame(OP_PONG, payload))
+            parser.pings.clear()
+        if parser.done and not self._ready:
+            self._end()
+
+    def _end(self) -> None:
+        """Act on the client's close frame, or fail the connection on its violation."""
+        self._ended = True
+        parser = self._parser
+        if parser.close is not None:
+            code, reason, payload = parser.close
+            self._close_rcvd = (code, reason)
+            if self._close_sent is None:
+                # Echo the client's code and reason (RFC 6455, 5.5.1).
+                self._close_sent = (code if payload else None, reason)
+                self._write_control(encode_frame(OP_CLOSE, payload))
+            # Both close frames are out: the server closes TCP first (RFC 6455, 7.1.1).
+            self._transport.shutdown_write()
+            self._start_close_timer()
+        elif parser.error is not None:
+            self._fail(*parser.error)
 
     # Sending
 
@@ -218,63 +233,58 @@ class WebSocket:
         return True
 
     def _send(self, opcode: int, payload: bytes, *, wait: bool, frame: bytes | None = None) -> None:
-        protocol = self._protocol
-        if protocol.state is not OPEN or self._transport.closed:
+        if self._close_sent is not None or self._close_rcvd is not None or self._transport.closed:
             raise ConnectionClosed(self.close_code, self.close_reason or "")
-        if protocol.extensions:
-            if opcode == OP_TEXT:
-                protocol.send_text(payload)
-            else:
-                protocol.send_binary(payload)
-            self._send_protocol_output(wait=wait)
-            return
+        if self._deflate is not None:
+            data = encode_compressed(self._deflate, opcode, payload)
+        else:
+            data = frame or encode_frame(opcode, payload)
         try:
-            self._transport.write(frame or encode_frame(opcode, payload), wait=wait)
+            self._transport.write(data, wait=wait)
         except OSError as exc:
             raise ConnectionClosed(CloseCode.ABNORMAL_CLOSURE, "connection lost") from exc
 
     def ping(self, data: bytes = b"") -> None:
         """Send a ping; the client's pong counts as activity."""
         if not self.closed:
-            self._protocol.send_ping(data)
-            self._send_protocol_output(wait=False)
+            self._write_control(encode_frame(OP_PING, data))
 
-    def _send_protocol_output(self, *, wait: bool) -> None:
-        transport = self._transport
-        for data in self._protocol.data_to_send():
-            if transport.closed:
-                return
-            if not data:  # the protocol's end-of-stream marker: half-close
-                transport.shutdown_write()
-                continue
-            try:
-                transport.write(data, wait=wait)
-            except BufferFull:
-                transport.abort()
-            except OSError:
-                return
+    def _write_control(self, frame: bytes) -> None:
+        """Write a control frame now, past the buffer limit: it is small and must go out."""
+        # OSError: the connection is gone; closed and close_code say so.
+        with contextlib.suppress(OSError):
+            self._transport.write(frame, wait=False, force=True)
 
     # Closing
 
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the TCP connection dropped."""
-        return self._protocol.state is not OPEN or self._transport.closed
+        return (
+            self._close_sent is not None
+            or self._close_rcvd is not None
+            or self._transport.closed
+        )
 
     @property
     def close_code(self) -> int | None:
-        """The close code: the client's if it sent one, else ours; 1006 if TCP dropped."""
-        close = self._protocol.close_rcvd or self._protocol.close_sent
-        if close is not None:
-            return close.code
+        """The close code: the client's if it sent one, else ours; 1006 if TCP dropped.
+
+        1005 stands for a close frame without a code.
+        """
+        if self._close_rcvd is not None:
+            return self._close_rcvd[0]
+        if self._close_sent is not None:
+            code = self._close_sent[0]
+            return CloseCode.NO_STATUS_RCVD if code is None else code
         return CloseCode.ABNORMAL_CLOSURE if self._transport.closed else None
 
     @property
     def close_reason(self) -> str | None:
         """The reason that came with :attr:`close_code` (``""`` if none)."""
-        close = self._protocol.close_rcvd or self._protocol.close_sent
+        close = self._close_rcvd or self._close_sent
         if close is not None:
-            return close.reason
+            return close[1]
         return "" if self._transport.closed else None
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
@@ -286,13 +296,15 @@ class WebSocket:
         """
         if len(reason.encode()) > 123:
             raise ValueError("a close reason is at most 123 bytes of UTF-8")
-        try:
-            Close(code, reason).check()
-        except ProtocolError as exc:
-            raise ValueError(f"{code} cannot be sent in a close frame: {exc}") from None
-        if self._protocol.state is OPEN and not self._transport.closed:
-            self._protocol.send_close(code, reason)
-            self._send_protocol_output(wait=False)
+        if not valid_close_code(code):
+            raise ValueError(
+                f"{code} cannot be sent in a close frame: use 1000-1003, 1007-1014 or 3000-4999"
+            )
+        if self._parser.done and not self._ended:
+            self._end()  # the client closed or failed first: answer that
+        if not self.closed:
+            self._close_sent = (code, reason)
+            self._write_control(encode_close(code, reason))
             self._start_close_timer()
         if getcurrent() is self._owner:
             self.wait_closed()
@@ -300,12 +312,12 @@ class WebSocket:
             self._transport.wake()
 
     def _fail(self, code: int, reason: str) -> bool:
-        """Close because the client broke the rules; return False for convenience."""
-        if self._protocol.state is OPEN:
-            self._protocol.fail(code, reason)
-            self._send_protocol_output(wait=False)
-            self._start_close_timer()
-        self._ready.clear()
+        """Fail the connection (RFC 6455, 7.1.7): close frame, then close TCP; return False."""
+        if self._close_sent is None and not self._transport.closed:
+            self._close_sent = (code, reason)
+            self._write_control(encode_close(code, reason))
+        self._transport.shutdown_write()
+        self._start_close_timer()
         self._transport.wake()
         return False
 
@@ -317,21 +329,22 @@ class WebSocket:
     def wait_closed(self) -> None:
         """Read and discard until the client has closed the TCP connection."""
         self._ready.clear()
-        if self._protocol.state is OPEN and not self._transport.closed:
+        if not self.closed:
             self.close()
             return
+        if self._parser.done and not self._ended:
+            self._end()
         self._start_close_timer()
-        while not self._transport.closed:
-            data = self._transport.recv()
+        transport = self._transport
+        while not transport.closed:
+            data = transport.recv()
             if data is None:
                 continue
-            try:
-                self._receive_data(data)
-            except (EOFError, ProtocolError):
-                break
             if not data:
                 break
-        self._transport.close()
+            self._receive_data(data)
+            self._ready.clear()
+        transport.close()
 
     def finish(self) -> None:
         """Close with 1000 if still open, complete the handshake, free resources."""
@@ -343,6 +356,42 @@ class WebSocket:
             if self._close_timer is not None:
                 self._close_timer.close()
             open_connections.discard(self)
+            if self._broadcast is not None:
+                from .broadcast.hub import hub
+
+                hub.forget(self)
+
+    # Groups (djws.broadcast)
+
+    def join(self, group: str, *, forward: bool = True) -> None:
+        """Receive what is published to ``group``, from any process, until leaving it.
+
+        With ``forward`` (the default) messages go straight to the client, framed
+        once for all recipients and queued without waiting (a client too slow to
+        read them is closed with 1008). With ``forward=False`` they come out of
+        :meth:`receive` as :class:`djws.broadcast.GroupMessage` objects, for the
+        view to filter, transform or write through with ``send``.
+
+        Returns once the broadcast backend has confirmed the subscription, so a
+        message published after ``join()`` returns is received. Leaving is
+        automatic when the connection ends.
+        """
+        from .broadcast.hub import hub
+
+        hub.join(self, group, forward=forward)
+
+    def leave(self, group: str) -> None:
+        """Stop receiving ``group``'s messages (nothing happens if not in it)."""
+        from .broadcast.hub import hub
+
+        hub.leave(self, group)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this connection joined."""
+        from .broadcast.hub import hub
+
+        return hub.groups_of(self)
 
     def __repr__(self) -> str:
         path = getattr(self.request, "path", "?")

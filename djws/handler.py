@@ -4,8 +4,10 @@ gevent-websocket's handler answers ``101 Switching Protocols`` before the
 application runs, so Django can no longer refuse with a 403, a 404 or a login
 redirect. This handler defers the upgrade instead:
 
-1. gevent's pywsgi reads the request line and headers (within
-   ``WEBSOCKET_HANDSHAKE_TIMEOUT``);
+1. gevent's pywsgi reads the request line and headers, which must arrive
+   within ``WEBSOCKET_HANDSHAKE_TIMEOUT`` (else 408) and add up to at most
+   ``WEBSOCKET_MAX_HEADER_SIZE`` bytes (else 431): a client that opens TCP and
+   dribbles headers forever holds neither a greenlet nor memory for long;
 2. a request with ``Upgrade: websocket`` is validated (:mod:`djws.handshake`);
    a malformed one is answered with 400 or 426 here, without touching Django;
 3. a valid one reaches the WSGI application with ``environ["djws.upgrade"]``,
@@ -18,6 +20,7 @@ It extends gunicorn's gevent handler, so gunicorn's access log keeps working.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
@@ -25,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from gevent import Timeout
 from gunicorn.workers.ggevent import PyWSGIHandler
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
-from websockets.protocol import OPEN, Protocol, Side
 
 from .conf import settings
 from .connection import WebSocket, open_connections
 from .exceptions import HandshakeError
+from .frames import Parser
 from .handshake import Handshake, is_upgrade_request, parse_handshake
 from .transport import Transport
 
@@ -43,6 +46,29 @@ __all__ = ["Upgrade", "WebSocketHandler"]
 
 class HeaderTimeout(socket.timeout):
     """The client did not send its request headers in time."""
+
+
+class HeadersTooLarge(ValueError):  # noqa: N818 - named like HeaderTimeout
+    """The request's header block is over ``WEBSOCKET_MAX_HEADER_SIZE``."""
+
+
+class _HeaderReader:
+    """Give ``http.client.parse_headers`` lines of ``rfile`` until a byte budget is spent.
+
+    The standard library bounds each header line (64 KiB) and their number
+    (100), so about 6.5 MB; this bounds their total.
+    """
+
+    def __init__(self, rfile: Any, budget: int) -> None:
+        self._rfile = rfile
+        self._budget = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._rfile.readline(limit)
+        self._budget -= len(line)
+        if self._budget < 0:
+            raise HeadersTooLarge("request header block too large")
+        return line
 
 
 def _plain_response(status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> bytes:
@@ -92,12 +118,14 @@ class Upgrade:
         handler.socket.sendall(response)
         handler.mark_upgraded(len(response))
 
-        protocol = Protocol(
-            Side.SERVER,
-            state=OPEN,
-            max_size=(settings.WEBSOCKET_MAX_MESSAGE_SIZE, settings.WEBSOCKET_MAX_FRAME_SIZE),
+        max_message_size = settings.WEBSOCKET_MAX_MESSAGE_SIZE
+        max_frame_size = settings.WEBSOCKET_MAX_FRAME_SIZE
+        deflate = extensions[0] if extensions else None
+        parser = Parser(
+            max_message_size=max_message_size,
+            max_frame_size=max_message_size if max_frame_size is None else max_frame_size,
+            deflate=deflate,  # type: ignore[arg-type]
         )
-        protocol.extensions = extensions
         transport = Transport(
             handler.socket,
             handler.take_buffered_input(),
@@ -105,7 +133,8 @@ class Upgrade:
         )
         self.websocket = WebSocket(
             transport,
-            protocol,
+            parser,
+            deflate=deflate,  # type: ignore[arg-type]
             request=request,
             subprotocol=subprotocol,
             close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
@@ -119,9 +148,11 @@ class WebSocketHandler(PyWSGIHandler):
     """pywsgi handler that validates upgrades and defers the 101 to the view."""
 
     _header_timer: Timeout | None = None
+    _requests_started = 0
 
     def handle_one_request(self) -> Any:
         """Handle one request; its request line and headers must come in time."""
+        self._requests_started += 1
         self._header_timer = Timeout.start_new(
             settings.WEBSOCKET_HANDSHAKE_TIMEOUT, HeaderTimeout("request headers timed out")
         )
@@ -129,6 +160,30 @@ class WebSocketHandler(PyWSGIHandler):
             return super().handle_one_request()
         finally:
             self._header_timer.close()
+
+    def read_requestline(self) -> str:
+        """Read the request line; answer 408 if the first one does not come in time.
+
+        An idle keep-alive connection (a later request that never starts) is
+        closed silently instead.
+        """
+        try:
+            return super().read_requestline()
+        except HeaderTimeout:
+            if self._requests_started == 1:
+                self.log_error("Request timed out from %s", self.client_address)
+                with contextlib.suppress(OSError):
+                    self.socket.sendall(_plain_response(408, "Request timed out."))
+            return ""
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """Parse the request line and headers, within ``WEBSOCKET_MAX_HEADER_SIZE``."""
+        rfile = self.rfile
+        self.rfile = _HeaderReader(rfile, settings.WEBSOCKET_MAX_HEADER_SIZE - len(raw_requestline))
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            self.rfile = rfile
 
     def get_environ(self) -> dict[str, Any]:
         """Build the WSGI environ; the headers are complete, so stop their timer."""
@@ -145,6 +200,10 @@ class WebSocketHandler(PyWSGIHandler):
         # malformed request (too many or too long headers, a timeout) is not a
         # server fault: log one line.
         self.log_error("Invalid request from %s: %s", self.client_address, ex)
+        if isinstance(ex, HeaderTimeout):
+            return ("408", _plain_response(408, "Request timed out."))
+        if isinstance(ex, HeadersTooLarge):
+            return ("431", _plain_response(431, "Request header fields too large."))
         return ("400", _plain_response(400, "Bad request."))
 
     def run_application(self) -> None:
@@ -155,16 +214,25 @@ class WebSocketHandler(PyWSGIHandler):
             except HandshakeError as exc:
                 self._refuse(exc)
                 return
+            # Whatever Django answers, this connection is not reused: a refused
+            # WebSocket client does not send another request on it.
+            self.close_connection = True
             self.environ["djws.upgrade"] = Upgrade(self, handshake)
         super().run_application()
 
     def _refuse(self, exc: HandshakeError) -> None:
         self.close_connection = True
+        body = (exc.message + "\n").encode()
         self.start_response(
             f"{exc.status} {HTTPStatus(exc.status).phrase}",
-            [("Content-Type", "text/plain; charset=utf-8"), *exc.headers],
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+                *exc.headers,
+            ],
         )
-        self.write((exc.message + "\n").encode())
+        self.write(body)
 
     # Called by Upgrade.accept()
 

@@ -11,7 +11,12 @@ The rule:
 * no ``Origin`` header: allowed. Only non-browser clients omit it, and they can
   send any header they like anyway;
 * ``WEBSOCKET_ALLOWED_ORIGINS`` unset (None): allowed if the Origin's host and
-  port are the request's own ``Host``, or its host matches ``ALLOWED_HOSTS``;
+  port are the request's own ``Host``, or its host matches ``ALLOWED_HOSTS``
+  (with ``DEBUG`` and an empty ``ALLOWED_HOSTS``, Django's development default:
+  localhost, 127.0.0.1 and [::1]). A ``"*"`` in ``ALLOWED_HOSTS`` is ignored
+  here: it says "accept any Host header", not "let any site use my users'
+  cookies", so such a project allows only same-host origins until it lists
+  them in ``WEBSOCKET_ALLOWED_ORIGINS``;
 * otherwise it must match one of the patterns in the list:
 
   ``"*"``                       any origin (turns the check off);
@@ -77,7 +82,7 @@ def origin_matches(origin: str, pattern: str) -> bool:
     except ValueError:
         return False
     if "://" not in pattern:
-        return validate_host(host, [pattern])
+        return validate_host(_host_for_validation(host), [pattern])
     p_scheme, p_host, p_port = _split(pattern)
     if (scheme, port) != (p_scheme, p_port):
         return False
@@ -105,7 +110,12 @@ def origin_allowed(request: HttpRequest, allowed: Sequence[str] | None = None) -
         port is not None and f"{host}:{port}" == request_host.lower()
     ):
         return True
-    allowed_hosts = django_settings.ALLOWED_HOSTS
-    if django_settings.DEBUG and not allowed_hosts:
+    allowed_hosts = [pattern for pattern in django_settings.ALLOWED_HOSTS if pattern != "*"]
+    if django_settings.DEBUG and not django_settings.ALLOWED_HOSTS:
         allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
-    return validate_host(host, allowed_hosts)
+    return validate_host(_host_for_validation(host), allowed_hosts)
+
+
+def _host_for_validation(host: str) -> str:
+    """Put brackets back around an IPv6 address, as ALLOWED_HOSTS writes them."""
+    return f"[{host}]" if ":" in host else host

@@ -15,6 +15,7 @@ queue drains below the limit.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections import deque
@@ -84,11 +85,13 @@ class Transport:
 
     # Writing
 
-    def write(self, data: bytes, *, wait: bool = True) -> None:
+    def write(self, data: bytes, *, wait: bool = True, force: bool = False) -> None:
         """Send ``data`` in order after everything written before.
 
         With ``wait`` the caller blocks while more than the limit is queued;
         without, it raises BufferFull instead (the data is not queued then).
+        ``force`` queues past the limit without waiting: for control frames,
+        which are small, and must go out even to a client that reads slowly.
         """
         if self.closed:
             raise BrokenPipeError("the connection is closed")
@@ -103,13 +106,13 @@ class Transport:
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
-        if not wait and self.queued + len(data) > self._write_limit:
+        if not wait and not force and self.queued + len(data) > self._write_limit:
             raise BufferFull(f"{self.queued} bytes already queued for a client that is not reading")
         self._out.append(data)
         self.queued += len(data)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush)
-        while wait and self.queued > self._write_limit and not self.closed:
+        while wait and not force and self.queued > self._write_limit and not self.closed:
             self._drained.clear()
             self._drained.wait()
 
@@ -149,10 +152,8 @@ class Transport:
             return
         if self.closed or self._tls:
             return
-        try:
+        with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
 
     def close(self) -> None:
         """Close after the queued data has been written."""
@@ -177,10 +178,8 @@ class Transport:
             if waiter is not None:
                 self._loop.run_callback(waiter.switch, False)
         self._drained.set()
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
 
     def _wait(self, watcher: Any, timeout: float | None, *, reader: bool) -> bool:
         """Wait until ``watcher`` fires (True), or timeout / wake / close (False)."""

@@ -68,6 +68,7 @@ else:
             "PORT": "5432",
             "USER": os.environ.get("DJWS_TEST_PG_USER", "postgres"),
             "OPTIONS": {"application_name": os.environ.get("DJWS_TEST_PG_APP", "djws-tests")},
+            "CONN_MAX_AGE": int(os.environ.get("DJWS_TEST_CONN_MAX_AGE", "0")),
         }
     }
 

@@ -185,6 +185,14 @@ def _broadcast_command(ws, group, message):
             broadcast.publish(group, json.loads(argument))
         elif command == "publish-bytes":
             broadcast.publish(group, argument.encode())
+        elif command == "publish-pattern":
+            size = int(argument)
+            broadcast.publish(group, bytes(n % 256 for n in range(size)))
+        elif command == "publish-many":
+            count, size = map(int, argument.split())
+            for n in range(count):
+                broadcast.publish(group, f"{n:06d}".ljust(size, "."))
+            ws.send(f"published {count}")
         elif command == "to-user":
             pk, _, text = argument.partition(" ")
             broadcast.send_to_user(int(pk), text)

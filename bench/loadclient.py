@@ -1,0 +1,971 @@
+#!/usr/bin/env python3
+"""The load client of the djws benchmarks: one process, standard library only.
+
+It is written so that it is not the bottleneck: raw non-blocking sockets on one
+``epoll`` object (no asyncio, no streams), client frames built once and masked in
+advance, a fast path that recognises a whole echoed frame by one ``bytes``
+comparison, and one clock read per ``epoll.poll()`` batch. It reports its own CPU
+use (``cpu_client_percent``) and the server's (``cpu_server_percent``, from
+``/proc``) over the measured window, so a reader can check that the server, not the
+client, was saturated.
+
+It only ever connects to 127.0.0.1. Every loop in it is bounded both in count and
+in time: each phase has a deadline and every ``while`` checks it.
+
+Usage (the orchestrator ``bench/run.py`` does this)::
+
+    python bench/loadclient.py '{"scenario": "echo", "port": 8001, ...}'
+
+The JSON result goes to stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import errno
+import gc
+import hashlib
+import json
+import math
+import os
+import resource
+import select
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+HOST = "127.0.0.1"  # the only address this client ever talks to
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+KEY = base64.b64encode(b"djws-bench-key!!").decode()
+ACCEPT = base64.b64encode(hashlib.sha1((KEY + GUID).encode()).digest())
+MASK = b"\x37\xfa\x21\x3d"
+
+EPOLLIN = select.EPOLLIN
+EPOLLOUT = select.EPOLLOUT
+EPOLLERRHUP = select.EPOLLERR | select.EPOLLHUP
+
+CONNECTING, HANDSHAKING, OPEN, CLOSING, CLOSED = range(5)
+
+OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+perf = time.perf_counter
+
+
+def log(message: str) -> None:
+    """Write a progress line to stderr."""
+    print(f"[client {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def mask_frame(opcode: int, payload: bytes) -> bytes:
+    """Return one final, masked client frame carrying ``payload``."""
+    n = len(payload)
+    first = bytes((0x80 | opcode,))
+    if n < 126:
+        head = first + bytes((0x80 | n,))
+    elif n < 65536:
+        head = first + struct.pack("!BH", 0x80 | 126, n)
+    else:
+        head = first + struct.pack("!BQ", 0x80 | 127, n)
+    if not n:
+        return head + MASK
+    key = (MASK * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+    return head + MASK + masked
+
+
+def server_frame(opcode: int, payload: bytes) -> bytes:
+    """Return the unmasked frame a server sends for a small ``payload``."""
+    assert len(payload) < 126
+    return bytes((0x80 | opcode, len(payload))) + payload
+
+
+CLOSE_FRAME = mask_frame(OP_CLOSE, struct.pack("!H", 1000))
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Return the nearest-rank percentile of ``values`` (None when empty)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def latency_summary(seconds: list[float]) -> dict[str, float | None]:
+    """Summarise latencies given in seconds as milliseconds."""
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000.0, 3)
+
+    return {
+        "p50_ms": ms(percentile(seconds, 0.50)),
+        "p99_ms": ms(percentile(seconds, 0.99)),
+        "max_ms": ms(max(seconds) if seconds else None),
+        "samples": len(seconds),
+    }
+
+
+# -- the server's processes, read from /proc -------------------------------------------
+
+def process_tree(root: int) -> list[int]:
+    """Return ``root`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo and len(found) < 10_000:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def tree_rss_kib(root: int) -> dict[str, Any]:
+    """Sum VmRSS (KiB) over the process tree under ``root``; list each process too."""
+    per_process: dict[int, int] = {}
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        per_process[pid] = int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return {"total_kib": sum(per_process.values()), "per_process_kib": per_process}
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """Return user + system CPU seconds used so far by the process tree under ``root``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU seconds all cores have spent busy (not idle, not iowait) so far."""
+    with open("/proc/stat") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """Return this process's user + system CPU seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuMeter:
+    """Measure the CPU share of this client and of the server over a window."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.start_wall = perf()
+        self.start_own = own_cpu_seconds()
+        self.start_server = tree_cpu_seconds(server_pid) if server_pid else 0.0
+        self.start_busy = machine_busy_seconds()
+
+    def result(self) -> dict[str, float | None]:
+        """Return CPU shares in percent of one core since construction.
+
+        ``cpu_other_percent`` is what the whole machine was busy beyond this client
+        and the server: other processes, and kernel work not charged to either
+        (such as network soft interrupts). A high value means a noisy machine.
+        """
+        wall = max(perf() - self.start_wall, 1e-9)
+        own = own_cpu_seconds() - self.start_own
+        server = (
+            tree_cpu_seconds(self.server_pid) - self.start_server if self.server_pid else None
+        )
+        busy = machine_busy_seconds() - self.start_busy
+        other = busy - own - (server or 0.0)
+        return {
+            "cpu_client_percent": round(100.0 * own / wall, 1),
+            "cpu_server_percent": None if server is None else round(100.0 * server / wall, 1),
+            "cpu_other_percent": round(max(0.0, 100.0 * other / wall), 1),
+        }
+
+
+# -- connections and the event loop ----------------------------------------------------
+
+class Conn:
+    """One client WebSocket connection and its per-scenario bookkeeping."""
+
+    __slots__ = (
+        "closed_reason",
+        "expect",
+        "extra",
+        "fast",
+        "fd",
+        "frag",
+        "index",
+        "messages",
+        "path",
+        "rbuf",
+        "request",
+        "sent_at",
+        "sock",
+        "started",
+        "state",
+        "state_since",
+        "wbuf",
+    )
+
+    def __init__(self, sock: socket.socket, index: int, path: str, request: bytes) -> None:
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.index = index
+        self.path = path
+        self.request = request
+        self.state = CONNECTING
+        self.started = perf()
+        self.state_since = self.started
+        self.rbuf = b""
+        self.wbuf = b""
+        self.frag: bytes | None = None
+        self.fast: bytes | None = None  # a whole expected frame: the echo fast path
+        self.sent_at = 0.0
+        self.messages = 0
+        self.expect: Any = None
+        self.extra: Any = None
+        self.closed_reason: str | None = None
+
+
+class Handler:
+    """Scenario callbacks; the defaults do nothing."""
+
+    def on_open(self, conn: Conn, now: float) -> None:
+        """The server answered 101."""
+
+    def on_message(self, conn: Conn, payload: bytes, now: float) -> None:
+        """A whole text or binary message arrived."""
+
+    def on_fast(self, conn: Conn, now: float) -> None:
+        """Exactly ``conn.fast`` arrived in one read (the echo fast path)."""
+        self.on_message(conn, b"", now)
+
+    def on_closed(self, conn: Conn, now: float, error: str | None) -> None:
+        """The connection is gone; ``error`` is None for a clean close."""
+
+
+class Engine:
+    """A minimal epoll loop that opens WebSockets to 127.0.0.1 and drives a Handler."""
+
+    def __init__(self, port: int, handler: Handler, cookie: str | None = None) -> None:
+        self.port = port
+        self.handler = handler
+        self.cookie = cookie
+        self.epoll = select.epoll()
+        self.conns: dict[int, Conn] = {}
+        self.counter = 0
+        self.errors: dict[str, int] = {}
+        self.pings = 0
+        self.handshake_timeout = 60.0
+        self.close_timeout = 5.0
+        self._next_sweep = perf() + 0.5
+
+    # -- opening
+
+    def request_bytes(self, path: str) -> bytes:
+        """Build the HTTP upgrade request for ``path``."""
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {HOST}:{self.port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {KEY}",
+            "Sec-WebSocket-Version: 13",
+            f"Origin: http://{HOST}:{self.port}",
+            "User-Agent: djws-bench",
+        ]
+        if self.cookie:
+            lines.append(f"Cookie: sessionid={self.cookie}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def open(self, path: str, request: bytes | None = None) -> Conn | None:
+        """Start connecting to ``path``; returns None when the socket could not be made."""
+        self.counter += 1
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as exc:
+            self.count_error(f"socket: {exc.strerror}")
+            return None
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Conn(sock, self.counter, path, request or self.request_bytes(path))
+        code = sock.connect_ex((HOST, self.port))
+        if code not in (0, errno.EINPROGRESS):
+            sock.close()
+            self.count_error(f"connect: {errno.errorcode.get(code, code)}")
+            return None
+        self.conns[conn.fd] = conn
+        self.epoll.register(conn.fd, EPOLLOUT)
+        return conn
+
+    def count_error(self, what: str) -> None:
+        """Count one failure by kind."""
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    # -- sending
+
+    def send(self, conn: Conn, frame: bytes) -> None:
+        """Send ``frame`` now, or queue what the socket did not take."""
+        if conn.wbuf:
+            conn.wbuf += frame
+            return
+        try:
+            sent = conn.sock.send(frame)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self.fail(conn, f"send: {exc.strerror}", perf())
+            return
+        if sent < len(frame):
+            conn.wbuf = frame[sent:]
+            self.epoll.modify(conn.fd, EPOLLIN | EPOLLOUT)
+
+    def _flush(self, conn: Conn) -> None:
+        try:
+            sent = conn.sock.send(conn.wbuf)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.fail(conn, f"send: {exc.strerror}", perf())
+            return
+        conn.wbuf = conn.wbuf[sent:]
+        if not conn.wbuf:
+            self.epoll.modify(conn.fd, EPOLLIN)
+
+    # -- closing
+
+    def close(self, conn: Conn, wait: bool = True) -> None:
+        """Send a close frame; wait for the server's (bounded) or drop the socket now."""
+        if conn.state >= CLOSING:
+            return
+        if conn.state == OPEN:
+            self.send(conn, CLOSE_FRAME)
+        if wait and conn.state == OPEN and conn.fd in self.conns:
+            conn.state = CLOSING
+            conn.state_since = perf()
+        else:
+            self._finish(conn, None, perf())
+
+    def _finish(self, conn: Conn, error: str | None, now: float) -> None:
+        if conn.state == CLOSED:
+            return
+        conn.state = CLOSED
+        conn.closed_reason = error
+        self.conns.pop(conn.fd, None)
+        with contextlib.suppress(OSError, ValueError):
+            self.epoll.unregister(conn.fd)
+        conn.sock.close()
+        if error:
+            self.count_error(error)
+        self.handler.on_closed(conn, now, error)
+
+    def fail(self, conn: Conn, error: str, now: float) -> None:
+        """Drop ``conn`` and record why."""
+        self._finish(conn, error, now)
+
+    # -- the loop
+
+    def poll(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds once and process what is ready."""
+        events = self.epoll.poll(max(timeout, 0.0), len(self.conns) + 16)
+        now = perf()
+        conns = self.conns
+        handler = self.handler
+        for fd, mask in events:
+            conn = conns.get(fd)
+            if conn is None:
+                continue
+            state = conn.state
+            if state >= OPEN:
+                if mask & EPOLLOUT and conn.wbuf:
+                    self._flush(conn)
+                    if conn.state == CLOSED:
+                        continue
+                if mask & (EPOLLIN | EPOLLERRHUP):
+                    try:
+                        data = conn.sock.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError as exc:
+                        if conn.state == CLOSING:
+                            self._finish(conn, None, now)
+                        else:
+                            self.fail(conn, f"recv: {exc.strerror}", now)
+                        continue
+                    if not data:
+                        if conn.state == CLOSING:
+                            self._finish(conn, None, now)
+                        else:
+                            self.fail(conn, "eof without close frame", now)
+                        continue
+                    if conn.rbuf:
+                        self._frames(conn, data, now)
+                    elif data == conn.fast:
+                        handler.on_fast(conn, now)
+                    elif data[0] == 0x81 and data[1] == len(data) - 2:
+                        # One whole short text frame: the common case, parsed inline.
+                        handler.on_message(conn, data[2:], now)
+                    else:
+                        self._frames(conn, data, now)
+            elif state == CONNECTING:
+                self._connected(conn, now)
+            else:
+                self._handshake(conn, now)
+        if now >= self._next_sweep:
+            self._sweep(now)
+        return len(events)
+
+    def _connected(self, conn: Conn, now: float) -> None:
+        error = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if error:
+            self.fail(conn, f"connect: {errno.errorcode.get(error, error)}", now)
+            return
+        try:
+            conn.sock.getpeername()
+        except OSError:
+            return  # a stale event for a reused descriptor: still connecting
+        conn.state = HANDSHAKING
+        conn.state_since = now
+        self.epoll.modify(conn.fd, EPOLLIN)
+        self.send(conn, conn.request)
+
+    def _handshake(self, conn: Conn, now: float) -> None:
+        try:
+            data = conn.sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.fail(conn, f"handshake recv: {exc.strerror}", now)
+            return
+        if not data:
+            self.fail(conn, "handshake: eof", now)
+            return
+        buf = conn.rbuf + data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            conn.rbuf = buf
+            if len(buf) > 65536:
+                self.fail(conn, "handshake: response too long", now)
+            return
+        head = buf[:end]
+        if not head.startswith(b"HTTP/1.1 101"):
+            status = head.split(b"\r\n", 1)[0].decode("latin-1")[:40]
+            self.fail(conn, f"handshake: {status}", now)
+            return
+        if ACCEPT not in head:
+            self.fail(conn, "handshake: bad Sec-WebSocket-Accept", now)
+            return
+        conn.rbuf = b""
+        conn.state = OPEN
+        conn.state_since = now
+        self.handler.on_open(conn, now)
+        rest = buf[end + 4 :]
+        if rest and conn.state == OPEN:
+            self._frames(conn, rest, now)
+
+    def _frames(self, conn: Conn, data: bytes, now: float) -> None:
+        buf = conn.rbuf + data if conn.rbuf else data
+        pos = 0
+        size = len(buf)
+        handler = self.handler
+        while size - pos >= 2 and conn.state != CLOSED:
+            first = buf[pos]
+            second = buf[pos + 1]
+            length = second & 0x7F
+            start = pos + 2
+            if length == 126:
+                if size - pos < 4:
+                    break
+                length = int.from_bytes(buf[start : start + 2], "big")
+                start += 2
+            elif length == 127:
+                if size - pos < 10:
+                    break
+                length = int.from_bytes(buf[start : start + 8], "big")
+                start += 8
+            if second & 0x80:
+                self.fail(conn, "protocol: masked server frame", now)
+                return
+            end = start + length
+            if end > size:
+                break
+            payload = buf[start:end]
+            pos = end
+            opcode = first & 0x0F
+            fin = first & 0x80
+            if opcode in (OP_TEXT, OP_BINARY):
+                if fin:
+                    handler.on_message(conn, payload, now)
+                else:
+                    conn.frag = payload
+            elif opcode == 0:
+                conn.frag = (conn.frag or b"") + payload
+                if fin:
+                    whole, conn.frag = conn.frag, None
+                    handler.on_message(conn, whole, now)
+            elif opcode == OP_PING:
+                self.pings += 1
+                self.send(conn, mask_frame(OP_PONG, payload))
+            elif opcode == OP_CLOSE:
+                if conn.state == OPEN:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                    self.send(conn, CLOSE_FRAME)
+                    self.fail(conn, f"server closed: {code}", now)
+                else:
+                    self._finish(conn, None, now)
+                return
+        conn.rbuf = buf[pos:] if pos < size else b""
+
+    def _sweep(self, now: float) -> None:
+        """Fail connections stuck in a handshake or a close for too long."""
+        self._next_sweep = now + 0.5
+        for conn in list(self.conns.values()):
+            if conn.state < OPEN and now - conn.state_since > self.handshake_timeout:
+                self.fail(conn, "handshake: timeout", now)
+            elif conn.state == CLOSING and now - conn.state_since > self.close_timeout:
+                self._finish(conn, None, now)
+
+    def run(self, until: Callable[[], bool], deadline: float, tick: float = 0.05) -> bool:
+        """Poll until ``until()`` is true or ``deadline``; returns ``until()``."""
+        for _ in range(100_000_000):
+            if until():
+                return True
+            now = perf()
+            if now >= deadline:
+                break
+            self.poll(min(tick, deadline - now))
+        return until()
+
+    def open_many(
+        self,
+        path: str,
+        count: int,
+        concurrency: int,
+        deadline: float,
+        is_ready: Callable[[Conn], bool],
+    ) -> list[Conn]:
+        """Open ``count`` connections, ``concurrency`` in flight, until each is ready.
+
+        ``is_ready(conn)`` tells when an opened connection has done its setup (for
+        example, received its first message). Returns the ready connections.
+        """
+        request = self.request_bytes(path)
+        started: list[Conn] = []
+        pending: list[Conn] = []
+        for _ in range(count * 20 + 100_000):
+            pending = [c for c in pending if c.state != CLOSED and not is_ready(c)]
+            while len(pending) < concurrency and len(started) < count:
+                conn = self.open(path, request)
+                if conn is None:
+                    break
+                started.append(conn)
+                pending.append(conn)
+            if (len(started) >= count and not pending) or perf() >= deadline:
+                break
+            self.poll(min(0.05, max(0.0, deadline - perf())))
+        return [c for c in started if c.state != CLOSED and is_ready(c)]
+
+
+# -- scenarios ------------------------------------------------------------------------
+
+
+class EchoHandler(Handler):
+    """Closed loop: each connection has one message in flight at a time."""
+
+    def __init__(self, engine_ref: list[Engine], payload: bytes) -> None:
+        self.engine_ref = engine_ref
+        self.frame = mask_frame(OP_TEXT, payload)
+        self.reply = server_frame(OP_TEXT, payload)
+        self.payload = payload
+        self.measure_from = float("inf")
+        self.stop_at = float("inf")
+        self.latencies: list[float] = []
+        self.count = 0
+        self.mismatches = 0
+        self.in_flight = 0
+
+    def on_open(self, conn: Conn, now: float) -> None:
+        conn.fast = self.reply
+
+    def start(self, conn: Conn) -> None:
+        """Send the first message on ``conn``."""
+        self.in_flight += 1
+        conn.extra = True
+        conn.sent_at = perf()
+        self.engine_ref[0].send(conn, self.frame)
+
+    def on_fast(self, conn: Conn, now: float) -> None:
+        self.in_flight -= 1
+        conn.extra = False
+        if self.measure_from <= now < self.stop_at:
+            self.latencies.append(now - conn.sent_at)
+            self.count += 1
+        if now < self.stop_at:
+            self.in_flight += 1
+            conn.extra = True
+            conn.sent_at = perf()
+            self.engine_ref[0].send(conn, self.frame)
+
+    def on_message(self, conn: Conn, payload: bytes, now: float) -> None:
+        if payload != self.payload:
+            self.mismatches += 1
+        self.on_fast(conn, now)
+
+    def on_closed(self, conn: Conn, now: float, error: str | None) -> None:
+        if conn.extra:
+            conn.extra = False
+            self.in_flight -= 1
+
+
+def scenario_echo(cfg: dict[str, Any]) -> dict[str, Any]:
+    """N connections in closed loop sending a fixed text message: msgs/s and latency."""
+    ref: list[Engine] = []
+    payload = (b"djws-bench-echo-" * 8)[: cfg.get("size", 64)]
+    handler = EchoHandler(ref, payload)
+    engine = Engine(cfg["port"], handler)
+    ref.append(engine)
+    n = cfg.get("connections", 100)
+    conns = engine.open_many(cfg["path"], n, n, perf() + 60.0, lambda c: c.state == OPEN)
+    log(f"echo: {len(conns)}/{n} connections open on {cfg['path']}")
+    if not conns:
+        return {"ok": False, "error": "no connection opened", "errors": engine.errors}
+    warmup, duration = cfg.get("warmup", 2.0), cfg.get("duration", 10.0)
+    start = perf()
+    handler.measure_from = start + warmup
+    handler.stop_at = start + warmup + duration
+    for conn in conns:
+        handler.start(conn)
+    engine.run(lambda: perf() >= handler.measure_from, handler.measure_from + 1.0)
+    meter = CpuMeter(cfg.get("server_pid"))
+    engine.run(lambda: perf() >= handler.stop_at, handler.stop_at + 1.0)
+    cpu = meter.result()
+    engine.run(lambda: handler.in_flight <= 0, perf() + 5.0)
+    unanswered = handler.in_flight
+    for conn in list(engine.conns.values()):
+        engine.close(conn, wait=False)
+    return {
+        "ok": True,
+        "connections": len(conns),
+        "messages": handler.count,
+        "duration_s": duration,
+        "msgs_per_s": round(handler.count / duration, 1),
+        **latency_summary(handler.latencies),
+        "mismatches": handler.mismatches,
+        "unanswered_at_end": unanswered,
+        "errors": engine.errors,
+        **cpu,
+    }
+
+
+class WhoamiHandler(Handler):
+    """The first message after the handshake names the logged-in user."""
+
+    def __init__(self, expected: str | None) -> None:
+        self.expected = expected.encode() if expected else None
+        self.auth_ok = 0
+        self.auth_bad: dict[str, int] = {}
+        self.answered = 0
+        self.on_ready: Callable[[Conn, float], None] | None = None
+        self.on_gone: Callable[[Conn, float, str | None], None] | None = None
+
+    def on_message(self, conn: Conn, payload: bytes, now: float) -> None:
+        conn.messages += 1
+        if conn.messages == 1:
+            if self.expected is None or payload == self.expected:
+                self.auth_ok += 1
+            else:
+                key = payload[:40].decode("utf-8", "replace")
+                self.auth_bad[key] = self.auth_bad.get(key, 0) + 1
+            conn.sent_at = now  # handshake completion time
+            if self.on_ready:
+                self.on_ready(conn, now)
+        elif payload == conn.expect:
+            self.answered += 1
+            conn.expect = None
+
+    def on_closed(self, conn: Conn, now: float, error: str | None) -> None:
+        if self.on_gone:
+            self.on_gone(conn, now, error)
+
+
+def scenario_idle(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Open N logged-in connections to one worker, hold them, measure RSS, ping all."""
+    handler = WhoamiHandler(cfg.get("expect_user"))
+    engine = Engine(cfg["port"], handler, cookie=cfg.get("cookie"))
+    engine.handshake_timeout = cfg.get("handshake_timeout", 60.0)
+    pid = cfg.get("server_pid")
+    n = cfg["connections"]
+    settle = cfg.get("settle", 2.0)
+    before = tree_rss_kib(pid) if pid else None
+    meter = CpuMeter(pid)
+    start = perf()
+    conns = engine.open_many(
+        cfg["path"],
+        n,
+        cfg.get("concurrency", 50),
+        start + cfg.get("open_timeout", 300.0),
+        lambda c: c.messages >= 1,
+    )
+    last = max((c.sent_at for c in conns), default=perf())
+    elapsed = max(last - start, 1e-9)
+    cpu = meter.result()
+    log(f"idle: {len(conns)}/{n} open in {elapsed:.1f}s, errors={engine.errors}")
+    engine.run(lambda: False, perf() + settle)
+    after = tree_rss_kib(pid) if pid else None
+    alive_before_round = sum(1 for c in conns if c.state == OPEN)
+    # The end: every socket must still answer a message.
+    for conn in conns:
+        if conn.state == OPEN:
+            payload = f"still-there-{conn.index}".encode()
+            conn.expect = payload
+            engine.send(conn, mask_frame(OP_TEXT, payload))
+    answer_deadline = perf() + cfg.get("answer_timeout", 30.0)
+    engine.run(lambda: handler.answered >= alive_before_round, answer_deadline)
+    for conn in list(engine.conns.values()):
+        engine.close(conn, wait=False)
+    result: dict[str, Any] = {
+        "ok": bool(conns),
+        "requested": n,
+        "opened": len(conns),
+        "open_s": round(elapsed, 3),
+        "handshakes_per_s": round(len(conns) / elapsed, 1),
+        "auth_ok": handler.auth_ok,
+        "auth_bad": handler.auth_bad,
+        "alive_at_end": alive_before_round,
+        "answered_at_end": handler.answered,
+        "server_pings_answered": engine.pings,
+        "errors": engine.errors,
+        **cpu,
+    }
+    if before and after:
+        grown = after["total_kib"] - before["total_kib"]
+        result.update(
+            rss_before_kib=before["total_kib"],
+            rss_after_kib=after["total_kib"],
+            rss_per_process_kib={str(k): v for k, v in after["per_process_kib"].items()},
+            rss_per_conn_kib=round(grown / max(len(conns), 1), 2),
+        )
+    return result
+
+
+def scenario_handshake(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Connection churn: open, wait for the user's name, close cleanly, repeat."""
+    handler = WhoamiHandler(cfg.get("expect_user"))
+    engine = Engine(cfg["port"], handler, cookie=cfg.get("cookie"))
+    engine.handshake_timeout = 15.0
+    path = cfg["path"]
+    request = engine.request_bytes(path)
+    warmup, duration = cfg.get("warmup", 2.0), cfg.get("duration", 10.0)
+    concurrency = cfg.get("concurrency", 50)
+    start = perf()
+    measure_from, stop_at = start + warmup, start + warmup + duration
+    latencies: list[float] = []
+    counts = {"done": 0, "failed": 0, "attempts": 0}
+    attempt_cap = 5_000_000
+
+    def launch() -> None:
+        if perf() < stop_at and counts["attempts"] < attempt_cap:
+            counts["attempts"] += 1
+            if engine.open(path, request) is None:
+                counts["failed"] += 1
+
+    def ready(conn: Conn, now: float) -> None:
+        if measure_from <= now < stop_at:
+            counts["done"] += 1
+            latencies.append(now - conn.started)
+        engine.close(conn, wait=True)
+
+    def gone(conn: Conn, now: float, error: str | None) -> None:
+        if error and measure_from <= now < stop_at:
+            counts["failed"] += 1
+        launch()
+
+    handler.on_ready = ready
+    handler.on_gone = gone
+    for _ in range(concurrency):
+        launch()
+    engine.run(lambda: perf() >= measure_from, measure_from + 1.0)
+    auth_ok_start = handler.auth_ok
+    meter = CpuMeter(cfg.get("server_pid"))
+    engine.run(lambda: perf() >= stop_at, stop_at + 1.0)
+    cpu = meter.result()
+    auth_ok = handler.auth_ok - auth_ok_start
+    engine.run(lambda: not engine.conns, perf() + 10.0)
+    for conn in list(engine.conns.values()):
+        engine.close(conn, wait=False)
+    return {
+        "ok": counts["done"] > 0,
+        "concurrency": concurrency,
+        "handshakes": counts["done"],
+        "duration_s": duration,
+        "handshakes_per_s": round(counts["done"] / duration, 1),
+        "auth_ok": auth_ok,
+        "auth_bad": handler.auth_bad,
+        "failed": counts["failed"],
+        **latency_summary(latencies),
+        "errors": engine.errors,
+        **cpu,
+    }
+
+
+class BroadcastHandler(Handler):
+    """Subscribers: the first message is "ready", then the published messages.
+
+    Every published payload is unique and remembered with its sequence number and
+    send time (``self.published``), so a delivery costs one dictionary look-up.
+    """
+
+    def __init__(self) -> None:
+        self.ready = 0
+        self.received = 0
+        self.latencies: list[float] = []
+        self.published: dict[bytes, tuple[int, float]] = {}
+        self.duplicates = 0
+        self.out_of_order = 0
+        self.bad = 0
+
+    def on_message(self, conn: Conn, payload: bytes, now: float) -> None:
+        info = self.published.get(payload)
+        if info is None:
+            conn.messages += 1
+            if conn.messages == 1 and payload == b"ready":
+                self.ready += 1
+                conn.expect = -1
+            else:
+                self.bad += 1
+            return
+        seq, stamp = info
+        if seq <= conn.expect:
+            if seq == conn.expect:
+                self.duplicates += 1
+                return
+            self.out_of_order += 1
+        else:
+            conn.expect = seq
+        self.received += 1
+        self.latencies.append(now - stamp)
+
+
+def scenario_broadcast(cfg: dict[str, Any]) -> dict[str, Any]:
+    """S subscribers, a publisher at R messages/s: fan-out latency and lost deliveries.
+
+    The publisher is a control WebSocket (``/control``) on the same server: each
+    message sent on it is published by the server to the group every subscriber
+    joined. Each payload is unique (it starts with its sequence number); the client
+    notes the monotonic time just before sending it, and a delivery's latency is
+    the time of the ``epoll`` wake-up that found it minus that stamp.
+    """
+    handler = BroadcastHandler()
+    engine = Engine(cfg["port"], handler)
+    n = cfg["subscribers"]
+    start = perf()
+    subs = engine.open_many(
+        cfg["path"], n, cfg.get("concurrency", 50), start + cfg.get("open_timeout", 300.0),
+        lambda c: c.messages >= 1,
+    )
+    open_s = perf() - start
+    log(f"broadcast: {len(subs)}/{n} subscribed in {open_s:.1f}s, errors={engine.errors}")
+    control_ref: list[Conn] = []
+    control = engine.open(cfg.get("control_path", "/control"))
+    if control is not None:
+        control_ref.append(control)
+    engine.run(lambda: bool(control_ref) and control_ref[0].state == OPEN, perf() + 10.0)
+    if not subs or control is None or control.state != OPEN:
+        for conn in list(engine.conns.values()):
+            engine.close(conn, wait=False)
+        return {"ok": False, "error": "could not subscribe", "subscribed": len(subs),
+                "errors": engine.errors}
+    engine.run(lambda: False, perf() + 0.5)  # let the joins settle
+    rate, duration = cfg.get("rate", 10.0), cfg.get("duration", 10.0)
+    total = int(rate * duration)
+    interval = 1.0 / rate
+    meter = CpuMeter(cfg.get("server_pid"))
+    t0 = perf()
+    for seq in range(total):
+        due = t0 + seq * interval
+        engine.run(lambda due=due: perf() >= due, due + 1.0, tick=0.02)
+        text = f"{seq} ".encode()
+        text += b"x" * max(0, cfg.get("size", 64) - len(text))
+        frame = mask_frame(OP_TEXT, text)
+        stamp = perf()
+        handler.published[text] = (seq, stamp)
+        engine.send(control, frame)
+    expected = total * len(subs)
+    last_publish = perf()
+    engine.run(lambda: handler.received >= expected, last_publish + interval + 0.5)
+    cpu = meter.result()
+    engine.run(lambda: handler.received >= expected, last_publish + cfg.get("drain", 30.0))
+    drain_s = perf() - last_publish
+    still_open = sum(1 for c in subs if c.state == OPEN)
+    for conn in list(engine.conns.values()):
+        engine.close(conn, wait=False)
+    return {
+        "ok": True,
+        "subscribers": len(subs),
+        "subscribe_s": round(open_s, 3),
+        "published": total,
+        "rate_per_s": rate,
+        "expected_deliveries": expected,
+        "delivered": handler.received,
+        "lost": expected - handler.received,
+        "duplicates": handler.duplicates,
+        "out_of_order": handler.out_of_order,
+        "bad_payloads": handler.bad,
+        "drain_s": round(drain_s, 3),
+        "subscribers_open_at_end": still_open,
+        **latency_summary(handler.latencies),
+        "errors": engine.errors,
+        **cpu,
+    }
+
+
+SCENARIOS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "echo": scenario_echo,
+    "idle": scenario_idle,
+    "handshake": scenario_handshake,
+    "broadcast": scenario_broadcast,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run the scenario described by the JSON in ``argv[1]``; print the JSON result."""
+    cfg = json.loads(argv[1])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if cfg.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(cfg["cpu"])})
+    gc.disable()  # a collection pass over thousands of connections would stall the loop
+    started = perf()
+    result = SCENARIOS[cfg["scenario"]](cfg)
+    result["client_wall_s"] = round(perf() - started, 3)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,3 @@
+"""HTTP URLs: none are benchmarked; the WebSocket routes live elsewhere."""
+
+urlpatterns: list = []

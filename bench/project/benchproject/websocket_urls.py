@@ -1,0 +1,12 @@
+"""djws's WebSocket urlconf (``WEBSOCKET_URLCONF``): the same paths as the others."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("echo", views.echo),
+    path("whoami", views.whoami),
+    path("sub", views.subscribe),
+    path("control", views.control),
+]

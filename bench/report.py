@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""Turn the benchmark's raw records into medians, ratios, target checks and a table.
+
+``run.py`` calls :func:`write` after every server run (so an interrupted run still
+leaves its results) and once more at the end with plots. It can also be run by
+hand to regenerate ``results.md`` (and the plots) from a ``results.json``::
+
+    python bench/report.py bench/results/<run>/results.json
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+
+# (key in the client's result, label, which way is better: "higher", "lower" or "")
+METRICS: dict[str, list[tuple[str, str, str]]] = {
+    "echo": [
+        ("msgs_per_s", "messages/s", "higher"),
+        ("p50_ms", "latency p50 (ms)", "lower"),
+        ("p99_ms", "latency p99 (ms)", "lower"),
+        ("cpu_server_percent", "server CPU %", ""),
+        ("cpu_client_percent", "client CPU %", ""),
+        ("cpu_other_percent", "other CPU % on the machine (noise)", ""),
+    ],
+    "handshake": [
+        ("handshakes_per_s", "handshakes/s (logged-in DB session)", "higher"),
+        ("p50_ms", "handshake p50 (ms)", "lower"),
+        ("p99_ms", "handshake p99 (ms)", "lower"),
+        ("auth_ok", "handshakes that named the user", ""),
+        ("failed", "failed handshakes", "lower"),
+        ("cpu_server_percent", "server CPU %", ""),
+        ("cpu_client_percent", "client CPU %", ""),
+        ("cpu_other_percent", "other CPU % on the machine (noise)", ""),
+    ],
+    "idle": [
+        ("opened", "connections opened", "higher"),
+        ("handshakes_per_s", "handshakes/s while opening", "higher"),
+        ("rss_per_conn_kib", "RSS per connection (KiB)", "lower"),
+        ("rss_after_kib", "server RSS at the end (KiB)", "lower"),
+        ("answered_at_end", "sockets answering at the end", "higher"),
+        ("cpu_server_percent", "server CPU % while opening", ""),
+        ("cpu_client_percent", "client CPU % while opening", ""),
+        ("cpu_other_percent", "other CPU % on the machine (noise)", ""),
+    ],
+    "broadcast": [
+        ("p50_ms", "fan-out latency p50 (ms)", "lower"),
+        ("p99_ms", "fan-out latency p99 (ms)", "lower"),
+        ("max_ms", "fan-out latency max (ms)", "lower"),
+        ("lost", "lost deliveries", "lower"),
+        ("delivered", "deliveries", "higher"),
+        ("subscribe_s", "seconds to subscribe all", "lower"),
+        ("cpu_server_percent", "server CPU %", ""),
+        ("cpu_client_percent", "client CPU %", ""),
+        ("cpu_other_percent", "other CPU % on the machine (noise)", ""),
+    ],
+}
+
+TARGET_ORDER = ["djws", "raw", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
+LABELS = {
+    "djws": "djws",
+    "raw": "raw gevent-websocket",
+    "daphne": "Channels+Daphne",
+    "daphne-sync": "Daphne (sync consumer)",
+    "uvicorn": "Channels+uvicorn",
+    "uvicorn-sync": "uvicorn (sync consumer)",
+}
+# djws divided by each of these: the ratios the issue asks for.
+RATIO_BASES = ["raw", "daphne"]
+TIMES = "\u00d7"  # the multiplication sign after a ratio
+
+
+def scenario_of(case: str) -> str:
+    """``broadcast-1000`` -> ``broadcast``."""
+    return case.split("-", 1)[0]
+
+
+def one_line(case: dict[str, Any], result: dict[str, Any]) -> str:
+    """A short progress summary of one client result."""
+    if not result.get("ok"):
+        return "FAILED: " + str(result.get("error", result.get("errors", "?")))[:200]
+    keys = [key for key, _label, _better in METRICS[case["scenario"]]][:4]
+    return ", ".join(f"{key}={result.get(key)}" for key in keys) + (
+        f", errors={result['errors']}" if result.get("errors") else ""
+    )
+
+
+def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Median of every metric over the successful repetitions, per case and target."""
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        grouped.setdefault((record["case"], record["target"]), []).append(record["result"])
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for (case, target), results in grouped.items():
+        good = [r for r in results if r.get("ok")]
+        entry: dict[str, Any] = {"runs": len(results), "ok_runs": len(good)}
+        if not good:
+            entry["error"] = results[-1].get("error", "failed")
+            entry["pending"] = bool(results[-1].get("pending"))
+        for key, _label, _better in METRICS[scenario_of(case)]:
+            values = [r[key] for r in good if isinstance(r.get(key), int | float)]
+            if values:
+                entry[key] = round(statistics.median(values), 3)
+                entry[f"{key}_all"] = values
+        summary.setdefault(case, {})[target] = entry
+    return summary
+
+
+def ratios(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """djws / raw and djws / Daphne for every metric both have that has a direction."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for case, by_target in summary.items():
+        mine = by_target.get("djws", {})
+        for base in RATIO_BASES:
+            theirs = by_target.get(base, {})
+            for key, _label, better in METRICS[scenario_of(case)]:
+                if not better:
+                    continue
+                a, b = mine.get(key), theirs.get(key)
+                if isinstance(a, int | float) and isinstance(b, int | float) and b:
+                    out.setdefault(case, {}).setdefault(f"djws/{base}", {})[key] = round(a / b, 3)
+    return out
+
+
+def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The issue's targets for djws, each with the measured value and a verdict."""
+    def get(case: str, target: str, key: str) -> float | None:
+        value = summary.get(case, {}).get(target, {}).get(key)
+        return value if isinstance(value, int | float) else None
+
+    def ratio(case: str, key: str, base: str) -> float | None:
+        a, b = get(case, "djws", key), get(case, base, key)
+        return round(a / b, 2) if a is not None and b else None
+
+    checks: list[dict[str, Any]] = []
+
+    def add(name: str, value: float | None, ok: bool | None, goal: str) -> None:
+        checks.append({"target": name, "goal": goal, "measured": value,
+                       "met": None if value is None else ok})
+
+    value = ratio("echo", "msgs_per_s", "raw")
+    add("echo messages/s, djws / raw gevent-websocket", value, value is not None and value >= 1.0,
+        ">= 1.0x")
+    value = ratio("echo", "msgs_per_s", "daphne")
+    add("echo messages/s, djws / Channels+Daphne", value, value is not None and value >= 5.0,
+        ">= 5x")
+    value = get("idle", "djws", "rss_per_conn_kib")
+    add("idle: RSS per connection (KiB), djws", value, value is not None and value <= 20.0,
+        "<= 20 KiB")
+    requested = get("idle", "djws", "opened")
+    answered = get("idle", "djws", "answered_at_end")
+    add("idle: every socket answers at the end, djws", answered,
+        answered is not None and requested is not None and answered >= requested,
+        "all opened")
+    value = ratio("handshake", "handshakes_per_s", "daphne")
+    add("handshakes/s with logged-in DB session, djws / Daphne", value,
+        value is not None and value >= 3.0, ">= 3x")
+    for case, limit in (("broadcast-1000", 50.0), ("broadcast-5000", 150.0)):
+        if case not in summary:
+            continue
+        value = get(case, "djws", "p99_ms")
+        add(f"{case}: p99 fan-out latency (ms), djws", value,
+            value is not None and value < limit, f"< {limit:g} ms")
+        value = get(case, "djws", "lost")
+        add(f"{case}: lost deliveries, djws", value, value == 0, "0")
+    return checks
+
+
+def fmt(value: Any) -> str:
+    """A table cell."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def markdown(meta: dict[str, Any], summary: dict[str, Any], ratio_table: dict[str, Any],
+             checks: list[dict[str, Any]]) -> str:
+    """The human-readable report."""
+    lines = [
+        "# djws benchmarks",
+        "",
+        f"Run {meta.get('started', '?')} → {meta.get('finished', 'running')}, "
+        f"{meta['args']['repetitions']} repetition(s), values are medians. "
+        f"Machine: {meta['machine']['cpus']} cores ({meta['machine']['cpu_model']}), "
+        f"Python {meta['machine']['python']}; server pinned to core "
+        f"{meta['pinning']['server_cpu']}, load client to core {meta['pinning']['client_cpu']}. "
+        f"Repository commit `{meta['repository']['commit'][:12]}`"
+        f"{' (with uncommitted changes)' if meta['repository']['dirty'] else ''}.",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+    ]
+    noise = meta.get("machine_busy_before_percent")
+    if isinstance(noise, int | float) and noise > 10:
+        lines += [f"**Warning: the machine was {noise:.0f}% busy (of one core) before the run "
+                  "started: other processes compete with the servers; numbers are noisy.**", ""]
+    noisy = sorted({c for c, by in summary.items() for e in by.values()
+                    if isinstance(e.get("cpu_other_percent"), int | float)
+                    and e["cpu_other_percent"] > 25})
+    if noisy:
+        lines += ["**Warning: more than 25% of a core went to other work during "
+                  + ", ".join(noisy) + " (see 'other CPU %'): those numbers are noisy.**", ""]
+    if meta.get("pending"):
+        lines += ["**Pending on djws's side:** "
+                  + "; ".join(f"{k}: {v}" for k, v in meta["pending"].items()), ""]
+    lines += ["## Targets (djws)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
+    for check in checks:
+        met = {True: "yes", False: "**no**", None: "n/a"}[check["met"]]
+        lines.append(f"| {check['target']} | {check['goal']} | {fmt(check['measured'])} | {met} |")
+    lines.append("")
+    for case, by_target in summary.items():
+        targets = [t for t in TARGET_ORDER if t in by_target]
+        bases = [f"djws/{b}" for b in RATIO_BASES if f"djws/{b}" in ratio_table.get(case, {})]
+        lines += [f"## {case}", ""]
+        header = ["metric", *[LABELS.get(t, t) for t in targets], *bases]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for key, label, better in METRICS[scenario_of(case)]:
+            arrow = {"higher": " ↑", "lower": " ↓"}.get(better, "")
+            row = [label + arrow]
+            for target in targets:
+                row.append(fmt(by_target[target].get(key)))
+            for base in bases:
+                ratio = ratio_table[case][base].get(key)
+                row.append(fmt(ratio) + (TIMES if ratio is not None else ""))
+            lines.append("| " + " | ".join(row) + " |")
+        failures = {t: e for t, e in by_target.items() if not e.get("ok_runs")}
+        for target, entry in failures.items():
+            kind = "PENDING" if entry.get("pending") else "FAILED"
+            lines.append(f"\n{kind} on {LABELS.get(target, target)}: {entry.get('error')}")
+        lines.append("")
+    lines += [
+        "↑ higher is better, ↓ lower is better; ratios are djws divided by the other server.",
+        "",
+        "## Servers",
+        "",
+    ]
+    for _name, target in meta.get("targets", {}).items():
+        lines.append(f"- **{target['label']}** (in `{target['cwd']}`, venv `bench/.venvs/"
+                     f"{target['venv']}`): `{target['command']}` (port chosen per run)")
+    lines += ["", "## Package versions", ""]
+    for venv, packages in meta.get("packages", {}).items():
+        lines.append(f"- `{venv}`: " + ", ".join(packages))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write(out: Path, meta: dict[str, Any], records: list[dict[str, Any]], plots: bool) -> None:
+    """Write results.json and results.md to ``out``; the plots too when asked."""
+    summary = summarize(records)
+    ratio_table = ratios(summary)
+    checks = goals(summary)
+    data = {"meta": meta, "summary": summary, "ratios": ratio_table, "targets": checks,
+            "records": records}
+    (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
+    (out / "results.md").write_text(markdown(meta, summary, ratio_table, checks))
+    if plots:
+        python = BENCH / ".venvs" / "plot" / "bin" / "python"
+        if python.exists():
+            subprocess.run([str(python), str(BENCH / "plot.py"), str(out / "results.json")],
+                           check=False, timeout=300)
+
+
+def main(argv: list[str]) -> int:
+    """Regenerate the report of a results.json."""
+    path = Path(argv[0])
+    data = json.loads(path.read_text())
+    write(path.parent, data["meta"], data["records"], plots=True)
+    print((path.parent / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""Broadcast backends, chosen by ``WEBSOCKET_BROADCAST_URL``.
+
+========================================  ==========================================
+URL                                       backend
+========================================  ==========================================
+``memory://`` (default)                   :mod:`.memory`: this process only
+``redis://``, ``rediss://``, ``unix://``  :mod:`.redis`: Redis pub/sub (redis-py)
+``postgresql://``, ``postgres://``        :mod:`.postgres`: LISTEN/NOTIFY
+``database://ALIAS``                      :mod:`.postgres`, with a DATABASES alias
+========================================  ==========================================
+
+:func:`get_backend` builds one backend per process, lazily (after gunicorn
+forked the worker), and a new one if the setting changes (``override_settings``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from ...conf import settings
+from ..hub import hub
+from .base import Backend
+
+__all__ = ["BACKENDS", "Backend", "backend_path", "get_backend", "reset_backend"]
+
+BACKENDS = {
+    "memory": "djws.broadcast.backends.memory.MemoryBackend",
+    "redis": "djws.broadcast.backends.redis.RedisBackend",
+    "rediss": "djws.broadcast.backends.redis.RedisBackend",
+    "unix": "djws.broadcast.backends.redis.RedisBackend",
+    "postgresql": "djws.broadcast.backends.postgres.PostgresBackend",
+    "postgres": "djws.broadcast.backends.postgres.PostgresBackend",
+    "database": "djws.broadcast.backends.postgres.PostgresBackend",
+}
+
+_lock = threading.Lock()
+_backend: Backend | None = None
+_pid = 0
+
+
+def backend_path(url: object) -> str:
+    """The dotted path of the backend class for ``url``; raise ImproperlyConfigured."""
+    if not isinstance(url, str) or "://" not in url:
+        raise ImproperlyConfigured(
+            f"WEBSOCKET_BROADCAST_URL must be a URL such as 'memory://', "
+            f"'redis://localhost:6379/0' or 'postgresql://host/db', not {url!r}"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        return BACKENDS[scheme]
+    except KeyError:
+        known = ", ".join(f"{s}://" for s in BACKENDS)
+        raise ImproperlyConfigured(
+            f"WEBSOCKET_BROADCAST_URL {url!r}: unknown scheme {scheme!r} (known: {known})"
+        ) from None
+
+
+def get_backend() -> Backend:
+    """This process's backend for the current ``WEBSOCKET_BROADCAST_URL``."""
+    global _backend, _pid
+    url = settings.WEBSOCKET_BROADCAST_URL
+    backend = _backend
+    if backend is not None and backend.url == url and _pid == os.getpid():
+        return backend
+    with _lock:
+        if _backend is not None and _backend.url == url and _pid == os.getpid():
+            return _backend
+        if _backend is not None and _pid == os.getpid():
+            _backend.close()
+        cls = import_string(backend_path(url))
+        _backend = cls(
+            url,
+            hub=hub,
+            prefix=settings.WEBSOCKET_BROADCAST_PREFIX,
+            presence_ttl=float(settings.WEBSOCKET_BROADCAST_PRESENCE_TTL),
+        )
+        _pid = os.getpid()
+        return _backend
+
+
+def reset_backend() -> None:
+    """Close and forget this process's backend (tests)."""
+    global _backend
+    with _lock:
+        if _backend is not None:
+            _backend.close()
+        _backend = None

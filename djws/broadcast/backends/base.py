@@ -1,0 +1,311 @@
+"""What every broadcast backend provides, and the reconnecting listener they share.
+
+A backend moves wire bytes (:mod:`djws.broadcast.message`) between processes:
+
+* :meth:`Backend.publish` from any process, any thread or greenlet;
+* :meth:`Backend.subscribe` / :meth:`~Backend.unsubscribe`, called by the
+  worker's :class:`~djws.broadcast.hub.Hub` when a group gets its first local
+  member or loses its last; received messages go to ``hub.dispatch``;
+* presence: which connections, on which workers, are in a group.
+
+:class:`ListeningBackend` is the common part of the Redis and PostgreSQL
+backends: one listener greenlet per worker holds the single subscribing
+connection, reconnects with jittered exponential backoff when it drops, and
+on every (re)connection subscribes again to every group that has local members
+and rewrites this worker's presence entries -- so a restart of Redis or
+PostgreSQL needs no restart of djws. Presence entries belong to a *worker*
+whose liveness key the listener refreshes every ``WEBSOCKET_BROADCAST_PRESENCE_TTL
+/ 3`` seconds; a killed worker's entries vanish when its key expires.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from ..hub import Hub
+
+__all__ = ["Backend", "ListeningBackend", "redact"]
+
+logger = logging.getLogger("djws.broadcast")
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class Backend:
+    """The interface the hub and the public API use."""
+
+    #: Whether messages published here reach other processes.
+    cross_process = True
+
+    def __init__(self, url: str, *, hub: Hub, prefix: str, presence_ttl: float) -> None:
+        self.url = url
+        self.hub = hub
+        self.prefix = prefix
+        self.presence_ttl = presence_ttl
+
+    def publish(self, group: str, wire: bytes) -> None:
+        """Hand ``wire`` to every subscriber of ``group``; raise PublishError if impossible."""
+        raise NotImplementedError
+
+    def subscribe(self, group: str) -> None:
+        """Start receiving ``group``'s messages in this process."""
+
+    def unsubscribe(self, group: str) -> None:
+        """Stop receiving ``group``'s messages in this process."""
+
+    def wait_subscribed(self, group: str, timeout: float) -> bool:
+        """Wait until messages published to ``group`` from now on will arrive.
+
+        Return False at once when the backend is known to be unreachable (the
+        subscription is restored when it comes back) or after ``timeout``.
+        """
+        return True
+
+    def presence_add(self, group: str, connection_id: str, entry: str) -> None:
+        """Record that a local connection is in ``group``."""
+
+    def presence_remove(self, group: str, connection_id: str) -> None:
+        """Record that a local connection left ``group``."""
+
+    def presence(self, group: str) -> list[dict[str, Any]]:
+        """Every live connection in ``group``, on every worker."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections (tests, and a changed setting)."""
+
+
+class ListeningBackend(Backend):
+    """A backend with one listening connection per worker, kept alive by a greenlet.
+
+    Subclasses implement :meth:`_listen` (connect, call :meth:`_go_live`,
+    subscribe to the groups it returns, call :meth:`_connected`, then read until
+    the connection fails, raising), :meth:`_send_subscribe`, :meth:`_heartbeat` and the presence
+    storage.
+    """
+
+    reconnect_min = 0.1
+    reconnect_max = 2.0
+    #: Seconds of silence after which the listener checks its connection.
+    keepalive = 10.0
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        #: Groups this process must be subscribed to.
+        self.wanted: set[str] = set()
+        self.live = False
+        self._lock = threading.Lock()
+        self._presence_lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._confirmed: dict[str, threading.Event] = {}
+        self._attempted = threading.Event()
+        self._greenlets: list[Any] = []
+        self._closing = False
+        #: Presence removals that failed: undone when the backend is back.
+        self._stale_presence: set[tuple[str, str]] = set()
+        self._presence_dirty = False
+
+    # Lifecycle
+
+    def start(self) -> None:
+        """Spawn the listener and heartbeat greenlets (once per process)."""
+        if self._greenlets or self._closing:
+            return
+        import gevent
+
+        self._greenlets = [gevent.spawn(self._listen_forever), gevent.spawn(self._beat_forever)]
+
+    def close(self) -> None:
+        self._closing = True
+        for greenlet in self._greenlets:
+            greenlet.kill(block=False)
+        self.live = False
+
+    def _listen_forever(self) -> None:
+        delay = 0.0
+        while not self._closing:
+            try:
+                self._listen()
+            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
+                if not self._down_logged:
+                    logger.warning(
+                        "Broadcast backend %s unreachable (%s: %s); reconnecting",
+                        redact(self.url),
+                        type(exc).__name__,
+                        exc,
+                    )
+                    self._down_logged = True
+                else:
+                    logger.debug("Broadcast backend still unreachable: %s", exc)
+            self.live = False
+            self._release_waiters()
+            self._attempted.set()
+            if self._closing:
+                return
+            delay = min(max(delay * 2, self.reconnect_min), self.reconnect_max)
+            if self._was_live:
+                delay = self.reconnect_min
+                self._was_live = False
+            import gevent
+
+            gevent.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+
+    _was_live = False
+    _down_logged = False
+
+    def _go_live(self) -> list[str]:
+        """Mark the fresh connection live; return the groups to subscribe it to.
+
+        Called by :meth:`_listen` right after connecting, before sending the
+        subscriptions. It does not yield, so a concurrent :meth:`subscribe`
+        either is in the returned list or sees ``live`` and sends its own.
+        """
+        groups = sorted(self.wanted)
+        self._expect(groups)
+        self.live = True
+        self._was_live = True
+        return groups
+
+    def _connected(self) -> None:
+        """Called by :meth:`_listen` once subscribed: restore presence, wake joiners."""
+        self._restore_presence()
+        self._attempted.set()
+        self._down_logged = False
+        logger.info(
+            "Broadcast backend %s connected (%d groups)", redact(self.url), len(self.wanted)
+        )
+
+    def _beat_forever(self) -> None:
+        import gevent
+
+        while not self._closing:
+            gevent.sleep(self.presence_ttl / 3)
+            if not self.live:
+                continue
+            try:
+                fresh = self._heartbeat()
+            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
+                logger.debug("Presence heartbeat failed: %s", exc)
+                self._presence_dirty = True
+                continue
+            if not fresh or self._presence_dirty:
+                self._restore_presence()
+
+    # Subscriptions
+
+    def _expect(self, groups: list[str]) -> None:
+        """Count one confirmation to come for each of ``groups``."""
+        for group in groups:
+            self._pending[group] = self._pending.get(group, 0) + 1
+            if group not in self._confirmed:
+                self._confirmed[group] = threading.Event()
+
+    def _confirm(self, group: str) -> None:
+        """The backend confirmed one subscription to ``group``."""
+        count = self._pending.get(group, 0) - 1
+        if count > 0:
+            self._pending[group] = count
+            return
+        self._pending.pop(group, None)
+        event = self._confirmed.pop(group, None)
+        if event is not None:
+            event.set()
+
+    def _release_waiters(self) -> None:
+        self._pending.clear()
+        for event in self._confirmed.values():
+            event.set()
+        self._confirmed.clear()
+
+    def subscribe(self, group: str) -> None:
+        self.start()
+        self.wanted.add(group)
+        if self.live:
+            self._expect([group])
+            self._send_subscribe(group, True)
+
+    def unsubscribe(self, group: str) -> None:
+        self.wanted.discard(group)
+        if self.live:
+            self._send_subscribe(group, False)
+
+    def wait_subscribed(self, group: str, timeout: float) -> bool:
+        self.start()
+        if not self._attempted.wait(timeout):
+            return False
+        if not self.live:
+            return False
+        event = self._confirmed.get(group)
+        if event is not None and not event.wait(timeout):
+            return False
+        return self.live and group in self.wanted
+
+    # Presence bookkeeping shared by subclasses
+
+    def presence_add(self, group: str, connection_id: str, entry: str) -> None:
+        self.start()
+        self._stale_presence.discard((group, connection_id))
+        if not self.live:
+            return  # written by _restore_presence on reconnection
+        with self._presence_lock:
+            try:
+                self._presence_write([(group, connection_id, entry)], [])
+            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
+                logger.debug("Presence write failed: %s", exc)
+                self._presence_dirty = True
+
+    def presence_remove(self, group: str, connection_id: str) -> None:
+        if not self.live:
+            self._stale_presence.add((group, connection_id))
+            return
+        with self._presence_lock:
+            try:
+                self._presence_write([], [(group, connection_id)])
+            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
+                logger.debug("Presence removal failed: %s", exc)
+                self._stale_presence.add((group, connection_id))
+                self._presence_dirty = True
+
+    def _restore_presence(self) -> None:
+        """Rewrite this worker's liveness and presence entries after a reconnection."""
+        with self._presence_lock:
+            stale = list(self._stale_presence)
+            try:
+                self._heartbeat()
+                self._presence_write(self.hub.presence_snapshot(), stale)
+            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
+                logger.debug("Presence restore failed: %s", exc)
+                self._presence_dirty = True
+                return
+            self._stale_presence.difference_update(stale)
+            self._presence_dirty = False
+
+    # For subclasses
+
+    def _listen(self) -> None:
+        raise NotImplementedError
+
+    def _send_subscribe(self, group: str, subscribe: bool) -> None:
+        raise NotImplementedError
+
+    def _heartbeat(self) -> bool:
+        """Refresh this worker's liveness; return False if it had expired or was lost."""
+        raise NotImplementedError
+
+    def _presence_write(
+        self, add: list[tuple[str, str, str]], remove: list[tuple[str, str]]
+    ) -> None:
+        raise NotImplementedError

@@ -1,0 +1,148 @@
+"""The chat server: rooms of people exchanging messages, on top of :mod:`djws.broadcast`.
+
+The protocol is JSON in text messages. A client sends::
+
+    {"name": "Ada", "color": "#1f77b4", "text": "Hello"}
+
+Every message carries its sender's name and name colour, so a client may change
+either at any time and nothing is kept per connection. It is validated with
+:class:`djws.forms.ChatMessageForm`; a bad one is answered, to its sender only,
+with ``{"type": "error", "errors": {"color": ["Enter a colour as #rrggbb..."]}}``.
+A good one is stored, then published to the room, and everyone in the room --
+the sender too -- receives::
+
+    {"type": "message", "id": 7, "room": "lobby", "name": "Ada",
+     "color": "#1f77b4", "text": "Hello", "time": "2025-01-01T12:00:00+00:00"}
+
+A client that joins first gets the room's recent history (the last
+``WEBSOCKET_CHAT_HISTORY`` messages, oldest first)::
+
+    {"type": "history", "room": "lobby", "messages": [<message>, ...]}
+
+History lives in the database (:class:`djws.models.ChatMessage`), so it
+survives restarts and is shared by every worker; run ``manage.py migrate``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from .. import broadcast
+from ..conf import settings
+from ..connection import CloseCode
+from ..decorators import websocket
+from ..forms import ChatMessageForm
+from ..models import ChatMessage
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from ..connection import WebSocket
+
+__all__ = ["DEFAULT_ROOM", "ROOM_RE", "chat", "group_name", "history", "post"]
+
+logger = logging.getLogger("djws.servers.chat")
+
+#: The room of ``ws/chat/``.
+DEFAULT_ROOM = "lobby"
+#: Room names: what a URL slug allows, at most as long as ``ChatMessage.room``.
+ROOM_RE = r"[-a-zA-Z0-9_]{1,64}"
+
+
+def group_name(room: str) -> str:
+    """The broadcast group of a room (``djws.`` itself is reserved for broadcast's own use)."""
+    return f"djws-chat.{room}"
+
+
+def history(room: str) -> list[ChatMessage]:
+    """Return the room's most recent messages, oldest first."""
+    limit = settings.WEBSOCKET_CHAT_HISTORY
+    if limit <= 0:
+        return []
+    recent = ChatMessage.objects.filter(room=room).order_by("-id")[:limit]
+    return list(reversed(recent))
+
+
+def post(room: str, form: ChatMessageForm) -> dict[str, Any]:
+    """Store a valid message, forget the room's oldest beyond the history limit,
+    and publish the message to the room; return what was published.
+    """
+    limit = settings.WEBSOCKET_CHAT_HISTORY
+    message: ChatMessage = form.save(commit=False)
+    message.room = room
+    if limit > 0:
+        # One short transaction, no waiting inside it: under gevent a greenlet
+        # that yields while holding SQLite's write lock blocks every writer.
+        with transaction.atomic():
+            message.save()
+            newest = ChatMessage.objects.filter(room=room).order_by("-id")
+            cutoff = list(newest.values_list("id", flat=True)[limit : limit + 1])
+            if cutoff:
+                ChatMessage.objects.filter(room=room, id__lte=cutoff[0]).delete()
+    else:
+        message.created = timezone.now()  # history is off: nothing is stored
+    data = message.as_json()
+    broadcast.publish(group_name(room), data)
+    return data
+
+
+def _error(ws: WebSocket, errors: dict[str, list[str]]) -> None:
+    ws.send_json({"type": "error", "errors": errors})
+
+
+@websocket
+def chat(request: HttpRequest, ws: WebSocket, room: str = DEFAULT_ROOM) -> None:
+    """Join ``room``: send its history, then relay messages both ways until the client leaves."""
+    # Join before reading the history, so that no message falls between the
+    # two; one that is both in the history and delivered is skipped by its id.
+    ws.join(group_name(room), forward=False)
+    try:
+        recent = history(room)
+    except DatabaseError:
+        logger.exception("Cannot read the chat history of room %r", room)
+        ws.close(CloseCode.INTERNAL_ERROR, "chat history unavailable: run manage.py migrate")
+        return
+    sent = {m.id for m in recent}
+    ws.send_json({"type": "history", "room": room, "messages": [m.as_json() for m in recent]})
+    for item in ws:
+        if isinstance(item, broadcast.GroupMessage):
+            if sent and _message_id(item) in sent:
+                continue  # already sent as part of the history
+            ws.send(item.raw)
+        elif isinstance(item, str):
+            _receive(ws, room, item)
+        else:
+            _error(ws, {"__all__": ["Send chat messages as JSON text, not binary."]})
+
+
+def _receive(ws: WebSocket, room: str, text: str) -> None:
+    """Validate one client message; post it, or tell the client what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        _error(ws, {"__all__": ['Send a JSON object: {"name": ..., "color": ..., "text": ...}.']})
+        return
+    form = ChatMessageForm(data)
+    if not form.is_valid():
+        _error(ws, {field: list(messages) for field, messages in form.errors.items()})
+        return
+    try:
+        post(room, form)
+    except broadcast.PublishError:
+        # Stored, so newcomers will see it, but not delivered live: say so
+        # rather than closing the connection over a backend outage.
+        logger.exception("Cannot publish a chat message to room %r", room)
+        _error(ws, {"__all__": ["Your message was saved but could not be delivered now."]})
+
+
+def _message_id(item: broadcast.GroupMessage) -> Any:
+    """The id of a published chat message (None if it has none)."""
+    data = item.data if item.kind == "json" else None
+    return data.get("id") if isinstance(data, dict) else None

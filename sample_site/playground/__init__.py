@@ -1,0 +1,1 @@
+"""The playground app: pages that talk to djws's built-in WebSocket servers."""

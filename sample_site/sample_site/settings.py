@@ -1,0 +1,75 @@
+"""Settings of the djws sample site.
+
+A playground meant to start with one command: SQLite, the in-process broadcast
+backend, no web server in front. The environment changes what a deployment needs:
+
+``DJANGO_DEBUG``            ``0`` to turn DEBUG off (default ``1``);
+``DJANGO_SECRET_KEY``       the secret key (a fixed, public one by default);
+``DJANGO_ALLOWED_HOSTS``    comma-separated host names (needed when DEBUG is off);
+``SAMPLE_SITE_DATABASE``    the SQLite file (default ``db.sqlite3`` beside manage.py);
+``WEBSOCKET_SERVER_URL``    where pages served by ``runserver`` find the WebSocket
+                            server (default: their host name, port 8001);
+``WEBSOCKET_BROADCAST_URL`` the broadcast backend (default in-process, ``memory://``);
+``WEBSOCKET_CHAT_HISTORY``  messages per chat room kept and shown to newcomers (50).
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "djws-sample-site-not-a-secret")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.staticfiles",
+    "djws",
+    "playground",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sample_site.urls"
+WSGI_APPLICATION = "sample_site.wsgi.application"
+
+# djws: the WebSocket views (the built-in echo, ping and chat servers).
+WEBSOCKET_URLCONF = "sample_site.websocket_urls"
+WEBSOCKET_SERVER_URL = os.environ.get("WEBSOCKET_SERVER_URL") or None
+WEBSOCKET_BROADCAST_URL = os.environ.get("WEBSOCKET_BROADCAST_URL", "memory://")
+WEBSOCKET_CHAT_HISTORY = int(os.environ.get("WEBSOCKET_CHAT_HISTORY", "50"))
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("SAMPLE_SITE_DATABASE", str(BASE_DIR / "db.sqlite3")),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"djws": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -1,0 +1,167 @@
+"""Broadcast's pure logic: the wire format, group names, URLs, NOTIFY payloads,
+and the two PostgreSQL drivers' LISTEN/NOTIFY calls against the real server."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from djws.broadcast import GroupMessage
+from djws.broadcast.backends import backend_path
+from djws.broadcast.backends.base import redact
+from djws.broadcast.backends.postgres import (
+    NOTIFY_LIMIT,
+    _Driver,
+    decode_payload,
+    encode_payload,
+)
+from djws.broadcast.hub import check_group, session_group, user_group
+from djws.broadcast.message import check_wire, encode, opcode_of, split_envelope, wrap_envelope
+from djws.frames import OP_BINARY, OP_TEXT
+
+
+def test_public_names() -> None:
+    import djws.broadcast
+
+    assert sorted(djws.broadcast.__all__) == [
+        "BroadcastError",
+        "GroupMessage",
+        "PresenceError",
+        "PublishError",
+        "presence",
+        "publish",
+        "send_to_session",
+        "send_to_user",
+    ]
+    for name in djws.broadcast.__all__:
+        assert getattr(djws.broadcast, name).__module__.startswith("djws.broadcast")
+
+
+def test_str_is_text_bytes_is_binary_anything_else_is_json() -> None:
+    assert encode("héllo") == b"th\xc3\xa9llo"
+    assert encode(b"\x00\xff") == b"b\x00\xff"
+    assert encode(bytearray(b"ab")) == b"bab"
+    assert encode({"a": [1, None]}) == b'j{"a": [1, null]}'
+    assert encode(None) == b"jnull"
+    assert (opcode_of(encode("x")), opcode_of(encode(b"x")), opcode_of(encode(1))) == (
+        OP_TEXT,
+        OP_BINARY,
+        OP_TEXT,
+    )
+
+
+def test_json_uses_djangos_encoder() -> None:
+    value = {
+        "when": datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC),
+        "price": decimal.Decimal("1.50"),
+        "id": uuid.UUID(int=1),
+    }
+    assert encode(value) == (
+        b'j{"when": "2024-05-06T07:08:09Z", "price": "1.50", '
+        b'"id": "00000000-0000-0000-0000-000000000001"}'
+    )
+
+
+def test_unencodable_objects_are_refused_with_a_useful_message() -> None:
+    with pytest.raises(TypeError, match=r"^cannot publish object: send str, bytes, or an object"):
+        encode(object())
+
+
+def test_check_wire_knows_the_three_kinds() -> None:
+    for wire in (b"tx", b"b", b"j1"):
+        check_wire(wire)
+    with pytest.raises(ValueError, match="not a djws broadcast message"):
+        check_wire(b"x123")
+
+
+def test_envelopes_round_trip_any_target() -> None:
+    for target in ("djws.user.42", "djws.session.a:b:c", "déjà"):
+        assert split_envelope(wrap_envelope(target, b"thello")) == (target, b"thello")
+    assert wrap_envelope("djws.user.7", b"tx") == b"11:djws.user.7tx"
+
+
+def test_group_message_gives_data_and_raw_by_kind() -> None:
+    text = GroupMessage("g", b"th\xc3\xa9")
+    binary = GroupMessage("g", b"b\x00\x01")
+    data = GroupMessage("g", b'j{"a": [1]}')
+    assert (text.kind, text.data, text.raw) == ("text", "hé", "hé")
+    assert (binary.kind, binary.data, binary.raw) == ("binary", b"\x00\x01", b"\x00\x01")
+    assert (data.kind, data.data, data.raw) == ("json", {"a": [1]}, '{"a": [1]}')
+    first = data.data
+    first["a"].append(2)
+    assert data.data == {"a": [1]}  # each access decodes a fresh copy
+
+
+def test_group_names() -> None:
+    check_group("room-1")
+    check_group("djws.user.1")  # publishing to it is allowed (it is send_to_user)
+    with pytest.raises(ValueError, match=r"^group names starting with 'djws\.' are reserved"):
+        check_group("djws.user.1", joining=True)
+    with pytest.raises(ValueError, match="a group name is a non-empty str, not ''"):
+        check_group("")
+    with pytest.raises(ValueError, match="a group name is a non-empty str, not 42"):
+        check_group(42)
+    with pytest.raises(ValueError, match="a group name is at most 256 characters"):
+        check_group("x" * 257)
+    assert (user_group(7), session_group("abc")) == ("djws.user.7", "djws.session.abc")
+
+
+def test_backend_urls() -> None:
+    assert backend_path("memory://").endswith("memory.MemoryBackend")
+    for url in ("redis://h:6379/0", "rediss://h", "unix:///tmp/redis.sock"):
+        assert backend_path(url).endswith("redis.RedisBackend")
+    for url in ("postgresql://h/db", "postgres://h/db", "database://default"):
+        assert backend_path(url).endswith("postgres.PostgresBackend")
+    with pytest.raises(ImproperlyConfigured, match="must be a URL such as 'memory://'"):
+        backend_path("redis")
+    with pytest.raises(ImproperlyConfigured, match=r"unknown scheme 'amqp' \(known: memory://"):
+        backend_path("amqp://localhost")
+
+
+def test_passwords_are_redacted_from_urls() -> None:
+    assert redact("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert redact("postgresql://user:pw@db/x") == "postgresql://user:***@db/x"
+    assert redact("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_notify_payloads_inline_up_to_the_limit_then_by_reference() -> None:
+    assert encode_payload(b"thello") == "uthello"
+    assert decode_payload("uthello") == b"thello"
+    fits = b"t" + b"x" * (NOTIFY_LIMIT - 2)
+    assert encode_payload(fits) == "u" + fits.decode()
+    assert len(encode_payload(fits).encode()) == NOTIFY_LIMIT
+    assert encode_payload(fits + b"x") is None
+    assert encode_payload(b"t\xc3\xa9" * 4000) is None  # counted in bytes, not characters
+    for wire in (b"b\xff\xfe", b"t\x00nul"):  # not UTF-8; NUL, which text cannot hold
+        payload = encode_payload(wire)
+        assert payload is not None
+        assert payload.startswith("b")
+        assert decode_payload(payload) == wire
+    assert encode_payload(b"b" + b"\xff" * 6000) is None  # too large once in base64
+    assert decode_payload("@1234") == 1234
+    with pytest.raises(ValueError, match="not a djws notification"):
+        decode_payload("zzz")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["psycopg", "psycopg2"])
+def test_both_drivers_listen_and_receive(name: str) -> None:
+    driver = _Driver(name)
+    assert driver.module.__name__ == name
+    listener = driver.connect("postgresql://postgres@127.0.0.1:5432/test")
+    sender = driver.connect("postgresql://postgres@127.0.0.1:5432/test")
+    channel = f"djws_unit_{uuid.uuid4().hex}"
+    try:
+        driver.execute(listener, f'LISTEN "{channel}"')
+        assert driver.notifies(listener) == []
+        driver.execute(sender, "SELECT pg_notify(%s, %s)", [channel, "uone"])
+        driver.execute(sender, "SELECT pg_notify(%s, %s)", [channel, "utwo"])
+        assert driver.execute(listener, "SELECT 1") == [(1,)]  # notifications arrive meanwhile
+        assert driver.notifies(listener) == [(channel, "uone"), (channel, "utwo")]
+    finally:
+        driver.close(listener)
+        driver.close(sender)

@@ -1,0 +1,113 @@
+"""Keepalive pings, dead peers and the idle timeout (:mod:`djws.keepalive`).
+
+The worker's keepalive loop runs once a second: timings here are "within a
+few seconds", with the real intervals set small through the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from websockets.sync.client import connect
+
+from .support import Server, run_server
+from .test_protocol_support import RawClient, close_frame
+
+
+@pytest.fixture(scope="module")
+def pinging() -> Iterator[Server]:
+    env = {
+        "WEBSOCKET_PING_INTERVAL": "0.5",
+        "WEBSOCKET_PING_TIMEOUT": "1.0",
+        "WEBSOCKET_CLOSE_TIMEOUT": "1.0",
+    }
+    with run_server(env=env) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def idle() -> Iterator[Server]:
+    with run_server(env={"WEBSOCKET_IDLE_TIMEOUT": "1.5"}) as server:
+        yield server
+
+
+def open_connections(server: Server) -> int:
+    """Open WebSockets in the worker, not counting the one asking."""
+    with connect(f"{server.url}/protocol/stats/", open_timeout=10) as ws:
+        return json.loads(ws.recv(timeout=10))["open"] - 1
+
+
+def wait_for_open_connections(server: Server, expected: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (count := open_connections(server)) != expected:
+        assert time.monotonic() < deadline, f"{count} connections open, expected {expected}"
+        time.sleep(0.1)
+
+
+def test_silent_client_is_pinged(pinging: Server) -> None:
+    with RawClient(pinging) as client:
+        started = time.monotonic()
+        assert client.recv_raw_frame() == b"\x89\x00"
+        assert time.monotonic() - started < 3.0
+
+
+def test_client_that_answers_pings_stays_connected(pinging: Server) -> None:
+    with connect(f"{pinging.url}/echo/") as ws:  # answers pings by itself
+        time.sleep(3.5)
+        ws.send("alive")
+        assert ws.recv(timeout=10) == "alive"
+
+
+def test_dead_peer_is_closed_with_1011_and_freed(pinging: Server) -> None:
+    wait_for_open_connections(pinging, 0)
+    with RawClient(pinging, answer_pings=False) as client:
+        wait_for_open_connections(pinging, 1)
+        started = time.monotonic()
+        while (frame := client.recv_raw_frame()) == b"\x89\x00":
+            pass  # pings, unanswered
+        assert frame == close_frame(1011, "keepalive ping timeout")
+        assert time.monotonic() - started < 6.0
+        client.expect_eof()
+    wait_for_open_connections(pinging, 0)
+
+
+def test_peer_that_vanishes_without_closing_is_freed(pinging: Server) -> None:
+    """The client stops reading and never closes TCP: the close timeout cuts it."""
+    wait_for_open_connections(pinging, 0)
+    client = RawClient(pinging, answer_pings=False)
+    try:
+        wait_for_open_connections(pinging, 1)
+        wait_for_open_connections(pinging, 0, timeout=10)
+    finally:
+        client.close()
+
+
+def test_idle_client_is_closed_with_1000(idle: Server) -> None:
+    with RawClient(idle) as client:
+        started = time.monotonic()
+        assert client.recv_frame() == close_frame(1000, "idle timeout")
+        assert 1.4 < time.monotonic() - started < 4.0
+        client.send_frame(0x8, (1000).to_bytes(2, "big"))
+        client.expect_eof(timeout=1.0)  # the server closes TCP once the handshake is done
+
+
+def test_client_sending_messages_is_not_idle(idle: Server) -> None:
+    with connect(f"{idle.url}/echo/") as ws:
+        for n in range(8):  # 3.2 s in all, past twice the idle timeout
+            ws.send(str(n))
+            assert ws.recv(timeout=10) == str(n)
+            time.sleep(0.4)
+
+
+def test_pongs_do_not_count_as_activity(idle: Server) -> None:
+    """Only messages reset the idle clock: a client answering pings is still idle."""
+    with RawClient(idle) as client:
+        started = time.monotonic()
+        for _ in range(5):
+            client.send_frame(0xA, b"unsolicited pong")
+            time.sleep(0.2)
+        client.expect_close(1000, "idle timeout", answer=True)
+        assert time.monotonic() - started < 4.0
