@@ -684,13 +684,21 @@ def scenario_echo(cfg: dict[str, Any]) -> dict[str, Any]:
 class WhoamiHandler(Handler):
     """The first message after the handshake names the logged-in user."""
 
-    def __init__(self, expected: str | None) -> None:
+    def __init__(self, expected: str | None, greeting: bool = True) -> None:
         self.expected = expected.encode() if expected else None
+        self.greeting = greeting  # False: the endpoint sends nothing first (plain echo)
         self.auth_ok = 0
         self.auth_bad: dict[str, int] = {}
         self.answered = 0
         self.on_ready: Callable[[Conn, float], None] | None = None
         self.on_gone: Callable[[Conn, float, str | None], None] | None = None
+
+    def on_open(self, conn: Conn, now: float) -> None:
+        if not self.greeting:
+            conn.messages = 1
+            conn.sent_at = now
+            if self.on_ready:
+                self.on_ready(conn, now)
 
     def on_message(self, conn: Conn, payload: bytes, now: float) -> None:
         conn.messages += 1
@@ -714,7 +722,7 @@ class WhoamiHandler(Handler):
 
 def scenario_idle(cfg: dict[str, Any]) -> dict[str, Any]:
     """Open N logged-in connections to one worker, hold them, measure RSS, ping all."""
-    handler = WhoamiHandler(cfg.get("expect_user"))
+    handler = WhoamiHandler(cfg.get("expect_user"), greeting=cfg.get("greeting", True))
     engine = Engine(cfg["port"], handler, cookie=cfg.get("cookie"))
     engine.handshake_timeout = cfg.get("handshake_timeout", 60.0)
     pid = cfg.get("server_pid")

@@ -170,7 +170,7 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
         cases.append({
             "case": "idle", "scenario": "idle", "path": "/whoami", "auth": True,
             "client": {"connections": args.idle_connections, "concurrency": 50, "settle": 2.0,
-                       "open_timeout": 300.0, "answer_timeout": 30.0},
+                       "open_timeout": 150.0, "answer_timeout": 30.0},
         })
     if "broadcast" in args.scenarios:
         for subscribers in args.broadcast_subscribers:

@@ -175,6 +175,21 @@ class WebSocket:
         if parser.done and not self._ready:
             self._end()
 
+    def pump(self) -> None:
+        """Take in what the client sent while the view is busy elsewhere.
+
+        The keepalive loop calls this for a view that is not waiting in
+        ``receive()`` -- one that only sends, or is slow between messages -- so
+        the client's pongs are seen and pings answered, and a live client is
+        not mistaken for a dead one. Messages wait for the view's next
+        ``receive()``. Never blocks; a no-op while the view itself is reading.
+        """
+        if self._transport.reading or self._transport.closed or self._parser.done:
+            return
+        data = self._transport.recv_nowait()
+        if data is not None:
+            self._receive_data(data)
+
     def _end(self) -> None:
         """Act on the client's close frame, or fail the connection on its violation."""
         self._ended = True

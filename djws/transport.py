@@ -78,6 +78,29 @@ class Transport:
                 return None
         return b""
 
+    def recv_nowait(self) -> bytes | None:
+        """Return bytes already received, ``b""`` at end of stream, None if there are none.
+
+        For a greenlet other than the reader's, while the reader is not waiting
+        (see :attr:`reading`): it never blocks.
+        """
+        if self._buffered:
+            data, self._buffered = self._buffered, b""
+            return data
+        if self.closed:
+            return b""
+        try:
+            return self._sock.recv(RECV_SIZE)
+        except _WOULD_BLOCK:
+            return None
+        except OSError:
+            return b""
+
+    @property
+    def reading(self) -> bool:
+        """True while a greenlet waits in :meth:`recv`."""
+        return self._reader is not None
+
     def wake(self) -> None:
         """Make a ``recv()`` blocked in another greenlet return None soon."""
         if self._reader is not None:

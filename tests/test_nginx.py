@@ -36,9 +36,13 @@ NGINX_CONF = ROOT / "docs" / "howto" / "nginx.conf"
 PROCFILE = ROOT / "sample_site" / "Procfile"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-pytestmark = pytest.mark.skipif(
-    not os.access(NGINX, os.X_OK), reason="needs Debian's nginx (apt-get install nginx-light)"
-)
+
+
+@pytest.fixture(autouse=True)
+def nginx_installed() -> None:
+    """Fail, never skip, without nginx: ./runtests.sh installs it (apt-get install nginx)."""
+    if not os.access(NGINX, os.X_OK):
+        pytest.fail("these tests need Debian's nginx: apt-get install nginx")
 
 # Workers run as the current user (nginx started as root would otherwise switch
 # them to "nobody", who cannot read the test's private temporary directory).

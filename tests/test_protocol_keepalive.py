@@ -111,3 +111,20 @@ def test_pongs_do_not_count_as_activity(idle: Server) -> None:
             time.sleep(0.2)
         client.expect_close(1000, "idle timeout", answer=True)
         assert time.monotonic() - started < 4.0
+
+
+def test_live_client_of_a_view_that_never_receives_is_kept(pinging: Server) -> None:
+    """The view only sends for 5 s; the keepalive loop reads the client's pongs itself."""
+    with connect(f"{pinging.url}/protocol/ticker/") as ws:
+        ticks = [ws.recv(timeout=10) for _ in range(25)]
+        assert ticks == [f"tick {n}" for n in range(25)]
+    assert ws.close_code == 1000
+
+
+def test_dead_client_of_a_view_that_never_receives_is_closed(pinging: Server) -> None:
+    with RawClient(pinging, "/protocol/ticker/", answer_pings=False) as client:
+        frames = []
+        while (frame := client.recv_raw_frame())[0] != 0x88:
+            frames.append(frame)
+        assert frame == close_frame(1011, "keepalive ping timeout")
+        assert b"\x89\x00" in frames

@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +25,7 @@ from .support import (
     SAMPLE_SITE,
     Server,
     manage,
-    raw_request,
     run_server,
-    status_of,
     wait_for_port,
 )
 
@@ -121,8 +120,11 @@ def test_echo_keeps_the_order_of_many_messages(server):
 
 
 def test_plain_http_request_to_a_server_gets_426(server):
-    reply = raw_request(server.host, server.port, b"GET /ws/echo/ HTTP/1.1\r\nHost: x\r\n\r\n")
-    assert status_of(reply) == 426
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{server.http_url}/ws/echo/", timeout=TIMEOUT)
+    with error.value:
+        assert error.value.code == 426
+        assert error.value.headers["Upgrade"] == "websocket"
 
 
 # Ping
@@ -218,6 +220,20 @@ def test_chat_history_keeps_only_the_most_recent_messages(server, database):
         env=database,
     )
     assert count.stdout.strip() == "5", count.stderr
+
+
+def test_chat_history_of_zero_stores_nothing(database):
+    name = room()
+    with run_server(cwd=SAMPLE_SITE, env={**database, "WEBSOCKET_CHAT_HISTORY": "0"}) as server:
+        ws, history = join(server, name)
+        with ws:
+            assert history == []
+            say(ws, "not kept")
+            message = receive(ws)
+            assert (message["id"], message["text"]) == (None, "not kept")
+            latecomer, history = join(server, name)
+            with latecomer:
+                assert history == []
 
 
 def test_chat_rooms_are_separate(server):

@@ -25,10 +25,10 @@ class OutsideServerWarning(RuntimeWarning):
 def serving() -> bool:
     """Tell whether this process serves WebSockets.
 
-    A djws worker has loaded the worker class; djws's test client serves from the
-    test process without it, but then has open connections.
+    A djws worker has loaded the worker class; djws's test client serves views
+    from the test process itself.
     """
-    if "djws.worker" in sys.modules:
+    if "djws.worker" in sys.modules or "djws.test" in sys.modules:
         return True
     from ...connection import open_connections
 

@@ -249,3 +249,11 @@ def broadcast_identity(request, ws):
     ws.send_json({"user": request.user.pk, "session": request.session.session_key})
     for message in ws:
         _broadcast_command(ws, "identity", message)
+
+
+@websocket
+def protocol_ticker(request, ws):
+    """Send 'tick N' every 0.2 s for 5 s without ever calling receive()."""
+    for n in range(25):
+        ws.send(f"tick {n}")
+        gevent.sleep(0.2)

@@ -26,6 +26,7 @@ urlpatterns = [
     path("protocol/stats/", views.protocol_stats),
     path("protocol/origin-override/", views.origin_override),
     path("protocol/echo-uncompressed/", views.echo_uncompressed),
+    path("protocol/ticker/", views.protocol_ticker),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)
