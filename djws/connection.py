@@ -57,6 +57,18 @@ __all__ = ["CloseCode", "WebSocket", "open_connections"]
 open_connections: set[WebSocket] = set()
 
 
+class _Lifecycle:
+    """Whether this process is stopping: set when the worker starts its shutdown."""
+
+    stopping = False
+
+
+#: Once ``lifecycle.stopping`` is set, new handshakes get 503 and a connection
+#: accepted meanwhile is closed with 1001 at once, so shutdown is not held up by
+#: clients that reconnect as soon as they are told the server is going away.
+lifecycle = _Lifecycle()
+
+
 class WebSocket:
     """An open WebSocket connection, used from a synchronous view.
 

@@ -30,7 +30,7 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
 from .conf import settings
-from .connection import WebSocket, open_connections
+from .connection import CloseCode, WebSocket, lifecycle, open_connections
 from .exceptions import HandshakeError
 from .frames import Parser
 from .handshake import Handshake, is_upgrade_request, parse_handshake
@@ -141,6 +141,8 @@ class Upgrade:
             db_release_delay=settings.WEBSOCKET_DB_RELEASE_DELAY,
         )
         open_connections.add(self.websocket)
+        if lifecycle.stopping:
+            self.websocket.close(CloseCode.GOING_AWAY, "server shutting down")
         return self.websocket
 
 
@@ -210,6 +212,10 @@ class WebSocketHandler(PyWSGIHandler):
         """Refuse malformed upgrades here; hand valid ones to the application."""
         if is_upgrade_request(self.environ):
             try:
+                if lifecycle.stopping:
+                    raise HandshakeError(
+                        503, "The server is shutting down.", [("Retry-After", "1")]
+                    )
                 handshake = parse_handshake(self.environ)
             except HandshakeError as exc:
                 self._refuse(exc)

@@ -30,7 +30,7 @@ def check_connections(now: float) -> None:
     for ws in list(open_connections):
         if ws.closed:
             continue
-        pass  # ws.pump()
+        ws.pump()
         if ws.closed:
             continue
         if idle is not None and now - ws.last_message >= idle:

@@ -85,8 +85,9 @@ class WebSocketWorker(GeventWebSocketWorker):
         gevent.spawn(self._going_away_then_quit, sig, frame)
 
     def _going_away(self) -> int:
-        from .connection import CloseCode, open_connections
+        from .connection import CloseCode, lifecycle, open_connections
 
+        lifecycle.stopping = True
         connections = [ws for ws in open_connections if not ws.closed]
         for ws in connections:
             try:

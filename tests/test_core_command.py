@@ -267,3 +267,31 @@ def test_psycopg_imported_before_the_patch_is_refused(tmp_path) -> None:
     )
     assert result.returncode != 0
     assert "psycopg was imported before gevent patched this process" in result.stderr
+
+
+def test_handshakes_during_shutdown_are_refused_so_shutdown_stays_fast() -> None:
+    server = start_server()
+    try:
+        with connect(f"{server.url}/echo/") as ws:
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+        # A client that reconnects at once (as djws.js does) is turned away, not kept.
+        statuses = []
+        while server.process.poll() is None and time.monotonic() - started < 5:
+            try:
+                with connect(f"{server.url}/echo/", open_timeout=1) as again:
+                    statuses.append(101)
+                    with pytest.raises(ConnectionClosed) as info:
+                        again.recv(timeout=5)
+                    assert info.value.rcvd.code == 1001
+            except ConnectionClosed:
+                pass
+            except Exception as exc:  # noqa: BLE001 - refused with 503, or port closed
+                statuses.append(getattr(getattr(exc, "response", None), "status_code", None))
+            time.sleep(0.05)
+        assert server.process.wait(timeout=10) is not None
+        assert time.monotonic() - started < 4, f"shutdown took too long: {statuses}"
+    finally:
+        server.stop()
