@@ -2,9 +2,9 @@
 # RFC 6455 / RFC 7692 conformance: the Autobahn|Testsuite fuzzing client against the
 # test project's /echo/ endpoint, served by a real `manage.py runwebsocket --noreload`.
 #
-#   bash .ci/conformance.sh            # CI selection (see below), about 2-3 minutes
+#   bash .ci/conformance.sh            # CI selection (see below), about 90 seconds
 #   CONFORMANCE=full bash .ci/conformance.sh   # all 517 cases; 12.* and 13.* make it
-#                                              # last about 45 minutes (the judge is slow)
+#                                              # last about 37 minutes (the judge is slow)
 #
 # Env: PYTHON (interpreter with djws installed; default $VENV/bin/python, else python3),
 #      VENV (default .venv), DJWS_SHARED (default ../shared beside the repository),

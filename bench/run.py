@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -56,6 +57,11 @@ def ensure_venv(name: str, force: bool = False) -> None:
     path = VENVS / name
     stamp = path / ".bench-requirements"
     wanted = "\n".join(ENVS[name])
+    if name == "djws":  # reinstall when djws's own requirements change
+        for meta_file in ("setup.cfg", "pyproject.toml", "setup.py"):
+            if (REPO / meta_file).exists():
+                digest = hashlib.sha256((REPO / meta_file).read_bytes()).hexdigest()[:16]
+                wanted += f"\n# {meta_file} {digest}"
     if not force and stamp.exists() and stamp.read_text() == wanted:
         return
     log(f"setting up virtualenv {path} ({' '.join(ENVS[name])})")
