@@ -2,6 +2,8 @@
 
 from django.apps import AppConfig
 
+__all__ = ["DjwsConfig"]
+
 
 class DjwsConfig(AppConfig):
     """Registers djws's system checks, template tags and management command."""
