@@ -1,1 +1,3 @@
 """Template tags of djws: ``{% load websockets %}``."""
+
+__all__: list[str] = []
