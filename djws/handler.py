@@ -21,11 +21,13 @@ It extends gunicorn's gevent handler, so gunicorn's access log keeps working.
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from gevent import Timeout
+from gevent.pywsgi import Input
 from gunicorn.workers.ggevent import PyWSGIHandler
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
@@ -223,6 +225,9 @@ class WebSocketHandler(PyWSGIHandler):
             # Whatever Django answers, this connection is not reused: a refused
             # WebSocket client does not send another request on it.
             self.close_connection = True
+            # An upgrade request has no body, and what follows it on the socket
+            # belongs to the WebSocket: Django's request must not hold the reader.
+            self.environ["wsgi.input"] = io.BytesIO()
             self.environ["djws.upgrade"] = Upgrade(self, handshake)
         super().run_application()
 
@@ -256,9 +261,14 @@ class WebSocketHandler(PyWSGIHandler):
         """Return bytes the client sent after its headers that pywsgi already read."""
         self.socket.settimeout(0.0)
         try:
-            return self.rfile.read1(65536) or b""
+            data = self.rfile.read1(65536) or b""
         except (BlockingIOError, OSError):
-            return b""
+            data = b""
+        # From here on the Transport reads the socket itself. Dropping pywsgi's
+        # buffered reader frees its 8 KiB buffer for the life of the connection.
+        self.rfile = io.BytesIO()
+        self.wsgi_input = Input(self.rfile, 0)
+        return data
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None):  # noqa: ANN201
         """Record the response; after an upgrade Django's 101 sentinel writes nothing."""
