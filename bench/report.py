@@ -124,7 +124,8 @@ def ratios(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str,
                     continue
                 a, b = mine.get(key), theirs.get(key)
                 if isinstance(a, int | float) and isinstance(b, int | float) and b:
-                    out.setdefault(case, {}).setdefault(f"djws/{base}", {})[key] = round(a / b, 3)
+                    value = float(f"{a / b:.3g}")
+                    out.setdefault(case, {}).setdefault(f"djws/{base}", {})[key] = value
     return out
 
 
@@ -185,6 +186,8 @@ def fmt(value: Any) -> str:
             return f"{value:.0f}"
         if abs(value) >= 10:
             return f"{value:.1f}"
+        if 0 < abs(value) < 0.01:
+            return f"{value:.2g}"
         return f"{value:.2f}"
     return str(value)
 

@@ -22,6 +22,7 @@ imports nothing from Django at module level.
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 from typing import Any
@@ -34,6 +35,12 @@ from . import patching
 __all__ = ["WebSocketWorker"]
 
 KEEPALIVE_TICK = 1.0
+# A worker holding thousands of connections has millions of long-lived objects;
+# with CPython's default thresholds (700, 10, 10) full collections walked them
+# all every few seconds and stalled broadcasts (5,000 subscribers: p99 217 ms,
+# max 266 ms). Freezing what exists after start-up and collecting the young
+# generation less often brought the p99 to 51 ms, the same as with no GC at all.
+GC_THRESHOLDS = (10_000, 50, 100)
 
 
 def raise_open_file_limit() -> None:
@@ -58,6 +65,11 @@ class WebSocketWorker(GeventWebSocketWorker):
 
     def run(self) -> None:
         """Serve until told to stop; keep connections alive meanwhile."""
+        # The application is loaded: Django, the urlconfs and the views are
+        # permanent, so take them out of the garbage collector's way.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         keepalive = gevent.spawn(self._keepalive)
         try:
             super().run()
