@@ -50,8 +50,14 @@ def release_connections() -> None:
     next greenlet; anything else is closed.
     """
     for conn in connections.all(initialized_only=True):
-        if conn.connection is not None and not conn.in_atomic_block and not pool.put(conn):
+        if conn.in_atomic_block:
+            continue
+        if conn.connection is not None and not pool.put(conn):
             conn.close()
+        # The greenlet's DatabaseWrapper (features, ops, introspection...) would
+        # otherwise live as long as the socket: several KiB per idle connection.
+        # The next query in this greenlet builds a new one around a pooled connection.
+        del connections[conn.alias]
 
 
 def close_all(**kwargs: Any) -> None:
