@@ -17,7 +17,8 @@ else
         python3 -m venv "$repo/.venv"
     fi
 fi
-"$python" -c "import djws" 2>/dev/null || "$python" -m pip install -q -e "$repo"
+# Checked from / so the source tree in the current directory cannot pass for an install.
+(cd / && "$python" -c "import django, djws") 2>/dev/null || "$python" -m pip install -q -e "$repo"
 cd "$here"
 "$python" manage.py migrate --noinput -v0
 exec "$python" manage.py runwebsocket --http "${1:-8000}"
