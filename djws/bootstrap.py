@@ -13,7 +13,6 @@ import json  # noqa: E402 - everything else comes after the patch, on purpose
 import sys  # noqa: E402
 
 from djws.patching import NotPatchedError, ensure_patched  # noqa: E402
-from djws.worker import raise_open_file_limit  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
@@ -24,7 +23,6 @@ def main(argv: list[str]) -> None:
         ensure_patched()
     except NotPatchedError as exc:
         sys.exit(f"Error: {exc}")
-    raise_open_file_limit()
     from djws.server import WebSocketServer
 
     http = config.pop("http", False)
