@@ -142,6 +142,13 @@ def start_server(
     return server
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     """Wait until something listens on ``host:port``."""
     deadline = time.monotonic() + timeout

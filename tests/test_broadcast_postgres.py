@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from .support import Server, manage, start_server
-from .test_broadcast_memory import ask_json, join, unique_prefix
+from .test_broadcast_memory import (
+    ask_json,
+    first_delivery_after_outage,
+    join,
+    receive_through,
+    unique_prefix,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -130,22 +136,9 @@ def test_delivery_resumes_after_the_listening_connection_is_killed(
                 [f"djws:{prefix}:listen"],
             )
             assert killed == [(True,), (True,)]  # one listener per server
-            first = None
-            for n in range(50):  # at most 50 probes, 0.2 s apart
-                publisher.send(f"publish probe {n}")
-                try:
-                    first = member.recv(timeout=0.2)
-                    break
-                except TimeoutError:
-                    continue
-            assert first is not None, "delivery never resumed"
+            first = first_delivery_after_outage(publisher, member, probes=50)
             assert first.startswith("probe "), first
             publisher.send("publish after")
-            received = [first]
-            for _ in range(60):
-                if received[-1] == "after":
-                    break
-                received.append(member.recv(timeout=10))
-            assert received[-1] == "after"
+            receive_through(member, first, "after", limit=60)
     finally:
         driver.close(admin)

@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 
 from .support import Server, manage, start_server
-from .test_broadcast_memory import ask_json, identity, join, login, unique_prefix, wait_for
+from .test_broadcast_memory import (
+    ask_json,
+    first_delivery_after_outage,
+    identity,
+    join,
+    login,
+    receive_through,
+    unique_prefix,
+    wait_for,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -191,23 +200,10 @@ def test_delivery_resumes_after_redis_restarts_and_outage_publishes_fail(
             if not redis_up():
                 start_redis()
         restarted = time.monotonic()
-        first = None
-        for n in range(100):  # at most 100 probes, 0.2 s apart
-            publisher.send(f"publish probe {n}")
-            try:
-                first = member.recv(timeout=0.2)
-                break
-            except TimeoutError:
-                continue
-        assert first is not None, "delivery never resumed"
+        first = first_delivery_after_outage(publisher, member, probes=100)
         assert time.monotonic() - restarted < 5  # measured: 0.4-1.2 s
-        received = [first]
         publisher.send("publish after")
-        for _ in range(100):
-            if received[-1] == "after":
-                break
-            received.append(member.recv(timeout=10))
-        assert received[-1] == "after"
+        received = receive_through(member, first, "after", limit=100)
         assert all(m.startswith("probe ") for m in received[:-1])
         # Redis lost everything: both servers wrote their presence entries again.
         wait_for(

@@ -10,31 +10,19 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from .support import SAMPLE_SITE, Server, manage, run_server
-from .test_browser_playground import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from .support import SAMPLE_SITE, Server, run_server
+from .test_browser_playground import TIMEOUT_MS, migrated_sample_site
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = {"SAMPLE_SITE_DATABASE": str(tmp_path_factory.mktemp("client") / "db.sqlite3")}
-    result = manage("migrate", "--noinput", "-v0", cwd=SAMPLE_SITE, env=env)
-    assert result.returncode == 0, result.stderr
+    env = migrated_sample_site(tmp_path_factory.mktemp("client"))
     with run_server("--http", cwd=SAMPLE_SITE, env=env) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

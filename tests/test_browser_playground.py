@@ -13,41 +13,24 @@ from __future__ import annotations
 
 import itertools
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from .support import SAMPLE_SITE, Server, manage, start_server
+from .support import SAMPLE_SITE, Server, free_port, manage, start_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 20_000
 # A shared 2-core machine, and a page waiting out its reconnection backoff after a
 # restart: wait generously for what must happen.
 expect.set_options(timeout=TIMEOUT_MS)
 _rooms = itertools.count()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -100,30 +83,26 @@ class Site:
         return f"ws://127.0.0.1:{self.ws_port}"
 
 
+def migrated_sample_site(directory: Path) -> dict[str, str]:
+    """Migrate a fresh sample-site SQLite database in ``directory``; return its environment."""
+    env = {"SAMPLE_SITE_DATABASE": str(directory / "db.sqlite3")}
+    result = manage("migrate", "--noinput", "-v0", cwd=SAMPLE_SITE, env=env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
 @pytest.fixture(scope="module", params=["two-port", "one-port"])
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
     """The sample site in one shape, with a fresh database of its own."""
-    env = {"SAMPLE_SITE_DATABASE": str(tmp_path_factory.mktemp("browser") / "db.sqlite3")}
-    result = manage("migrate", "--noinput", "-v0", cwd=SAMPLE_SITE, env=env)
-    assert result.returncode == 0, result.stderr
+    env = migrated_sample_site(tmp_path_factory.mktemp("browser"))
     site = Site(shape=request.param, env=env, ws_port=free_port())
     site.start()
     try:
         yield site
     finally:
         site.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture

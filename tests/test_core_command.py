@@ -14,13 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .support import PROJECT, Server, manage, project_env, run_server, start_server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .support import PROJECT, Server, free_port, manage, project_env, run_server, start_server
 
 
 def test_banner_names_versions_settings_and_url() -> None:

@@ -29,7 +29,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from .support import Server, project_env, run_server, start_server, wait_for_port
+from .support import Server, free_port, project_env, run_server, start_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "howto" / "nginx.conf"
@@ -64,12 +64,6 @@ http {{
 }}
 """
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def substitute(text: str, old: str, new: str) -> str:

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 from websockets.sync.client import connect
 
-from .support import http_get, start_server
+from .support import free_port, http_get, start_server
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_sample_site_run_script_on_a_fresh_clone(tmp_path: Path) -> None:

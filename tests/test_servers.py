@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -24,6 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 from .support import (
     SAMPLE_SITE,
     Server,
+    free_port,
     manage,
     run_server,
     wait_for_port,
@@ -57,11 +57,6 @@ def open_ws(server: Server, path: str) -> ClientConnection:
         f"{server.url}{path}", open_timeout=TIMEOUT, proxy=None, compression=None, legacy=True
     )
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def room() -> str:

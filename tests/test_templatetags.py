@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
 
-from .support import SAMPLE_SITE, Server, manage, run_server
+from .support import SAMPLE_SITE, Server, free_port, manage, run_server
 
 if not settings.configured:
     settings.configure(
@@ -282,11 +281,6 @@ def test_websocket_url_from_python_raises_for_unknown_names():
 
 DATA_WS_URL = re.compile(r'data-ws-url="([^"]*)"')
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ws_url_of_page(url: str) -> str:
