@@ -53,7 +53,7 @@ BATCH = FRAME * 100
 
 
 def djws_codec() -> tuple[Callable[[], object], Callable[[], object], Callable[[], object]]:
-    from djws.frames import OP_TEXT, Parser, encode_frame
+    from djws.protocol.frames import OP_TEXT, Parser, encode_frame
 
     parser = Parser(max_message_size=1 << 20)
     assert parser.feed(FRAME) == [MESSAGE]

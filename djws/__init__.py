@@ -1,7 +1,7 @@
 """WebSockets for Django as plain synchronous views, served by gunicorn and gevent.
 
 This module is imported before gevent patches the process (``python -m
-djws.bootstrap`` imports the package first), so it must stay free of imports:
+djws.server.bootstrap`` imports the package first), so it must stay free of imports:
 anything heavier than a version string belongs in a submodule.
 """
 

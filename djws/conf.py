@@ -1,15 +1,24 @@
-"""djws's settings, each read lazily from ``django.conf.settings`` with a default.
+"""djws's settings: ``WEBSOCKET_*`` in the project's settings, each with a default.
+
+Two ways to read them:
+
+* :data:`settings` reads a setting on every access, so ``override_settings``
+  in tests just works: for code that runs now and then (checks, URLs, publishing);
+* :class:`ServerSettings` is what a server reads **once** per worker process
+  (:meth:`ServerSettings.read`) and hands to every connection it accepts: the
+  limits, timeouts and compression of the protocol, frozen.
 
 Every setting is documented in ``docs/reference/settings.rst``; keep the two in step.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings as django_settings
 
-__all__ = ["DEFAULTS", "settings"]
+__all__ = ["DEFAULTS", "ServerSettings", "settings"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -84,3 +93,44 @@ class Settings:
 
 
 settings = Settings()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The settings a server reads once and every connection it accepts uses."""
+
+    max_message_size: int | None
+    max_frame_size: int | None
+    write_buffer_limit: int
+    handshake_timeout: float
+    max_header_size: int
+    ping_interval: float | None
+    ping_timeout: float | None
+    idle_timeout: float | None
+    close_timeout: float
+    compression: bool
+    compression_window_bits: int
+    compression_memory_level: int
+    db_release_delay: float | None
+    allowed_origins: tuple[str, ...] | None
+
+    @classmethod
+    def read(cls) -> ServerSettings:
+        """Read the current ``WEBSOCKET_*`` settings."""
+        origins = settings.WEBSOCKET_ALLOWED_ORIGINS
+        return cls(
+            max_message_size=settings.WEBSOCKET_MAX_MESSAGE_SIZE,
+            max_frame_size=settings.WEBSOCKET_MAX_FRAME_SIZE,
+            write_buffer_limit=settings.WEBSOCKET_WRITE_BUFFER_LIMIT,
+            handshake_timeout=settings.WEBSOCKET_HANDSHAKE_TIMEOUT,
+            max_header_size=settings.WEBSOCKET_MAX_HEADER_SIZE,
+            ping_interval=settings.WEBSOCKET_PING_INTERVAL,
+            ping_timeout=settings.WEBSOCKET_PING_TIMEOUT,
+            idle_timeout=settings.WEBSOCKET_IDLE_TIMEOUT,
+            close_timeout=settings.WEBSOCKET_CLOSE_TIMEOUT,
+            compression=bool(settings.WEBSOCKET_COMPRESSION),
+            compression_window_bits=settings.WEBSOCKET_COMPRESSION_WINDOW_BITS,
+            compression_memory_level=settings.WEBSOCKET_COMPRESSION_MEMORY_LEVEL,
+            db_release_delay=settings.WEBSOCKET_DB_RELEASE_DELAY,
+            allowed_origins=None if origins is None else tuple(origins),
+        )

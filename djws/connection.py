@@ -1,16 +1,18 @@
-"""The ``ws`` object a view receives: one accepted WebSocket connection.
+"""The ``ws`` object a view receives: one WebSocket connection, on gevent.
 
-Frames are parsed and built by :mod:`djws.frames` (RFC 6455, and RFC 7692's
-permessage-deflate through the ``websockets`` library); bytes move through
-:class:`~djws.transport.Transport`. This module runs the connection: it answers
-pings, hands messages (``str`` for text, ``bytes`` for binary) to the view, and
-runs the closing handshake with the right close code.
+This is the thin I/O layer over two socket-free parts: the protocol
+(:class:`~djws.protocol.protocol.ServerProtocol`: frames, pings, the closing
+handshake, close codes) and the transport (:class:`~djws.server.transport.Transport`:
+non-blocking reads and bounded writes). It moves bytes between them, hands
+messages (``str`` for text, ``bytes`` for binary) to the view, and keeps the
+timer that cuts TCP when a client does not finish the closing handshake.
 
-Events are handled in the order the client sent them: when one read brings
-messages followed by a close frame or a protocol violation, the view still gets
-those messages (and may answer them) before the close is answered or the
-connection is failed. Failing happens as soon as the view has taken the
-messages that came first.
+A connection is created by ``@websocket`` from the upgrade request and accepted
+with :meth:`WebSocket.accept`, which writes the ``101``; it enters the process's
+registry then (:mod:`djws.server.registry`) and leaves it in :meth:`~WebSocket.finish`.
+Group membership (:meth:`~WebSocket.join`) belongs to the broadcast hub, which
+attaches itself after accept (:meth:`~WebSocket.attach_groups`): this module
+does not import it.
 
 The greenlet that accepted the connection -- the view's -- is the only one that
 reads the socket. Any greenlet may send, close, or :meth:`~WebSocket.deliver`
@@ -19,58 +21,44 @@ an item to the view; such calls never block on the socket's reader.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gevent import getcurrent
 from gevent.hub import get_hub
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import CloseCode
 
 from . import db
 from .exceptions import BufferFull, ConnectionClosed
-from .frames import (
-    OP_BINARY,
-    OP_CLOSE,
-    OP_PING,
-    OP_PONG,
-    OP_TEXT,
-    Parser,
-    encode_close,
-    encode_compressed,
-    encode_frame,
-    valid_close_code,
-)
+from .protocol.frames import OP_BINARY, OP_TEXT
+from .protocol.protocol import ServerProtocol, State
+from .server.registry import registry
+from .server.transport import Transport
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-    from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-    from .transport import Transport
+    from .conf import ServerSettings
+    from .server.handoff import Upgrade
 
-__all__ = ["CloseCode", "WebSocket", "open_connections"]
-
-#: Every open connection of this process, for shutdown, keepalive and targeting.
-open_connections: set[WebSocket] = set()
+__all__ = ["CloseCode", "Groups", "WebSocket"]
 
 
-class _Lifecycle:
-    """Whether this process is stopping: set when the worker starts its shutdown."""
+class Groups(Protocol):
+    """What a connection needs from the broadcast hub that owns its group memberships."""
 
-    stopping = False
-
-
-#: Once ``lifecycle.stopping`` is set, new handshakes get 503 and a connection
-#: accepted meanwhile is closed with 1001 at once, so shutdown is not held up by
-#: clients that reconnect as soon as they are told the server is going away.
-lifecycle = _Lifecycle()
+    def join(self, ws: WebSocket, group: str, *, forward: bool) -> None: ...
+    def leave(self, ws: WebSocket, group: str) -> None: ...
+    def groups_of(self, ws: WebSocket) -> frozenset[str]: ...
+    def forget(self, ws: WebSocket) -> None: ...
 
 
 class WebSocket:
-    """An open WebSocket connection, used from a synchronous view.
+    """A WebSocket connection, used from a synchronous view.
 
     Typical use::
 
@@ -78,43 +66,76 @@ class WebSocket:
             ws.send(message)
     """
 
-    def __init__(
-        self,
-        transport: Transport,
-        parser: Parser,
-        *,
-        deflate: PerMessageDeflate | None = None,
-        request: HttpRequest | None = None,
-        subprotocol: str | None = None,
-        close_timeout: float = 5.0,
-        db_release_delay: float | None = 1.0,
-    ) -> None:
-        self._transport = transport
-        self._parser = parser
-        self._deflate = deflate
+    def __init__(self, upgrade: Upgrade, request: HttpRequest | None = None) -> None:
+        self._upgrade: Upgrade | None = upgrade
+        self._config: ServerSettings = upgrade.config
         #: The Django request that opened this connection.
         self.request = request
         #: The subprotocol chosen during the handshake, or None.
-        self.subprotocol = subprotocol
-        self._close_timeout = close_timeout
-        self._db_release_delay = db_release_delay
+        self.subprotocol: str | None = None
+        self._protocol: ServerProtocol | None = None
+        self._transport: Transport | None = None
         self._owner = getcurrent()
         self._ready: deque[Any] = deque()
-        # (code, reason) of the close frames sent and received; code None: sent empty.
-        self._close_sent: tuple[int | None, str] | None = None
-        self._close_rcvd: tuple[int, str] | None = None
-        self._ended = False  # the parser's close or error has been acted on
         self._close_timer: Any = None
-        #: monotonic() time of the last bytes received, and of the last message.
-        self.last_received = self.last_message = monotonic()
-        #: monotonic() time of an unanswered keepalive ping, or None.
-        self.ping_sent_at: float | None = None
-        # Groups joined, user and session (djws.broadcast.hub.Member), or None.
-        self._broadcast: Any = None
-        if request is not None:
-            from .broadcast.hub import hub
+        self._groups: Groups | None = None
 
-            hub.open(self)
+    # Opening
+
+    @property
+    def accepted(self) -> bool:
+        """True once :meth:`accept` wrote the 101."""
+        return self._protocol is not None
+
+    def accept(
+        self,
+        subprotocol: str | None = None,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        compression: bool | None = None,
+    ) -> None:
+        """Write ``101 Switching Protocols``: the connection is open from now on.
+
+        ``subprotocol`` must be one the client offered; ``headers`` are added to
+        the response; ``compression`` overrides ``WEBSOCKET_COMPRESSION``.
+        """
+        upgrade = self._upgrade
+        if upgrade is None:
+            raise RuntimeError("this WebSocket was already accepted")
+        config = self._config
+        if compression is None:
+            compression = config.compression
+        factory = None
+        if compression:
+            factory = ServerPerMessageDeflateFactory(
+                server_max_window_bits=config.compression_window_bits,
+                client_max_window_bits=config.compression_window_bits,
+                compress_settings={"memLevel": config.compression_memory_level},
+            )
+        response, extensions = upgrade.handshake.accept(
+            subprotocol, compression=factory, headers=headers
+        )
+        sock, buffered = upgrade.commit(response)
+        self._upgrade = None
+        self.subprotocol = subprotocol
+        self._protocol = ServerProtocol(
+            max_message_size=config.max_message_size,
+            max_frame_size=config.max_frame_size,
+            deflate=extensions[0] if extensions else None,  # type: ignore[arg-type]
+        )
+        self._transport = Transport(sock, buffered, write_limit=config.write_buffer_limit)
+        registry.add(self)
+        if registry.stopping:
+            self.close(CloseCode.GOING_AWAY, "server shutting down")
+
+    def attach_groups(self, groups: Groups) -> None:
+        """Let ``groups`` (the broadcast hub) own this connection's group memberships."""
+        self._groups = groups
+
+    def _open(self) -> tuple[ServerProtocol, Transport]:
+        if self._protocol is None or self._transport is None:
+            raise RuntimeError("accept() the WebSocket before using it")
+        return self._protocol, self._transport
 
     # Receiving
 
@@ -124,21 +145,24 @@ class WebSocket:
         Return None once the connection is closed. Raise ``TimeoutError`` if
         ``timeout`` seconds pass without anything arriving.
         """
+        protocol, transport = self._open()
         deadline = None if timeout is None else monotonic() + timeout
+        release_delay = self._config.db_release_delay
         while True:
             if self._ready:
                 return self._ready.popleft()
-            if self._parser.done and not self._ended:
-                self._end()  # the messages sent before the close or error are all taken
+            if protocol.end_pending:
+                protocol.end()  # the messages sent before the close or error are all taken
+                self._sync()
             if self.closed:
                 return None
             wait = None if deadline is None else deadline - monotonic()
             if wait is not None and wait <= 0:
                 raise TimeoutError(f"no message within {timeout} seconds")
-            holding = self._db_release_delay is not None and db.connections_in_use()
-            if holding and (wait is None or wait > self._db_release_delay):
-                wait = self._db_release_delay
-            data = self._transport.recv(wait)
+            holding = release_delay is not None and db.connections_in_use()
+            if holding and (wait is None or wait > release_delay):
+                wait = release_delay
+            data = transport.recv(wait)
             if data is None:
                 if holding and not self._ready:
                     db.release_connections()
@@ -166,58 +190,57 @@ class WebSocket:
         on its socket and on other sources at once without losing a message.
         """
         self._ready.append(item)
-        self._transport.wake()
+        if self._transport is not None:
+            self._transport.wake()
 
     def _receive_data(self, data: bytes) -> None:
+        protocol, transport = self._open()
         if not data:  # end of stream without a closing handshake: 1006
-            self._transport.abort()
+            transport.abort()
+            protocol.connection_lost()
             return
-        parser = self._parser
-        messages = parser.feed(data)
-        self.last_received = monotonic()
-        self.ping_sent_at = None
-        if messages and self._close_sent is None:  # after our close, data is discarded
-            self.last_message = self.last_received
+        messages = protocol.receive_data(data)
+        if messages:
             self._ready.extend(messages)
-        if parser.pings:
-            if self._close_sent is None:
-                for payload in parser.pings:
-                    self._write_control(encode_frame(OP_PONG, payload))
-            parser.pings.clear()
-        if parser.done and not self._ready:
-            self._end()
+        if protocol.end_pending and not self._ready:
+            protocol.end()
+        if protocol.has_output:
+            self._sync()
 
     def pump(self) -> None:
         """Take in what the client sent while the view is busy elsewhere.
 
-        The keepalive loop calls this for a view that is not waiting in
-        ``receive()`` -- one that only sends, or is slow between messages -- so
-        the client's pongs are seen and pings answered, and a live client is
-        not mistaken for a dead one. Messages wait for the view's next
-        ``receive()``. Never blocks; a no-op while the view itself is reading.
+        For a view that is not waiting in ``receive()`` -- one that only sends,
+        or is slow between messages -- so the client's pongs are seen and pings
+        answered, and a live client is not mistaken for a dead one. Messages
+        wait for the view's next ``receive()``. Never blocks; a no-op while the
+        view itself is reading.
         """
-        if self._transport.reading or self._transport.closed or self._parser.done:
+        protocol, transport = self._open()
+        if transport.reading or transport.closed or protocol.parser.done:
             return
-        data = self._transport.recv_nowait()
+        data = transport.recv_nowait()
         if data is not None:
             self._receive_data(data)
 
-    def _end(self) -> None:
-        """Act on the client's close frame, or fail the connection on its violation."""
-        self._ended = True
-        parser = self._parser
-        if parser.close is not None:
-            code, reason, payload = parser.close
-            self._close_rcvd = (code, reason)
-            if self._close_sent is None:
-                # Echo the client's code and reason (RFC 6455, 5.5.1).
-                self._close_sent = (code if payload else None, reason)
-                self._write_control(encode_frame(OP_CLOSE, payload))
-            # Both close frames are out: the server closes TCP first (RFC 6455, 7.1.1).
-            self._transport.shutdown_write()
-            self._start_close_timer()
-        elif parser.error is not None:
-            self._fail(*parser.error)
+    def tick(
+        self,
+        now: float,
+        *,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        idle_timeout: float | None,
+    ) -> None:
+        """Keepalive, once a second from the worker: ping, time out, or close if idle."""
+        if self.closed:
+            return
+        self.pump()
+        protocol, _transport = self._open()
+        protocol.tick(
+            now, ping_interval=ping_interval, ping_timeout=ping_timeout, idle_timeout=idle_timeout
+        )
+        if protocol.has_output:
+            self._sync()
 
     # Sending
 
@@ -255,43 +278,52 @@ class WebSocket:
         except BufferFull:
             self._fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
             return False
-        except (ConnectionClosed, OSError):
+        except ConnectionClosed:
             return False
         return True
 
     def _send(self, opcode: int, payload: bytes, *, wait: bool, frame: bytes | None = None) -> None:
-        if self._close_sent is not None or self._close_rcvd is not None or self._transport.closed:
-            raise ConnectionClosed(self.close_code, self.close_reason or "")
-        if self._deflate is not None:
-            data = encode_compressed(self._deflate, opcode, payload)
-        else:
-            data = frame or encode_frame(opcode, payload)
+        protocol, transport = self._open()
+        if transport.closed:
+            protocol.connection_lost()
+        data = protocol.send_message(opcode, payload, frame)
         try:
-            self._transport.write(data, wait=wait)
+            transport.write(data, wait=wait)
         except OSError as exc:
-            raise ConnectionClosed(CloseCode.ABNORMAL_CLOSURE, "connection lost") from exc
+            protocol.connection_lost()
+            raise protocol.closed_error() from exc
 
     def ping(self, data: bytes = b"") -> None:
         """Send a ping; the client's pong counts as activity."""
-        if not self.closed:
-            self._write_control(encode_frame(OP_PING, data))
+        protocol, _transport = self._open()
+        protocol.send_ping(data)
+        self._sync()
 
-    def _write_control(self, frame: bytes) -> None:
-        """Write a control frame now, past the buffer limit: it is small and must go out."""
-        # OSError: the connection is gone; closed and close_code say so.
-        with contextlib.suppress(OSError):
-            self._transport.write(frame, wait=False, force=True)
+    def _sync(self) -> None:
+        """Write the control frames the protocol queued; act on its end of output."""
+        protocol, transport = self._open()
+        for data in protocol.data_to_send():
+            if not data:
+                transport.shutdown_write()
+            elif not transport.closed:
+                try:
+                    # Past the buffer limit: control frames are small and must go out.
+                    transport.write(data, wait=False, force=True)
+                except OSError:
+                    protocol.connection_lost()  # closed and close_code say so
+        if protocol.state is not State.OPEN:
+            self._start_close_timer()
+            transport.wake()
 
     # Closing
 
     @property
     def closed(self) -> bool:
         """True once a close frame was sent or received, or the TCP connection dropped."""
-        return (
-            self._close_sent is not None
-            or self._close_rcvd is not None
-            or self._transport.closed
-        )
+        protocol = self._protocol
+        if protocol is None:
+            return False
+        return protocol.state is not State.OPEN or self._transport.closed  # type: ignore[union-attr]
 
     @property
     def close_code(self) -> int | None:
@@ -299,20 +331,22 @@ class WebSocket:
 
         1005 stands for a close frame without a code.
         """
-        if self._close_rcvd is not None:
-            return self._close_rcvd[0]
-        if self._close_sent is not None:
-            code = self._close_sent[0]
-            return CloseCode.NO_STATUS_RCVD if code is None else code
-        return CloseCode.ABNORMAL_CLOSURE if self._transport.closed else None
+        if self._protocol is None:
+            return None
+        self._check_transport()
+        return self._protocol.close_code
 
     @property
     def close_reason(self) -> str | None:
         """The reason that came with :attr:`close_code` (``""`` if none)."""
-        close = self._close_rcvd or self._close_sent
-        if close is not None:
-            return close[1]
-        return "" if self._transport.closed else None
+        if self._protocol is None:
+            return None
+        self._check_transport()
+        return self._protocol.close_reason
+
+    def _check_transport(self) -> None:
+        if self._transport is not None and self._transport.closed and self._protocol is not None:
+            self._protocol.connection_lost()
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake with ``code`` and ``reason``.
@@ -321,48 +355,36 @@ class WebSocket:
         client to answer; from another greenlet, return at once: the view's next
         ``receive()`` returns None.
         """
-        if len(reason.encode()) > 123:
-            raise ValueError("a close reason is at most 123 bytes of UTF-8")
-        if not valid_close_code(code):
-            raise ValueError(
-                f"{code} cannot be sent in a close frame: use 1000-1003, 1007-1014 or 3000-4999"
-            )
-        if self._parser.done and not self._ended:
-            self._end()  # the client closed or failed first: answer that
-        if not self.closed:
-            self._close_sent = (code, reason)
-            self._write_control(encode_close(code, reason))
-            self._start_close_timer()
+        protocol, _transport = self._open()
+        self._check_transport()
+        protocol.send_close(code, reason)
+        self._sync()
         if getcurrent() is self._owner:
             self.wait_closed()
-        else:
-            self._transport.wake()
 
-    def _fail(self, code: int, reason: str) -> bool:
-        """Fail the connection (RFC 6455, 7.1.7): close frame, then close TCP; return False."""
-        if self._close_sent is None and not self._transport.closed:
-            self._close_sent = (code, reason)
-            self._write_control(encode_close(code, reason))
-        self._transport.shutdown_write()
-        self._start_close_timer()
-        self._transport.wake()
-        return False
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455, 7.1.7): close frame, then close TCP."""
+        protocol, _transport = self._open()
+        self._check_transport()
+        protocol.fail(code, reason)
+        self._sync()
 
     def _start_close_timer(self) -> None:
-        if self._close_timer is None:
-            self._close_timer = get_hub().loop.timer(self._close_timeout)
+        if self._close_timer is None and self._transport is not None:
+            self._close_timer = get_hub().loop.timer(self._config.close_timeout)
             self._close_timer.start(self._transport.abort)
 
     def wait_closed(self) -> None:
         """Read and discard until the client has closed the TCP connection."""
+        protocol, transport = self._open()
         self._ready.clear()
         if not self.closed:
             self.close()
             return
-        if self._parser.done and not self._ended:
-            self._end()
+        if protocol.end_pending:
+            protocol.end()
+            self._sync()
         self._start_close_timer()
-        transport = self._transport
         while not transport.closed:
             data = transport.recv()
             if data is None:
@@ -372,23 +394,32 @@ class WebSocket:
             self._receive_data(data)
             self._ready.clear()
         transport.close()
+        protocol.connection_lost()
 
     def finish(self) -> None:
         """Close with 1000 if still open, complete the handshake, free resources."""
         try:
-            if not self._transport.closed:
+            if self._transport is not None and not self._transport.closed:
                 self.close()
         finally:
-            self._transport.close()
+            if self._transport is not None:
+                self._transport.close()
             if self._close_timer is not None:
                 self._close_timer.close()
-            open_connections.discard(self)
-            if self._broadcast is not None:
-                from .broadcast.hub import hub
-
-                hub.forget(self)
+                self._close_timer = None
+            registry.discard(self)
+            groups, self._groups = self._groups, None
+            if groups is not None:
+                groups.forget(self)
 
     # Groups (djws.broadcast)
+
+    def _group_owner(self) -> Groups:
+        if self._groups is None:
+            raise RuntimeError(
+                "this connection has no broadcast hub: groups work in @websocket views"
+            )
+        return self._groups
 
     def join(self, group: str, *, forward: bool = True) -> None:
         """Receive what is published to ``group``, from any process, until leaving it.
@@ -403,24 +434,18 @@ class WebSocket:
         message published after ``join()`` returns is received. Leaving is
         automatic when the connection ends.
         """
-        from .broadcast.hub import hub
-
-        hub.join(self, group, forward=forward)
+        self._group_owner().join(self, group, forward=forward)
 
     def leave(self, group: str) -> None:
         """Stop receiving ``group``'s messages (nothing happens if not in it)."""
-        from .broadcast.hub import hub
-
-        hub.leave(self, group)
+        self._group_owner().leave(self, group)
 
     @property
     def groups(self) -> frozenset[str]:
         """The groups this connection joined."""
-        from .broadcast.hub import hub
-
-        return hub.groups_of(self)
+        return self._groups.groups_of(self) if self._groups is not None else frozenset()
 
     def __repr__(self) -> str:
         path = getattr(self.request, "path", "?")
-        state = "closed" if self.closed else "open"
+        state = "pending" if self._protocol is None else "closed" if self.closed else "open"
         return f"<WebSocket {path} {state}>"

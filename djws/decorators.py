@@ -9,10 +9,13 @@
 
 The decorated view is an ordinary Django view from the outside: middleware,
 ``login_required`` and friends run before it and may refuse with any HTTP
-response. Inside, it checks the Origin (403), accepts (the 101 is written only
-now), runs your function with the connection, and closes: 1000 when it returns,
-1011 when it raises (the exception is logged with its traceback and sent to
-``got_request_exception``, so error reporters see it).
+response. Inside, it checks the Origin (403), finds out who the client is (for
+``send_to_user`` / ``send_to_session``: this is the last moment an error can
+still be an HTTP 500), accepts (the 101 is written only now), attaches the
+connection to the broadcast hub, runs your function with the connection, and
+closes: 1000 when it returns, 1011 when anything raises after the 101 (the
+exception is logged with its traceback and sent to ``got_request_exception``,
+so error reporters see it).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from . import db
+from .broadcast.hub import hub, identify
 from .connection import CloseCode, WebSocket
 from .exceptions import ConnectionClosed
 from .origin import origin_allowed
+from .protocol import http
 
 __all__ = ["WebSocketResponse", "websocket"]
 
@@ -57,12 +62,9 @@ class UpgradeRequired(HttpResponse):
     status_code = 426
 
     def __init__(self) -> None:
-        super().__init__(
-            "This is a WebSocket endpoint: connect with a WebSocket client.\n",
-            content_type="text/plain; charset=utf-8",
-        )
-        self["Upgrade"] = "websocket"
-        self["Connection"] = "Upgrade"
+        super().__init__(http.UPGRADE_REQUIRED, content_type="text/plain; charset=utf-8")
+        for name, value in http.UPGRADE_REQUIRED_HEADERS:
+            self[name] = value
 
 
 @overload
@@ -98,16 +100,20 @@ def websocket(
             upgrade = getattr(request, "websocket_upgrade", None)
             if upgrade is None:
                 return UpgradeRequired()
-            if not origin_allowed(request, allowed_origins):
+            origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
+            if not origin_allowed(request, origins):
                 return HttpResponseForbidden(
                     "Origin not allowed for this WebSocket.\n",
                     content_type="text/plain; charset=utf-8",
                 )
-            subprotocol = upgrade.handshake.choose_subprotocol(subprotocols)
-            ws = upgrade.accept(subprotocol, request=request, compression=compression)
-            # The handshake's queries are done; the socket may now wait for hours.
-            db.release_connections()
+            # Any error until the 101 is Django's to answer, as an HTTP response.
+            identity = identify(request)
+            ws = WebSocket(upgrade, request)
+            ws.accept(upgrade.handshake.choose_subprotocol(subprotocols), compression=compression)
             try:
+                hub.attach(ws, identity)
+                # The handshake's queries are done; the socket may now wait for hours.
+                db.release_connections()
                 view(request, ws, *args, **kwargs)
             except ConnectionClosed:
                 pass  # the client left while the view was sending: nothing to report

@@ -16,7 +16,7 @@ from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from .conf import settings
 
 if TYPE_CHECKING:
-    from .handler import Upgrade
+    from .server.handoff import Upgrade
 
 __all__ = ["WebSocketDispatcher", "WebSocketRequest"]
 

@@ -18,7 +18,7 @@ also open WebSockets::
 
 How it works, and why it can see your test's rows: the server half of each
 connection runs *in the test's own thread*. djws's real
-:class:`~djws.handler.WebSocketHandler` (HTTP parsing, handshake validation,
+:class:`~djws.server.handler.WebSocketHandler` (HTTP parsing, handshake validation,
 the deferred 101) and :class:`~djws.dispatcher.WebSocketDispatcher` (the
 project's middleware, ``WEBSOCKET_URLCONF``, your ``@websocket`` view) run in a
 gevent greenlet on one end of a socket pair; the client speaks real WebSocket
@@ -69,7 +69,8 @@ from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
 from .dispatcher import WebSocketDispatcher
-from .handler import WebSocketHandler
+from .server.handler import WebSocketHandler
+from .server.registry import registry
 
 __all__ = [
     "Broadcast",
@@ -498,6 +499,8 @@ class WebSocketClient(Client):
     def __init__(self, *args: Any, websocket_timeout: float = 5.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.websocket_timeout = websocket_timeout
+        # This process serves WebSocket views now: memory:// publishes reach them.
+        registry.serving = True
 
     def connect(
         self,

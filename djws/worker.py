@@ -9,12 +9,14 @@ What it adds to ``GeventWebSocketWorker``:
 
 * the patching of :mod:`djws.patching` (psycogreen, and a refusal to start when
   Django or psycopg was imported before gevent's patch);
-* :class:`djws.handler.WebSocketHandler`, which defers the 101 to the view and
-  keeps gunicorn's access log;
-* a keepalive loop that pings silent clients and closes dead or idle ones;
+* :class:`djws.server.handler.WebSocketHandler`, which defers the 101 to the
+  view and keeps gunicorn's access log;
+* a keepalive loop that pings silent clients and closes dead or idle ones
+  (:mod:`djws.server.keepalive`);
 * on SIGTERM, SIGINT or SIGQUIT, close 1001 "going away" to every open
-  WebSocket at once, instead of leaving sockets open until the graceful timeout
-  and then cutting TCP without a close frame.
+  WebSocket at once (the connections of :mod:`djws.server.registry`), and drop
+  connections that have not sent a request yet, instead of leaving sockets open
+  until the graceful timeout and then cutting TCP without a close frame.
 
 This module is imported by gunicorn's arbiter *before* any patching, so it
 imports nothing from Django at module level.
@@ -59,7 +61,7 @@ class WebSocketWorker(GeventWebSocketWorker):
         patching.ensure_patched()
         raise_open_file_limit()
         super().patch()
-        from .handler import WebSocketHandler
+        from .server.handler import WebSocketHandler
 
         self.wsgi_handler = WebSocketHandler
 
@@ -77,13 +79,15 @@ class WebSocketWorker(GeventWebSocketWorker):
             keepalive.kill(block=False)
 
     def _keepalive(self) -> None:
-        from .keepalive import check_connections
+        from .conf import ServerSettings
         from .pool import pool
+        from .server.keepalive import check_connections
 
+        config = getattr(self.wsgi, "config", None) or ServerSettings.read()
         while self.alive:
             gevent.sleep(KEEPALIVE_TICK)
             now = time.monotonic()
-            check_connections(now)
+            check_connections(now, config)
             pool.prune(now)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
@@ -97,10 +101,13 @@ class WebSocketWorker(GeventWebSocketWorker):
         gevent.spawn(self._going_away_then_quit, sig, frame)
 
     def _going_away(self) -> int:
-        from .connection import CloseCode, lifecycle, open_connections
+        from websockets.frames import CloseCode
 
-        lifecycle.stopping = True
-        connections = [ws for ws in open_connections if not ws.closed]
+        from .server.registry import registry
+
+        registry.stopping = True
+        registry.drop_waiting()
+        connections = [ws for ws in registry if not ws.closed]
         for ws in connections:
             try:
                 ws.close(CloseCode.GOING_AWAY, "server shutting down")
@@ -109,10 +116,10 @@ class WebSocketWorker(GeventWebSocketWorker):
         return len(connections)
 
     def _going_away_then_quit(self, sig: int, frame: Any) -> None:
-        from .connection import open_connections
+        from .server.registry import registry
 
         if self._going_away():
             deadline = time.monotonic() + 1.0
-            while open_connections and time.monotonic() < deadline:
+            while len(registry) and time.monotonic() < deadline:
                 gevent.sleep(0.05)
         GeventWebSocketWorker.handle_quit(self, sig, frame)

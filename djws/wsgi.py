@@ -24,33 +24,26 @@ import django
 from django.core.signals import request_finished
 
 from . import db
-from .conf import settings
+from .conf import ServerSettings, settings
 from .dispatcher import WebSocketDispatcher
 from .patching import ensure_patched
 from .pool import install as install_pool
+from .protocol import http
+from .server.registry import registry
 
 __all__ = ["WebSocketRouter", "get_wsgi_websocket_application"]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-UPGRADE_REQUIRED_BODY = (
-    b"426 Upgrade Required\n\nThis address serves WebSocket connections. "
-    b"Open it with a WebSocket client (new WebSocket('ws://...') in a browser).\n"
-)
-
 
 def upgrade_required(start_response: Callable[..., Any]) -> list[bytes]:
     """Answer a plain HTTP request with 426 and a short human explanation."""
+    body = http.UPGRADE_REQUIRED.encode()
     start_response(
         "426 Upgrade Required",
-        [
-            ("Upgrade", "websocket"),
-            ("Connection", "Upgrade"),
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(UPGRADE_REQUIRED_BODY))),
-        ],
+        [*http.UPGRADE_REQUIRED_HEADERS, *http.plain_headers(body, close=False)],
     )
-    return [UPGRADE_REQUIRED_BODY]
+    return [body]
 
 
 class WebSocketRouter:
@@ -64,17 +57,19 @@ class WebSocketRouter:
     def __init__(self, websocket_app: WSGIApp, http_app: WSGIApp | None = None) -> None:
         self.websocket_app = websocket_app
         self.http_app = http_app
-        self._serving = False
+        #: The server's settings, read once by :meth:`start_serving`.
+        self.config: ServerSettings | None = None
 
     def start_serving(self) -> None:
-        """Check the process, then close each request's database connections at its end."""
+        """Check the process, read the settings, set up database hygiene."""
         ensure_patched()
+        self.config = ServerSettings.read()
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
-        self._serving = True
+        registry.serving = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if not self._serving:
+        if self.config is None:
             self.start_serving()
         if "djws.upgrade" in environ:
             return self.websocket_app(environ, start_response)

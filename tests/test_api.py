@@ -14,7 +14,7 @@ import djws
 missing = []
 for info in pkgutil.walk_packages(djws.__path__, "djws."):
     # bootstrap patches the process it is imported in; migrations are Django's.
-    if info.name == "djws.bootstrap" or ".migrations" in info.name:
+    if info.name == "djws.server.bootstrap" or ".migrations" in info.name:
         continue
     module = importlib.import_module(info.name)
     if info.ispkg and not open(module.__file__).read().strip():

@@ -21,7 +21,7 @@ from djws.broadcast.backends.postgres import (
 )
 from djws.broadcast.hub import check_group, session_group, user_group
 from djws.broadcast.message import check_wire, encode, opcode_of, split_envelope, wrap_envelope
-from djws.frames import OP_BINARY, OP_TEXT
+from djws.protocol.frames import OP_BINARY, OP_TEXT
 
 
 def test_public_names() -> None:

@@ -42,7 +42,11 @@ def test_websocket_view_reached_by_plain_http_answers_426() -> None:
         conn.close()
         assert response.status == 426
         assert response.getheader("Upgrade") == "websocket"
-        assert body == b"This is a WebSocket endpoint: connect with a WebSocket client.\n"
+        # The same 426 the server gives any plain request on a WebSocket-only port.
+        assert body == (
+            b"426 Upgrade Required\n\nThis address serves WebSocket connections. "
+            b"Open it with a WebSocket client (new WebSocket('ws://...') in a browser).\n"
+        )
 
 
 def test_http_errors_stay_http_errors() -> None:

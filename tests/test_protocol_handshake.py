@@ -1,7 +1,7 @@
 """The opening handshake: malformed, hostile or half-finished ones get the exact HTTP answer.
 
-Refusals are decided before Django runs (:mod:`djws.handshake`,
-:mod:`djws.handler`); each is a complete HTTP response followed by the server
+Refusals are decided before Django runs (:mod:`djws.protocol.handshake`,
+:mod:`djws.server.handler`); each is a complete HTTP response followed by the server
 closing the connection. After each, the worker still completes a handshake for
 a well-behaved client and its memory is back near where it started.
 """
@@ -100,20 +100,39 @@ REFUSALS = [
     (
         "http-1.0",
         upgrade_request().replace(b"HTTP/1.1", b"HTTP/1.0", 1),
-        400,
+        505,
         b"A WebSocket handshake needs HTTP/1.1.\n",
     ),
     (
         "post",
         upgrade_request().replace(b"GET", b"POST", 1),
-        400,
+        405,
         b"A WebSocket handshake must use the GET method.\n",
     ),
     (
         "bad-subprotocol-header",
         upgrade_request(Sec_WebSocket_Protocol="chat v2"),
         400,
-        None,
+        b"Invalid Sec-WebSocket-Protocol header: expected comma at 5 in chat v2.\n",
+    ),
+    (
+        "bad-extensions-header",
+        upgrade_request(Sec_WebSocket_Extensions="permessage-deflate; ;;=="),
+        400,
+        b"Invalid Sec-WebSocket-Extensions header: "
+        b"expected token at 20 in permessage-deflate; ;;==.\n",
+    ),
+    (
+        "unterminated-extension-parameter",
+        upgrade_request(Sec_WebSocket_Extensions='foo, bar="'),
+        400,
+        b"Invalid Sec-WebSocket-Extensions header: expected comma at 8 in foo, bar=\".\n",
+    ),
+    (
+        "thousands-of-subprotocols",
+        upgrade_request(Sec_WebSocket_Protocol=", ".join(["chat"] * 5000)),
+        400,
+        b"Too many values in the Sec-WebSocket-Protocol header (at most 64).\n",
     ),
 ]
 
@@ -136,6 +155,13 @@ def test_malformed_handshake_is_refused(
     if body is not None:
         assert got_body == body
     assert_recovered(impatient, baseline)
+
+
+def test_other_method_gets_405_allowing_only_get(impatient: Server) -> None:
+    status, headers, _body = send(impatient, upgrade_request().replace(b"GET", b"PUT", 1))
+    assert status == 405
+    assert headers["allow"] == "GET"
+    assert headers["connection"] == "close"
 
 
 @pytest.mark.parametrize("version", ["8", "12", "14", ""])

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from djws.frames import Parser, valid_close_code
+from djws.protocol.frames import Parser, valid_close_code
 
 from .support import Server
 from .test_protocol_support import RawClient, client_frame

@@ -12,10 +12,16 @@ what the backend receives:
   handed to the view's next ``receive()``.
 
 Users and sessions are groups too, with reserved names (``djws.user.<pk>``,
-``djws.session.<key>``) that a connection enters when it opens: its request's
-authenticated user and session cookie are known then. Their messages share one
-backend channel per process (:data:`TARGETS`), so opening a connection costs no
-round trip to Redis or PostgreSQL.
+``djws.session.<key>``) that a connection enters when it opens. Who it is
+(:func:`identify`) is read from the request *before* the 101, so a failing
+session or user lookup is still an HTTP 500; the connection is attached
+(:meth:`Hub.attach`) right after. Their messages share one backend channel per
+process (:data:`TARGETS`), so opening a connection costs no round trip to
+Redis or PostgreSQL.
+
+The hub owns all of this state: a connection only knows the hub it is attached
+to, and :meth:`Hub.forget` (called when its view has finished) removes every
+trace of it.
 
 Everything here runs in the worker's greenlets; nothing blocks except waiting
 for the backend to confirm a new subscription.
@@ -28,13 +34,17 @@ import logging
 import os
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..frames import encode_frame
+from ..protocol.frames import encode_frame
+from .backends import get_backend, set_receiver
 from .message import GroupMessage, opcode_of, split_envelope
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
     from ..connection import WebSocket
+    from .backends.base import Backend
 
 __all__ = [
     "RESERVED_PREFIX",
@@ -42,9 +52,11 @@ __all__ = [
     "TARGETS",
     "USER_PREFIX",
     "Hub",
+    "Identity",
     "Member",
     "check_group",
     "hub",
+    "identify",
     "session_group",
     "user_group",
 ]
@@ -93,18 +105,45 @@ def session_group(session_key: str) -> str:
     return f"{SESSION_PREFIX}{session_key}"
 
 
+class Identity(NamedTuple):
+    """Who opened a connection: what ``send_to_user`` and ``send_to_session`` target."""
+
+    #: The authenticated user's pk (JSON-friendly), or None.
+    user: Any
+    #: The session key of the request's cookie, or None.
+    session_key: str | None
+
+    @property
+    def targets(self) -> list[str]:
+        """The internal groups a connection of this identity is in."""
+        targets = []
+        if self.session_key:
+            targets.append(session_group(self.session_key))
+        if self.user is not None:
+            targets.append(user_group(self.user))
+        return targets
+
+
+def identify(request: HttpRequest) -> Identity:
+    """Read who makes ``request``: its authenticated user and session, where it has them.
+
+    This costs the session and user queries if the view has not made them yet.
+    """
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    user = getattr(request, "user", None)
+    pk = _json_pk(user.pk) if user is not None and user.is_authenticated else None
+    return Identity(pk, session_key or None)
+
+
 class Member:
-    """The broadcast state of one connection: its id, user, targets and groups."""
+    """The broadcast state of one connection: its id, identity and groups."""
 
-    __slots__ = ("groups", "id", "targets", "user")
+    __slots__ = ("groups", "id", "identity")
 
-    def __init__(self, user: Any) -> None:
+    def __init__(self, identity: Identity) -> None:
         #: Identifies the connection in presence entries.
         self.id = secrets.token_hex(8)
-        #: The authenticated user's pk (JSON-friendly), or None.
-        self.user = user
-        #: Internal user / session groups the connection is in.
-        self.targets: list[str] = []
+        self.identity = identity
         #: Groups joined by the view: name -> forward.
         self.groups: dict[str, bool] = {}
 
@@ -119,7 +158,9 @@ class Hub:
     def __init__(self) -> None:
         #: group name -> {connection: forward}
         self.groups: dict[str, dict[WebSocket, bool]] = {}
-        self._targets_backend: Any = None
+        #: The broadcast state of every attached connection.
+        self.members: dict[WebSocket, Member] = {}
+        self._targets_backend: Backend | None = None
         self._worker: tuple[int, str] | None = None
 
     @property
@@ -134,62 +175,35 @@ class Hub:
             self._worker = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}")
         return self._worker[1]
 
+    def backend(self) -> Backend:
+        """This process's backend (it delivers what it receives to this hub)."""
+        return get_backend()
+
     # Connections
 
-    def open(self, ws: WebSocket) -> None:
-        """Put a new connection in its user's and session's groups.
+    def attach(self, ws: WebSocket, identity: Identity) -> None:
+        """Own ``ws``'s memberships from now on; put it in its user's and session's groups.
 
-        Called when the connection is accepted, in the view's greenlet. Reading
-        ``request.user`` here costs the session and user queries if the view has
-        not made them yet; they are what makes ``send_to_user`` reach it.
+        Called once the connection is accepted, in the view's greenlet.
         """
-        request = ws.request
-        if request is None:
-            return
-        targets = []
-        session_key = getattr(getattr(request, "session", None), "session_key", None)
-        if session_key:
-            targets.append(session_group(session_key))
-        user_pk = None
-        user = getattr(request, "user", None)
-        if user is not None:
-            try:
-                if user.is_authenticated:
-                    user_pk = _json_pk(user.pk)
-                    targets.append(user_group(user.pk))
-            except Exception:
-                logger.exception("Cannot tell who opened %r: send_to_user will not reach it", ws)
+        self.members[ws] = Member(identity)
+        ws.attach_groups(self)
+        targets = identity.targets
         if not targets:
             return
-        member = self._member(ws, user_pk)
-        member.targets = targets
         for target in targets:
             self.groups.setdefault(target, {})[ws] = True
-        from .backends import get_backend
-
-        backend = get_backend()
+        backend = self.backend()
         if self._targets_backend is not backend:
             self._targets_backend = backend
             backend.subscribe(TARGETS)
         backend.wait_subscribed(TARGETS, SUBSCRIBE_TIMEOUT)
 
-    def _member(self, ws: WebSocket, user: Any = None) -> Member:
-        member = getattr(ws, "_broadcast", None)
-        if member is None:
-            if user is None and ws.request is not None:
-                request_user = getattr(ws.request, "user", None)
-                if request_user is not None and request_user.is_authenticated:
-                    user = _json_pk(request_user.pk)
-            member = ws._broadcast = Member(user)
-        return member
-
     def join(self, ws: WebSocket, group: str, *, forward: bool = True) -> None:
         """Add ``ws`` to ``group``; return once the backend is subscribed to it."""
         check_group(group, joining=True)
-        from .backends import get_backend
-
-        backend = get_backend()
-        member = self._member(ws)
+        member = self.members[ws]
+        backend = self.backend()
         already = group in member.groups
         member.groups[group] = forward
         members = self.groups.get(group)
@@ -210,21 +224,19 @@ class Hub:
 
     def leave(self, ws: WebSocket, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
-        member = getattr(ws, "_broadcast", None)
+        member = self.members.get(ws)
         if member is None or group not in member.groups:
             return
         del member.groups[group]
         self._remove(ws, group)
-        from .backends import get_backend
-
-        get_backend().presence_remove(group, member.id)
+        self.backend().presence_remove(group, member.id)
 
     def forget(self, ws: WebSocket) -> None:
-        """Take a closing connection out of every group, its user's and session's too."""
-        member = getattr(ws, "_broadcast", None)
+        """Take a finished connection out of every group, its user's and session's too."""
+        member = self.members.get(ws)
         if member is None:
             return
-        for target in member.targets:
+        for target in member.identity.targets:
             members = self.groups.get(target)
             if members is not None:
                 members.pop(ws, None)
@@ -235,7 +247,7 @@ class Hub:
                 self.leave(ws, group)
             except Exception:
                 logger.exception("Could not leave group %r for %r", group, ws)
-        ws._broadcast = None
+        del self.members[ws]
 
     def _remove(self, ws: WebSocket, group: str) -> None:
         members = self.groups.get(group)
@@ -244,13 +256,11 @@ class Hub:
         members.pop(ws, None)
         if not members:
             del self.groups[group]
-            from .backends import get_backend
-
-            get_backend().unsubscribe(group)
+            self.backend().unsubscribe(group)
 
     def groups_of(self, ws: WebSocket) -> frozenset[str]:
         """The groups ``ws`` joined (not its internal user and session groups)."""
-        member = getattr(ws, "_broadcast", None)
+        member = self.members.get(ws)
         return frozenset(member.groups) if member is not None else frozenset()
 
     # Presence
@@ -258,7 +268,7 @@ class Hub:
     def presence_entry(self, member: Member) -> str:
         """The JSON text that stands for ``member`` in a group's presence."""
         return json.dumps(
-            {"connection": member.id, "user": member.user, "worker": self.worker_id},
+            {"connection": member.id, "user": member.identity.user, "worker": self.worker_id},
             sort_keys=True,
         )
 
@@ -269,7 +279,7 @@ class Hub:
             if group.startswith(RESERVED_PREFIX):
                 continue
             for ws in members:
-                member = getattr(ws, "_broadcast", None)
+                member = self.members.get(ws)
                 if member is not None:
                     snapshot.append((group, member.id, self.presence_entry(member)))
         return snapshot
@@ -302,3 +312,4 @@ class Hub:
 
 #: The hub of this process.
 hub = Hub()
+set_receiver(hub)

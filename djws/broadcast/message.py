@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from ..frames import OP_BINARY, OP_TEXT
+from ..protocol.frames import OP_BINARY, OP_TEXT
 
 __all__ = [
     "BINARY",

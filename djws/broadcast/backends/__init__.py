@@ -11,6 +11,8 @@ URL                                       backend
 
 :func:`get_backend` builds one backend per process, lazily (after gunicorn
 forked the worker), and a new one if the setting changes (``override_settings``).
+The process's hub registers itself once (:func:`set_receiver`) and is attached
+to every backend built from then on: this package never imports the hub.
 """
 
 from __future__ import annotations
@@ -22,10 +24,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from ...conf import settings
-from ..hub import hub
-from .base import Backend
+from .base import Backend, Receiver
 
-__all__ = ["BACKENDS", "Backend", "backend_path", "get_backend", "reset_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "backend_path",
+    "get_backend",
+    "reset_backend",
+    "set_receiver",
+]
 
 BACKENDS = {
     "memory": "djws.broadcast.backends.memory.MemoryBackend",
@@ -40,6 +48,15 @@ BACKENDS = {
 _lock = threading.Lock()
 _backend: Backend | None = None
 _pid = 0
+_receiver: Receiver | None = None
+
+
+def set_receiver(receiver: Receiver) -> None:
+    """Deliver what this process's backends receive to ``receiver`` (the hub)."""
+    global _receiver
+    _receiver = receiver
+    if _backend is not None:
+        _backend.attach(receiver)
 
 
 def backend_path(url: object) -> str:
@@ -74,10 +91,11 @@ def get_backend() -> Backend:
         cls = import_string(backend_path(url))
         _backend = cls(
             url,
-            hub=hub,
             prefix=settings.WEBSOCKET_BROADCAST_PREFIX,
             presence_ttl=float(settings.WEBSOCKET_BROADCAST_PRESENCE_TTL),
         )
+        if _receiver is not None:
+            _backend.attach(_receiver)
         _pid = os.getpid()
         return _backend
 

@@ -5,7 +5,8 @@ A backend moves wire bytes (:mod:`djws.broadcast.message`) between processes:
 * :meth:`Backend.publish` from any process, any thread or greenlet;
 * :meth:`Backend.subscribe` / :meth:`~Backend.unsubscribe`, called by the
   worker's :class:`~djws.broadcast.hub.Hub` when a group gets its first local
-  member or loses its last; received messages go to ``hub.dispatch``;
+  member or loses its last; received messages go to the hub's ``dispatch``
+  (the hub attaches itself with :meth:`Backend.attach`: backends never import it);
 * presence: which connections, on which workers, are in a group.
 
 :class:`ListeningBackend` is the common part of the Redis and PostgreSQL
@@ -23,13 +24,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-if TYPE_CHECKING:
-    from ..hub import Hub
-
-__all__ = ["Backend", "ListeningBackend", "redact"]
+__all__ = ["Backend", "ListeningBackend", "Receiver", "redact"]
 
 logger = logging.getLogger("djws.broadcast")
 
@@ -44,17 +42,39 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+class Receiver(Protocol):
+    """What a backend delivers to: the hub of a process that serves WebSockets."""
+
+    @property
+    def worker_id(self) -> str: ...
+    def dispatch(self, group: str, wire: bytes) -> int: ...
+    def presence_snapshot(self) -> list[tuple[str, str, str]]: ...
+    def local_presence(self, group: str) -> list[dict[str, Any]]: ...
+
+
 class Backend:
     """The interface the hub and the public API use."""
 
     #: Whether messages published here reach other processes.
     cross_process = True
 
-    def __init__(self, url: str, *, hub: Hub, prefix: str, presence_ttl: float) -> None:
+    def __init__(self, url: str, *, prefix: str, presence_ttl: float) -> None:
         self.url = url
-        self.hub = hub
         self.prefix = prefix
         self.presence_ttl = presence_ttl
+        #: Where received messages go, once a hub has attached itself.
+        self.receiver: Receiver | None = None
+
+    def attach(self, receiver: Receiver) -> None:
+        """Deliver what this backend receives to ``receiver`` (this process's hub)."""
+        self.receiver = receiver
+
+    @property
+    def hub(self) -> Receiver:
+        """The attached receiver; only listening code, which runs after attach, uses it."""
+        if self.receiver is None:
+            raise RuntimeError("no hub is attached to this broadcast backend")
+        return self.receiver
 
     def publish(self, group: str, wire: bytes) -> None:
         """Hand ``wire`` to every subscriber of ``group``; raise PublishError if impossible."""

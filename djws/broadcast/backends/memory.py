@@ -9,10 +9,10 @@ shell, a management command, a Celery worker) warns: nobody there will get it.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from typing import Any
 
+from ...server.registry import registry
 from .base import Backend
 
 __all__ = ["MemoryBackend", "OutsideServerWarning"]
@@ -22,26 +22,13 @@ class OutsideServerWarning(RuntimeWarning):
     """memory:// was used to publish from a process that serves no WebSockets."""
 
 
-def serving() -> bool:
-    """Tell whether this process serves WebSockets.
-
-    A djws worker has loaded the worker class; djws's test client serves views
-    from the test process itself.
-    """
-    if "djws.worker" in sys.modules or "djws.test" in sys.modules:
-        return True
-    from ...connection import open_connections
-
-    return bool(open_connections)
-
-
 class MemoryBackend(Backend):
     """Deliver to this process's connections only."""
 
     cross_process = False
 
     def publish(self, group: str, wire: bytes) -> None:
-        if not serving():
+        if not registry.serving:
             warnings.warn(
                 "WEBSOCKET_BROADCAST_URL is 'memory://', which only reaches WebSockets "
                 "served by this same process, and this process serves none: the message "
@@ -50,7 +37,10 @@ class MemoryBackend(Backend):
                 OutsideServerWarning,
                 stacklevel=4,
             )
-        self.hub.dispatch(group, wire)
+        if self.receiver is not None:
+            self.receiver.dispatch(group, wire)
 
     def presence(self, group: str) -> list[dict[str, Any]]:
-        return sorted(self.hub.local_presence(group), key=lambda e: e["connection"])
+        if self.receiver is None:
+            return []
+        return sorted(self.receiver.local_presence(group), key=lambda e: e["connection"])

@@ -6,7 +6,7 @@ Django before gevent could patch it. It binds the port here (so a busy port is a
 one-line error), then
 
 * with ``--noreload`` (or ``DEBUG = False``): replaces itself with
-  ``python -m djws.bootstrap``, which patches gevent first and runs gunicorn on
+  ``python -m djws.server.bootstrap``, which patches gevent first and runs gunicorn on
   the inherited socket;
 * otherwise: runs Django's autoreloader in this unpatched process and the
   server as a child, restarted when code changes.
@@ -62,7 +62,7 @@ class Command(BaseCommand):
     default_addr = "127.0.0.1"
     default_addr_ipv6 = "::1"
     default_port = "8001"
-    server_cls_module = "djws.bootstrap"
+    server_cls_module = "djws.server.bootstrap"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

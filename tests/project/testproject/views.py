@@ -126,7 +126,7 @@ def deliver(request, ws):
 @websocket
 def flood(request, ws, count):
     """Send ``count`` messages of 64 KiB without waiting (as a broadcast would)."""
-    from djws.frames import OP_BINARY
+    from djws.protocol.frames import OP_BINARY
 
     payload = b"x" * 65536
     sent = sum(ws.send_nowait(OP_BINARY, payload) for _ in range(count))
@@ -150,11 +150,11 @@ def protocol_stats(request, ws):
 
     from greenlet import greenlet
 
-    from djws.connection import open_connections
+    from djws.server.registry import registry
 
     gc.collect()
     greenlets = sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead)
-    ws.send_json({"open": len(open_connections), "greenlets": greenlets})
+    ws.send_json({"open": len(registry), "greenlets": greenlets})
 
 
 @websocket(allowed_origins=["https://app.example.com"])

@@ -2,20 +2,20 @@
 
 ``parse_handshake(environ)`` validates an upgrade request as the worker received
 it and either returns a :class:`Handshake` or raises
-:class:`~djws.exceptions.HandshakeError` carrying the HTTP answer (400, or 426 for
-an unsupported version). Nothing here touches Django: a malformed upgrade is
-refused before any middleware runs.
+:class:`~djws.exceptions.HandshakeError` carrying the HTTP answer: 400 for a
+malformed request or header, 405 (with ``Allow: GET``) for another method, 505
+for another HTTP version, 426 for an unsupported WebSocket version. Every header
+is parsed here, in bounded time, so nothing malformed reaches Django.
 
 ``Handshake.accept()`` builds the ``101 Switching Protocols`` response for the
 subprotocol and extensions that were chosen. The response is only *built* here;
-the worker writes it, and only when the view accepts.
+the connection writes it, and only when the view accepts.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +24,18 @@ from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.base import Extension
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.headers import build_extension, parse_extension, parse_subprotocol
+from websockets.typing import ExtensionHeader
+from websockets.utils import accept_key
 
-from .exceptions import HandshakeError
+from ..exceptions import HandshakeError
+from .http import serialize
 
-__all__ = ["GUID", "Handshake", "is_upgrade_request", "parse_handshake"]
+__all__ = ["Handshake", "is_upgrade_request", "parse_handshake"]
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 SUPPORTED_VERSION = "13"
+#: Offers a client may make in one handshake. Browsers send one or two of each;
+#: thousands only cost parsing time.
+MAX_OFFERS = 64
 
 
 def _tokens(value: str) -> set[str]:
@@ -47,13 +52,14 @@ def is_upgrade_request(environ: Mapping[str, Any]) -> bool:
     return "websocket" in _tokens(environ.get("HTTP_UPGRADE", ""))
 
 
-@dataclass
+@dataclass(slots=True)
 class Handshake:
     """A valid WebSocket upgrade request, not yet answered."""
 
     key: str
     subprotocols: list[str] = field(default_factory=list)
-    extensions_offered: str = ""
+    #: The client's extension offers, parsed: ``[(name, [(param, value), ...]), ...]``.
+    extensions: list[ExtensionHeader] = field(default_factory=list)
     origin: str | None = None
 
     def accept(
@@ -64,26 +70,25 @@ class Handshake:
         headers: Sequence[tuple[str, str]] = (),
     ) -> tuple[bytes, list[Extension]]:
         """Build the 101 response; return it with the negotiated extensions."""
-        lines = [
-            "HTTP/1.1 101 Switching Protocols",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Accept: {accept_key(self.key)}",
+        response_headers = [
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Accept", accept_key(self.key)),
         ]
         if subprotocol is not None:
             if subprotocol not in self.subprotocols:
                 raise ValueError(f"the client did not offer subprotocol {subprotocol!r}")
-            lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+            response_headers.append(("Sec-WebSocket-Protocol", subprotocol))
         extensions: list[Extension] = []
-        if compression is not None and self.extensions_offered:
-            header, extensions = negotiate_extensions(self.extensions_offered, compression)
+        if compression is not None and self.extensions:
+            header, extensions = negotiate_extensions(self.extensions, compression)
             if header:
-                lines.append(f"Sec-WebSocket-Extensions: {header}")
+                response_headers.append(("Sec-WebSocket-Extensions", header))
         for name, value in headers:
             if "\r" in name or "\n" in name or "\r" in value or "\n" in value:
                 raise ValueError("header names and values must not contain line breaks")
-            lines.append(f"{name}: {value}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), extensions
+            response_headers.append((name, value))
+        return serialize(101, response_headers), extensions
 
     def choose_subprotocol(self, supported: Sequence[str]) -> str | None:
         """Pick the first of ``supported`` (the server's preference) the client offered."""
@@ -93,24 +98,14 @@ class Handshake:
         return None
 
 
-def accept_key(key: str) -> str:
-    """Compute ``Sec-WebSocket-Accept`` for a client's ``Sec-WebSocket-Key``."""
-    digest = hashlib.sha1((key + GUID).encode("ascii")).digest()  # noqa: S324 - RFC 6455
-    return base64.b64encode(digest).decode("ascii")
-
-
 def negotiate_extensions(
-    offered: str, compression: ServerPerMessageDeflateFactory
+    offers: Sequence[ExtensionHeader], compression: ServerPerMessageDeflateFactory
 ) -> tuple[str, list[Extension]]:
     """Accept the first permessage-deflate offer the server can honour.
 
     Offers are tried in the client's order, as RFC 7692 section 5 asks; an offer
     with parameters the server cannot accept is skipped, not failed.
     """
-    try:
-        offers = parse_extension(offered)
-    except InvalidHeader as exc:
-        raise HandshakeError(400, f"Invalid Sec-WebSocket-Extensions header: {exc}") from exc
     for name, params in offers:
         if name != compression.name:
             continue
@@ -122,13 +117,28 @@ def negotiate_extensions(
     return "", []
 
 
+def _parse_list(environ: Mapping[str, Any], key: str, header: str, parse: Any) -> list[Any]:
+    """Parse a comma-separated header of at most MAX_OFFERS items; raise HandshakeError."""
+    value = environ.get(key, "")
+    if not value:
+        return []
+    if value.count(",") >= MAX_OFFERS:
+        raise HandshakeError(400, f"Too many values in the {header} header (at most {MAX_OFFERS}).")
+    try:
+        return list(parse(value))
+    except InvalidHeader as exc:  # "invalid <header> header: <what, where>"
+        message = str(exc)
+        raise HandshakeError(400, f"{message[:1].upper()}{message[1:]}.") from exc
+
+
 def parse_handshake(environ: Mapping[str, Any]) -> Handshake:
     """Validate an upgrade request (RFC 6455, 4.2.1); raise HandshakeError if invalid."""
     if environ.get("REQUEST_METHOD") != "GET":
-        raise HandshakeError(400, "A WebSocket handshake must use the GET method.")
-    protocol = environ.get("SERVER_PROTOCOL", "")
-    if protocol not in ("HTTP/1.1",):
-        raise HandshakeError(400, "A WebSocket handshake needs HTTP/1.1.")
+        raise HandshakeError(
+            405, "A WebSocket handshake must use the GET method.", [("Allow", "GET")]
+        )
+    if environ.get("SERVER_PROTOCOL", "") != "HTTP/1.1":
+        raise HandshakeError(505, "A WebSocket handshake needs HTTP/1.1.")
     if not environ.get("HTTP_HOST"):
         raise HandshakeError(400, "Missing Host header.")
     if "upgrade" not in _tokens(environ.get("HTTP_CONNECTION", "")):
@@ -147,14 +157,15 @@ def parse_handshake(environ: Mapping[str, Any]) -> Handshake:
         decoded = b""
     if len(decoded) != 16:
         raise HandshakeError(400, "Sec-WebSocket-Key must be 16 random bytes in base64.")
-    requested = environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL", "")
-    try:
-        subprotocols = [str(p) for p in parse_subprotocol(requested)] if requested else []
-    except InvalidHeader as exc:
-        raise HandshakeError(400, f"Invalid Sec-WebSocket-Protocol header: {exc}") from exc
+    subprotocols = _parse_list(
+        environ, "HTTP_SEC_WEBSOCKET_PROTOCOL", "Sec-WebSocket-Protocol", parse_subprotocol
+    )
+    extensions = _parse_list(
+        environ, "HTTP_SEC_WEBSOCKET_EXTENSIONS", "Sec-WebSocket-Extensions", parse_extension
+    )
     return Handshake(
         key=key,
-        subprotocols=subprotocols,
-        extensions_offered=environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", ""),
+        subprotocols=[str(p) for p in subprotocols],
+        extensions=extensions,
         origin=environ.get("HTTP_ORIGIN"),
     )

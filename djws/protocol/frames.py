@@ -37,7 +37,7 @@ from struct import Struct
 from typing import TYPE_CHECKING
 
 from websockets.exceptions import PayloadTooBig, ProtocolError
-from websockets.frames import Frame, Opcode
+from websockets.frames import EXTERNAL_CLOSE_CODES, Frame, Opcode
 
 try:
     from websockets.speedups import apply_mask
@@ -73,12 +73,6 @@ NO_STATUS_RCVD = 1005
 INVALID_DATA = 1007
 MESSAGE_TOO_BIG = 1009
 
-#: Codes a peer may send in a close frame: the registered ones (1004-1006 and 1015
-#: are reserved for reporting, never sent) and 3000-4999 for libraries and apps.
-_SENDABLE_CODES = frozenset(
-    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
-)
-
 _U16 = Struct("!H")
 _U64 = Struct("!Q")
 _HEADER_16 = Struct("!BBH")
@@ -88,8 +82,13 @@ _OPCODES = {int(op): op for op in Opcode}
 
 
 def valid_close_code(code: int) -> bool:
-    """Tell whether ``code`` may appear in a close frame (RFC 6455, 7.4)."""
-    return code in _SENDABLE_CODES or 3000 <= code < 5000
+    """Tell whether ``code`` may appear in a close frame (RFC 6455, 7.4).
+
+    The registered codes a peer may send (1004-1006 and 1015 are reserved for
+    reporting, never sent), as websockets lists them, and 3000-4999 for
+    libraries and applications.
+    """
+    return code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000
 
 
 def encode_frame(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
@@ -103,9 +102,9 @@ def encode_frame(opcode: int, payload: bytes, *, rsv1: bool = False) -> bytes:
     return _HEADER_64.pack(first, 127, length) + payload
 
 
-def encode_close(code: int | None, reason: str = "") -> bytes:
-    """Return a close frame; ``code=None`` sends one without a status code."""
-    if code is None:
+def encode_close(code: int, reason: str = "") -> bytes:
+    """Return a close frame; code 1005 (no status) sends one without a status code."""
+    if code == NO_STATUS_RCVD:
         return b"\x88\x00"
     return encode_frame(OP_CLOSE, _U16.pack(code) + reason.encode())
 

@@ -1,4 +1,4 @@
-"""Entry point of a server process: ``python -m djws.bootstrap OPTIONS_JSON``.
+"""Entry point of a server process: ``python -m djws.server.bootstrap OPTIONS_JSON``.
 
 ``runwebsocket`` never serves from its own process, because ``manage.py`` has
 already imported Django there, too early for gevent (see :mod:`djws.patching`).
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> None:
         ensure_patched()
     except NotPatchedError as exc:
         sys.exit(f"Error: {exc}")
-    from djws.server import WebSocketServer
+    from djws.server.app import WebSocketServer
 
     http = config.pop("http", False)
     static = config.pop("static", False)

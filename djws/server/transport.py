@@ -25,7 +25,7 @@ import gevent
 from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 
-from .exceptions import BufferFull
+from ..exceptions import BufferFull
 
 __all__ = ["Transport"]
 

@@ -50,7 +50,7 @@ class WebSocketServer(BaseApplication):
 
     def load(self) -> Any:
         """Load the application in each worker, after the worker patched gevent."""
-        from .wsgi import get_wsgi_websocket_application
+        from ..wsgi import get_wsgi_websocket_application
 
         application = get_wsgi_websocket_application(http=self.http, static=self.static)
         application.start_serving()

@@ -1,0 +1,197 @@
+"""The worker's per-connection HTTP handler: where a WebSocket request enters.
+
+gevent-websocket's handler answers ``101 Switching Protocols`` before the
+application runs, so Django can no longer refuse with a 403, a 404 or a login
+redirect. This handler defers the upgrade instead:
+
+1. gevent's pywsgi reads the request line and headers, which must arrive
+   within ``WEBSOCKET_HANDSHAKE_TIMEOUT`` (else 408) and add up to at most
+   ``WEBSOCKET_MAX_HEADER_SIZE`` bytes (else 431): a client that opens TCP and
+   dribbles headers forever holds neither a greenlet nor memory for long;
+2. a request with ``Upgrade: websocket`` is validated
+   (:mod:`djws.protocol.handshake`); a malformed one is answered with 400, 405,
+   426 or 505 here, without touching Django;
+3. a valid one reaches the WSGI application with ``environ["djws.upgrade"]``,
+   an :class:`~.handoff.Upgrade` whose ``commit()`` the view calls to write
+   the 101 and take the socket;
+4. whatever Django answers *before* that -- a 403, 404, redirect or 500 -- is
+   sent as an ordinary HTTP response; after it, nothing more is HTTP.
+
+It extends gunicorn's gevent handler, so gunicorn's access log keeps working.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import socket
+from http import HTTPStatus
+from typing import Any
+
+from gevent import Timeout
+from gunicorn.workers.ggevent import PyWSGIHandler
+
+from ..conf import ServerSettings
+from ..exceptions import HandshakeError
+from ..protocol import http
+from ..protocol.handshake import is_upgrade_request, parse_handshake
+from .handoff import Upgrade
+from .registry import registry
+
+__all__ = ["WebSocketHandler"]
+
+logger = logging.getLogger("djws.server")
+
+
+class HeaderTimeout(socket.timeout):
+    """The client did not send its request headers in time."""
+
+
+class HeadersTooLarge(ValueError):  # noqa: N818 - named like HeaderTimeout
+    """The request's header block is over ``WEBSOCKET_MAX_HEADER_SIZE``."""
+
+
+class _HeaderReader:
+    """Give ``http.client.parse_headers`` lines of ``rfile`` until a byte budget is spent.
+
+    The standard library bounds each header line (64 KiB) and their number
+    (100), so about 6.5 MB; this bounds their total.
+    """
+
+    def __init__(self, rfile: Any, budget: int) -> None:
+        self._rfile = rfile
+        self._budget = budget
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self._rfile.readline(limit)
+        self._budget -= len(line)
+        if self._budget < 0:
+            raise HeadersTooLarge("request header block too large")
+        return line
+
+
+class WebSocketHandler(PyWSGIHandler):
+    """pywsgi handler that validates upgrades and defers the 101 to the view."""
+
+    _header_timer: Timeout | None = None
+    _requests_started = 0
+
+    @property
+    def config(self) -> ServerSettings:
+        """The server's settings: the application's (read once per worker), else fresh ones."""
+        config = getattr(self.application, "config", None)
+        return config if config is not None else ServerSettings.read()
+
+    def handle_one_request(self) -> Any:
+        """Handle one request; its request line and headers must come in time."""
+        self._requests_started += 1
+        self.application = self.server.application
+        self._header_timer = Timeout.start_new(
+            self.config.handshake_timeout, HeaderTimeout("request headers timed out")
+        )
+        try:
+            return super().handle_one_request()
+        finally:
+            self._header_timer.close()
+
+    def read_requestline(self) -> str:
+        """Read the request line; answer 408 if the first one does not come in time.
+
+        An idle keep-alive connection (a later request that never starts) is
+        closed silently instead, and so is any connection still waiting for its
+        request line when the worker stops.
+        """
+        with registry.waiting_for_request():
+            try:
+                return super().read_requestline()
+            except HeaderTimeout:
+                if self._requests_started == 1:
+                    self.log_error("Request timed out from %s", self.client_address)
+                    with contextlib.suppress(OSError):
+                        self.socket.sendall(http.plain(408, "Request timed out."))
+                return ""
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """Parse the request line and headers, within ``WEBSOCKET_MAX_HEADER_SIZE``."""
+        rfile = self.rfile
+        self.rfile = _HeaderReader(rfile, self.config.max_header_size - len(raw_requestline))
+        try:
+            return super().read_request(raw_requestline)
+        finally:
+            self.rfile = rfile
+
+    def get_environ(self) -> dict[str, Any]:
+        """Build the WSGI environ; the headers are complete, so stop their timer."""
+        if self._header_timer is not None:
+            self._header_timer.close()
+        environ = super().get_environ()
+        # Tells views and template tags (websocket_url) that this request came in
+        # through a djws server, so WebSocket URLs are on this same host and port.
+        environ["djws.server"] = True
+        return environ
+
+    def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
+        # pywsgi prints a traceback for anything but ValueError; a client's
+        # malformed request (too many or too long headers, a timeout) is not a
+        # server fault: log one line.
+        self.log_error("Invalid request from %s: %s", self.client_address, ex)
+        if isinstance(ex, HeaderTimeout):
+            return ("408", http.plain(408, "Request timed out."))
+        if isinstance(ex, HeadersTooLarge):
+            return ("431", http.plain(431, "Request header fields too large."))
+        return ("400", http.plain(400, "Bad request."))
+
+    def run_application(self) -> None:
+        """Refuse malformed upgrades here; hand valid ones to the application."""
+        if not is_upgrade_request(self.environ):
+            super().run_application()
+            return
+        # Whatever happens, this connection is not reused: a refused WebSocket
+        # client does not send another request on it.
+        self.close_connection = True
+        try:
+            if registry.stopping:
+                raise HandshakeError(503, "The server is shutting down.", [("Retry-After", "1")])
+            handshake = parse_handshake(self.environ)
+        except HandshakeError as exc:
+            self._refuse(exc)
+            return
+        # An upgrade request has no body, and what follows it on the socket
+        # belongs to the WebSocket: Django's request must not hold the reader.
+        self.environ["wsgi.input"] = io.BytesIO()
+        upgrade = Upgrade(handshake, self.socket, self.rfile, self.config)
+        self.environ["djws.upgrade"] = upgrade
+        try:
+            self.result = self.application(self.environ, self.start_response)
+            if not upgrade.committed:
+                self.process_result()  # Django refused: an ordinary HTTP response
+                return
+            # The socket was a WebSocket: what Django returns now is a sentinel
+            # (djws.decorators.WebSocketResponse), never bytes for the client.
+            status = getattr(self.result, "status_code", None)
+            if status != 101:
+                logger.error(
+                    "%s returned a %s response after accepting a WebSocket; it was not sent",
+                    self.environ.get("PATH_INFO"),
+                    status,
+                )
+        finally:
+            if upgrade.committed:
+                # For the access log, and so that pywsgi writes no error page
+                # onto the WebSocket if anything raised after the 101.
+                self.status = "101 Switching Protocols"
+                self.response_length = upgrade.response_length or 0
+            close = getattr(self.result, "close", None)
+            self.result = None
+            if close is not None:
+                close()
+
+    def _refuse(self, exc: HandshakeError) -> None:
+        response = http.plain(exc.status, exc.message, exc.headers)
+        self.status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
+        try:
+            self.socket.sendall(response)
+        except OSError:
+            return
+        self.response_length = len(response)
