@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -63,4 +66,45 @@ def test_edited_view_is_served_after_reload(project_copy: Path) -> None:
         wait_for_message(server, "stamped again")
     finally:
         os.killpg(server.process.pid, signal.SIGTERM)
+        server.stop()
+
+
+def group_processes(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_sigint_to_a_background_jobs_group_stops_every_process(project_copy: Path) -> None:
+    """A script starts runwebsocket in the background (so the shell makes it ignore
+    SIGINT, as POSIX shells do for background jobs); SIGINT to the process group
+    must still stop the supervisors too, and free the port."""
+    script = f"{sys.executable} manage.py runwebsocket 127.0.0.1:0 & wait"
+    server = start_server(command=["bash", "-c", script], cwd=project_copy)
+    pgid = server.process.pid
+    try:
+        wait_for_message(server, "stamped")
+        # bash, the reloader, its child, gunicorn's arbiter and worker.
+        assert len(group_processes(pgid)) == 5
+        os.killpg(pgid, signal.SIGINT)
+        deadline = time.monotonic() + 20
+        while group_processes(pgid):
+            assert time.monotonic() < deadline, f"still running: {group_processes(pgid)}"
+            time.sleep(0.1)
+        with socket.socket() as probe:
+            # Nothing listens any more (SO_REUSEADDR only passes over TIME_WAIT).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", server.port))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
         server.stop()

@@ -191,12 +191,12 @@ class Parser:
                     break
                 first = data[pos]
                 second = data[pos + 1]
+                if not second & 0x80:
+                    raise _Fail(PROTOCOL_ERROR, "client frames must be masked")
                 length = second & 0x7F
                 header = 6 if length < 126 else 8 if length == 126 else 14
                 if end - pos < header:
                     break
-                if not second & 0x80:
-                    raise _Fail(PROTOCOL_ERROR, "client frames must be masked")
                 if length == 126:
                     length = _U16.unpack_from(data, pos + 2)[0]
                 elif length == 127:

@@ -181,6 +181,7 @@ class WebSocketHandler(PyWSGIHandler):
                 # For the access log, and so that pywsgi writes no error page
                 # onto the WebSocket if anything raised after the 101.
                 self.status = "101 Switching Protocols"
+                self.response_headers = []
                 self.response_length = upgrade.response_length or 0
             close = getattr(self.result, "close", None)
             self.result = None
@@ -190,6 +191,7 @@ class WebSocketHandler(PyWSGIHandler):
     def _refuse(self, exc: HandshakeError) -> None:
         response = http.plain(exc.status, exc.message, exc.headers)
         self.status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
+        self.response_headers = []
         try:
             self.socket.sendall(response)
         except OSError:

@@ -12,21 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gevent import getcurrent
 
-if TYPE_CHECKING:
-    from ..connection import WebSocket
+__all__ = ["Connection", "Registry", "registry"]
 
-__all__ = ["Registry", "registry"]
+
+class Connection(Protocol):
+    """What the server needs of an open connection (:class:`djws.connection.WebSocket`)."""
+
+    @property
+    def closed(self) -> bool: ...
+    def close(self, code: int = ..., reason: str = ...) -> None: ...
+    def tick(
+        self,
+        now: float,
+        *,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        idle_timeout: float | None,
+    ) -> None: ...
 
 
 class Registry:
     """The accepted, unfinished connections of one process, and its lifecycle flags."""
 
     def __init__(self) -> None:
-        self._connections: set[WebSocket] = set()
+        self._connections: set[Connection] = set()
         #: Set when the worker starts its shutdown: new handshakes get 503, and a
         #: connection accepted meanwhile is closed with 1001 at once, so clients
         #: that reconnect as soon as they are told to go away cannot hold it up.
@@ -37,11 +50,11 @@ class Registry:
         # Greenlets of connections that have not sent their request line yet.
         self._waiting: set[Any] = set()
 
-    def add(self, ws: WebSocket) -> None:
+    def add(self, ws: Connection) -> None:
         """Record a newly accepted connection."""
         self._connections.add(ws)
 
-    def discard(self, ws: WebSocket) -> None:
+    def discard(self, ws: Connection) -> None:
         """Forget a connection whose view has finished."""
         self._connections.discard(ws)
 
@@ -66,11 +79,11 @@ class Registry:
             greenlet.kill(block=False)
         return len(waiting)
 
-    def snapshot(self) -> list[WebSocket]:
+    def snapshot(self) -> list[Connection]:
         """The open connections now, as a list safe to iterate while they change."""
         return list(self._connections)
 
-    def __iter__(self) -> Iterator[WebSocket]:
+    def __iter__(self) -> Iterator[Connection]:
         return iter(self.snapshot())
 
     def __len__(self) -> int:
