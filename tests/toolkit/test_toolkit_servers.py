@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
 from djws import broadcast
-from djws.models import ChatMessage
-from djws.servers.chat import group_name
+from djws.contrib.chat.models import ChatMessage
+from djws.contrib.chat.views import group_name
 from djws.test import WebSocketClient, capture_broadcasts
 
 
