@@ -59,7 +59,6 @@ def open_ws(server: Server, path: str) -> ClientConnection:
     )
 
 
-
 def room() -> str:
     """A fresh room name, so tests do not see each other's history."""
     return f"room-{next(_rooms)}"
