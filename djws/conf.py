@@ -9,16 +9,17 @@ Two ways to read them:
   limits, timeouts and compression of the protocol, frozen.
 
 Every setting is documented in ``docs/reference/settings.rst``; keep the two in step.
+An optional app's settings are its own (``djws.contrib.chat.conf``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.conf import settings as django_settings
 
-__all__ = ["DEFAULTS", "ServerSettings", "settings"]
+__all__ = ["DEFAULTS", "ServerSettings", "Settings", "settings"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -74,22 +75,25 @@ DEFAULTS: dict[str, Any] = {
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
     # See djws.urls.
     "WEBSOCKET_SERVER_URL": None,
-    # Messages per room the built-in chat server (djws.servers.chat) keeps and sends
-    # to a client that joins.
-    "WEBSOCKET_CHAT_HISTORY": 50,
 }
 
 
 class Settings:
     """Attribute access to ``WEBSOCKET_*`` settings, falling back to ``DEFAULTS``.
 
-    Reads happen on every access so ``override_settings`` in tests just works.
+    Reads happen on every access so ``override_settings`` in tests just works. A
+    subclass with other ``defaults`` serves an optional app's settings.
     """
 
+    #: The settings this object knows, each with its default.
+    defaults: ClassVar[dict[str, Any]] = DEFAULTS
+    #: Who owns them, named when an unknown setting is asked for.
+    app: ClassVar[str] = "djws"
+
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise AttributeError(f"djws has no setting {name!r}")
-        return getattr(django_settings, name, DEFAULTS[name])
+        if name not in self.defaults:
+            raise AttributeError(f"{self.app} has no setting {name!r}")
+        return getattr(django_settings, name, self.defaults[name])
 
 
 settings = Settings()

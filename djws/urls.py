@@ -36,9 +36,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.http.request import split_domain_port
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from .conf import settings
 
@@ -57,6 +58,9 @@ DEFAULT_PORT = 8001
 
 _PORT_ONLY = re.compile(r"^:(\d{1,5})$")
 
+#: Names that ``djws.servers.urls`` gives only with an optional app installed.
+_NAMES_OF_APPS = {"djws:chat": "djws.contrib.chat"}
+
 
 def reverse_websocket(
     viewname: str,
@@ -66,15 +70,25 @@ def reverse_websocket(
 ) -> str:
     """Return the path of a WebSocket view, like ``reverse()`` in ``WEBSOCKET_URLCONF``.
 
-    Raise ``NoReverseMatch`` for an unknown name or arguments that fit no route.
+    Raise ``NoReverseMatch`` for an unknown name or arguments that fit no route;
+    for a built-in server whose app is not installed, say which app to add.
     """
-    return reverse(
-        viewname,
-        urlconf=_urlconf(),
-        args=args,
-        kwargs=kwargs,
-        current_app=current_app,
-    )
+    try:
+        return reverse(
+            viewname,
+            urlconf=_urlconf(),
+            args=args,
+            kwargs=kwargs,
+            current_app=current_app,
+        )
+    except NoReverseMatch as exc:
+        app = _NAMES_OF_APPS.get(viewname) if isinstance(viewname, str) else None
+        if app is None or apps.is_installed(app):
+            raise
+        raise NoReverseMatch(
+            f'{exc} {viewname!r} is a view of {app}, which is not installed: add "{app}" '
+            "to INSTALLED_APPS (then run manage.py migrate)."
+        ) from exc
 
 
 def websocket_url(

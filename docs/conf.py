@@ -2,7 +2,7 @@
 
 Built warning-free by ``.ci/docs.sh``. autodoc imports djws, so Django is
 configured here with the smallest settings that let every documented module
-import (djws's models need the contenttypes and auth apps).
+import (the chat's models need their app, ``djws.contrib.chat``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ sys.path.insert(0, str(DOCS.parent))
 
 if not settings.configured:
     settings.configure(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "djws"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "djws",
+            "djws.contrib.chat",
+        ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         WEBSOCKET_URLCONF="djws.servers.urls",
         USE_TZ=True,

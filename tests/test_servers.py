@@ -1,7 +1,8 @@
-"""The built-in servers (``djws.servers``): echo, ping and chat, over real sockets.
+"""The built-in servers (``djws.servers``, ``djws.contrib.chat``): echo, ping and chat.
 
-They run in the sample site, which includes ``djws.servers.urls`` under ``ws/``,
-served by a real ``runwebsocket`` and talked to with the ``websockets`` client.
+They run in the sample site, which installs ``djws.contrib.chat`` and includes
+``djws.servers.urls`` under ``ws/``, served by a real ``runwebsocket`` and talked
+to with the ``websockets`` client.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ def open_ws(server: Server, path: str) -> ClientConnection:
     return connect(
         f"{server.url}{path}", open_timeout=TIMEOUT, proxy=None, compression=None, legacy=True
     )
-
 
 
 def room() -> str:
@@ -209,7 +209,7 @@ def test_chat_history_keeps_only_the_most_recent_messages(server, database):
         "shell",
         "--no-imports",
         "-c",
-        "from djws.models import ChatMessage; "
+        "from djws.contrib.chat.models import ChatMessage; "
         f"print(ChatMessage.objects.filter(room={name!r}).count())",
         cwd=SAMPLE_SITE,
         env=database,

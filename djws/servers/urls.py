@@ -4,13 +4,18 @@
 
     urlpatterns = [path("ws/", include("djws.servers.urls"))]
 
-gives ``ws/echo/``, ``ws/ping/``, ``ws/chat/`` (the ``lobby`` room) and
-``ws/chat/<room>/``, named ``djws:echo``, ``djws:ping`` and ``djws:chat``.
+gives ``ws/echo/`` and ``ws/ping/``, named ``djws:echo`` and ``djws:ping``. With
+``"djws.contrib.chat"`` in ``INSTALLED_APPS`` it also gives the chat:
+``ws/chat/`` (the ``lobby`` room) and ``ws/chat/<room>/``, named ``djws:chat``.
+Without that app those paths are not found (404) and ``djws:chat`` does not
+reverse.
 """
 
-from django.urls import path, re_path
+from __future__ import annotations
 
-from .chat import DEFAULT_ROOM, ROOM_RE, chat
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, path
+
 from .echo import echo
 from .ping import ping
 
@@ -18,9 +23,13 @@ __all__ = ["app_name", "urlpatterns"]
 
 app_name = "djws"
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("echo/", echo, name="echo"),
     path("ping/", ping, name="ping"),
-    path("chat/", chat, {"room": DEFAULT_ROOM}, name="chat"),
-    re_path(rf"^chat/(?P<room>{ROOM_RE})/$", chat, name="chat"),
 ]
+
+if apps.is_installed("djws.contrib.chat"):
+    # Only then: the chat's model cannot even be imported without its app.
+    from ..contrib.chat.urls import urlpatterns as chat_urlpatterns
+
+    urlpatterns += chat_urlpatterns

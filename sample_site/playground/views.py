@@ -8,7 +8,7 @@ templates work whether the page came from ``runserver`` (WebSockets on port
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from djws.servers.chat import DEFAULT_ROOM
+from djws.contrib.chat.views import DEFAULT_ROOM
 
 __all__ = ["chat", "echo", "index", "ping"]
 

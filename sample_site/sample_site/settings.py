@@ -25,6 +25,7 @@ ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(","
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djws",
+    "djws.contrib.chat",  # the chat server and its history table
     "playground",
 ]
 
@@ -37,7 +38,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "sample_site.urls"
 WSGI_APPLICATION = "sample_site.wsgi.application"
 
-# djws: the WebSocket views (the built-in echo, ping and chat servers).
+# djws: the WebSocket views (the built-in echo and ping servers, and the chat).
 WEBSOCKET_URLCONF = "sample_site.websocket_urls"
 WEBSOCKET_SERVER_URL = os.environ.get("WEBSOCKET_SERVER_URL") or None
 WEBSOCKET_BROADCAST_URL = os.environ.get("WEBSOCKET_BROADCAST_URL", "memory://")

@@ -5,7 +5,7 @@ from django.contrib.staticfiles.views import serve
 from django.urls import path, re_path
 from playground import views
 
-from djws.servers.chat import ROOM_RE
+from djws.contrib.chat.views import ROOM_RE
 
 urlpatterns = [
     path("", views.index, name="index"),

@@ -1,4 +1,8 @@
-"""WebSocket views of the sample site (WEBSOCKET_URLCONF): djws's built-in servers."""
+"""WebSocket views of the sample site (WEBSOCKET_URLCONF): djws's built-in servers.
+
+With ``djws.contrib.chat`` in ``INSTALLED_APPS``, ``djws.servers.urls`` has the
+chat too, beside echo and ping.
+"""
 
 from django.urls import include, path
 

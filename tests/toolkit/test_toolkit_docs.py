@@ -2,7 +2,7 @@
 
 Settings, checks and options are added in code; these tests fail until the
 reference (``docs/reference``) says what each one is and, for settings, its
-default as ``djws.conf.DEFAULTS`` has it.
+default as ``djws.conf.DEFAULTS`` (or ``djws.contrib.chat.conf.DEFAULTS``) has it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from djws.conf import DEFAULTS
+from djws.conf import DEFAULTS as CORE_DEFAULTS
+from djws.contrib.chat.conf import DEFAULTS as CHAT_DEFAULTS
 from djws.management.commands.runwebsocket import Command
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "reference"
+DEFAULTS = {**CORE_DEFAULTS, **CHAT_DEFAULTS}
 
 
 def section(text: str, heading: str) -> str:

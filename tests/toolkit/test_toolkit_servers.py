@@ -9,8 +9,8 @@ from django.contrib.auth.models import User
 from django.test import TestCase, override_settings
 
 from djws import broadcast
-from djws.models import ChatMessage
-from djws.servers.chat import group_name
+from djws.contrib.chat.models import ChatMessage
+from djws.contrib.chat.views import group_name
 from djws.test import WebSocketClient, capture_broadcasts
 
 
@@ -50,9 +50,10 @@ class ChatServerTests(TestCase):
     client_class = WebSocketClient
 
     def test_a_message_reaches_everyone_in_the_room_and_is_stored(self) -> None:
-        with self.client.connect("/ws/chat/lobby/") as ada, self.client.connect(
-            "/ws/chat/lobby/"
-        ) as grace:
+        with (
+            self.client.connect("/ws/chat/lobby/") as ada,
+            self.client.connect("/ws/chat/lobby/") as grace,
+        ):
             history = {"type": "history", "room": "lobby", "messages": []}
             self.assertEqual(ada.receive_json(), history)
             self.assertEqual(grace.receive_json()["messages"], [])
@@ -61,8 +62,13 @@ class ChatServerTests(TestCase):
                 to_ada, to_grace = ada.receive_json(), grace.receive_json()
         stored = ChatMessage.objects.get()
         expected = {
-            "type": "message", "id": stored.id, "room": "lobby", "name": "Ada",
-            "color": "#1f77b4", "text": "Hello", "time": stored.created.isoformat(),
+            "type": "message",
+            "id": stored.id,
+            "room": "lobby",
+            "name": "Ada",
+            "color": "#1f77b4",
+            "text": "Hello",
+            "time": stored.created.isoformat(),
         }
         self.assertEqual(to_ada, expected)
         self.assertEqual(to_grace, expected)
@@ -101,13 +107,16 @@ class CaptureBroadcastsTests(TestCase):
             broadcast.publish("room-2", {"n": 1})
             broadcast.send_to_user(user, "to ada")
             broadcast.send_to_session("abc123", "to a session")
-        self.assertEqual(sent, [
-            ("room-1", "text"),
-            ("room-1", b"\\x00"),
-            ("room-2", {"n": 1}),
-            (f"djws.user.{user.pk}", "to ada"),
-            ("djws.session.abc123", "to a session"),
-        ])
+        self.assertEqual(
+            sent,
+            [
+                ("room-1", "text"),
+                ("room-1", b"\\x00"),
+                ("room-2", {"n": 1}),
+                (f"djws.user.{user.pk}", "to ada"),
+                ("djws.session.abc123", "to a session"),
+            ],
+        )
         self.assertEqual(sent[2].group, "room-2")
         self.assertEqual(sent[2].message, {"n": 1})
 

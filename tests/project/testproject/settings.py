@@ -3,6 +3,7 @@
 ``DJWS_TEST_DATABASE`` picks the database: ``sqlite`` (default), ``psycopg2``
 or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
 ``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
+``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out.
 """
 
 import os
@@ -19,8 +20,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.staticfiles",
     "djws",
+    "djws.contrib.chat",
     "testproject",
 ]
+if os.environ.get("DJWS_TEST_CHAT", "1") == "0":
+    INSTALLED_APPS.remove("djws.contrib.chat")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -6,7 +6,7 @@ The protocol is JSON in text messages. A client sends::
 
 Every message carries its sender's name and name colour, so a client may change
 either at any time and nothing is kept per connection. It is validated with
-:class:`djws.forms.ChatMessageForm`; a bad one is answered, to its sender only,
+:class:`djws.contrib.chat.forms.ChatMessageForm`; a bad one is answered, to its sender only,
 with ``{"type": "error", "errors": {"color": ["Enter a colour as #rrggbb..."]}}``.
 A good one is stored, then published to the room, and everyone in the room --
 the sender too -- receives::
@@ -19,8 +19,9 @@ A client that joins first gets the room's recent history (the last
 
     {"type": "history", "room": "lobby", "messages": [<message>, ...]}
 
-History lives in the database (:class:`djws.models.ChatMessage`), so it
-survives restarts and is shared by every worker; run ``manage.py migrate``.
+History lives in the database (:class:`djws.contrib.chat.models.ChatMessage`),
+so it survives restarts and is shared by every worker; run ``manage.py migrate``.
+Importing this module requires ``"djws.contrib.chat"`` in ``INSTALLED_APPS``.
 """
 
 from __future__ import annotations
@@ -32,30 +33,30 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from .. import broadcast
-from ..conf import settings
-from ..connection import CloseCode
-from ..decorators import websocket
-from ..forms import ChatMessageForm
-from ..models import ChatMessage
+from ... import broadcast
+from ...connection import CloseCode
+from ...decorators import websocket
+from .conf import settings
+from .forms import ChatMessageForm
+from .models import ChatMessage
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from ..connection import WebSocket
+    from ...connection import WebSocket
 
 __all__ = ["DEFAULT_ROOM", "ROOM_RE", "chat", "group_name", "history", "post"]
 
-logger = logging.getLogger("djws.servers.chat")
+logger = logging.getLogger("djws.contrib.chat")
 
-#: The room of ``ws/chat/``.
+#: The room of ``chat/``.
 DEFAULT_ROOM = "lobby"
 #: Room names: what a URL slug allows, at most as long as ``ChatMessage.room``.
 ROOM_RE = r"[-a-zA-Z0-9_]{1,64}"
 
 
 def group_name(room: str) -> str:
-    """The broadcast group of a room (``djws.`` itself is reserved for broadcast's own use)."""
+    """Return the broadcast group of a room (``djws.`` is reserved for broadcast's own use)."""
     return f"djws-chat.{room}"
 
 
@@ -143,6 +144,6 @@ def _receive(ws: WebSocket, room: str, text: str) -> None:
 
 
 def _message_id(item: broadcast.GroupMessage) -> Any:
-    """The id of a published chat message (None if it has none)."""
+    """Return the id of a published chat message (None if it has none)."""
     data = item.data if item.kind == "json" else None
     return data.get("id") if isinstance(data, dict) else None

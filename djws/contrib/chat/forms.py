@@ -1,4 +1,4 @@
-"""Forms of djws: validation of what chat clients send.
+"""The chat's form: validation of what chat clients send.
 
 A WebSocket message is user input like a POST body; validating it with a Django
 form gives the same field rules and error messages as the rest of a site, and a

@@ -1,18 +1,26 @@
-"""Models of djws: the recent history of the built-in chat server.
+"""The chat's model: the recent history of each room.
 
-Only :mod:`djws.servers.chat` uses them. A project that lists ``djws`` in
-``INSTALLED_APPS`` gets the table with ``manage.py migrate`` and may leave it
-empty; the chat server needs it (it tells clients to run ``migrate`` if not).
+A project that lists ``"djws.contrib.chat"`` in ``INSTALLED_APPS`` gets the
+table (``djws_chat_chatmessage``) with ``manage.py migrate``; the chat server
+needs it, and tells clients to run ``migrate`` if it is missing.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from django.apps import apps
 from django.core.validators import RegexValidator
 from django.db import models
 
 __all__ = ["COLOR_RE", "ChatMessage"]
+
+if not apps.is_installed("djws.contrib.chat"):
+    # Django's own error names the model and "app_label", not what to do about it.
+    raise RuntimeError(
+        'djws.contrib.chat is not installed: add "djws.contrib.chat" to INSTALLED_APPS '
+        "(then run manage.py migrate) to use the chat server, its models or its URLs."
+    )
 
 #: A name colour: ``#rrggbb``, what ``<input type="color">`` produces.
 COLOR_RE = r"^#[0-9a-fA-F]{6}$"
@@ -36,7 +44,9 @@ class ChatMessage(models.Model):
     class Meta:
         ordering: ClassVar[list[str]] = ["id"]
         indexes: ClassVar[list[models.Index]] = [
-            models.Index(fields=["room", "-id"], name="djws_chat_room_recent"),
+            # Not djws_chat_room_recent, the index of the table djws had before this
+            # app: it may still exist, and an index name is unique in a database.
+            models.Index(fields=["room", "-id"], name="djws_chat_message_room_recent"),
         ]
         verbose_name = "chat message"
 
@@ -44,7 +54,7 @@ class ChatMessage(models.Model):
         return f"[{self.room}] {self.name}: {self.text[:40]}"
 
     def as_json(self) -> dict[str, object]:
-        """The message as the chat server sends it to clients."""
+        """Return the message as the chat server sends it to clients."""
         return {
             "type": "message",
             "id": self.id,
