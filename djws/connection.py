@@ -11,8 +11,8 @@ A connection is created by ``@websocket`` from the upgrade request and accepted
 with :meth:`WebSocket.accept`, which writes the ``101``; it enters the process's
 registry then (:mod:`djws.server.registry`) and leaves it in :meth:`~WebSocket.finish`.
 Group membership (:meth:`~WebSocket.join`) belongs to the broadcast hub, which
-attaches itself after accept (:meth:`~WebSocket.attach_groups`): this module
-does not import it.
+attaches itself after accept (:mod:`djws.membership`): this module does not
+import it.
 
 The greenlet that accepted the connection -- the view's -- is the only one that
 reads the socket. Any greenlet may send, close, or :meth:`~WebSocket.deliver`
@@ -25,16 +25,17 @@ import json
 from collections import deque
 from collections.abc import Iterator, Sequence
 from time import monotonic
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from gevent import getcurrent
 from gevent.hub import get_hub
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import CloseCode
 
 from . import db
 from .exceptions import BufferFull, ConnectionClosed
+from .membership import Membership
 from .protocol.frames import OP_BINARY, OP_TEXT
+from .protocol.handshake import deflate_factory
 from .protocol.protocol import ServerProtocol, State
 from .server.registry import registry
 from .server.transport import Transport
@@ -45,19 +46,10 @@ if TYPE_CHECKING:
     from .conf import ServerSettings
     from .server.handoff import Upgrade
 
-__all__ = ["CloseCode", "Groups", "WebSocket"]
+__all__ = ["CloseCode", "WebSocket"]
 
 
-class Groups(Protocol):
-    """What a connection needs from the broadcast hub that owns its group memberships."""
-
-    def join(self, ws: WebSocket, group: str, *, forward: bool) -> None: ...
-    def leave(self, ws: WebSocket, group: str) -> None: ...
-    def groups_of(self, ws: WebSocket) -> frozenset[str]: ...
-    def forget(self, ws: WebSocket) -> None: ...
-
-
-class WebSocket:
+class WebSocket(Membership):
     """A WebSocket connection, used from a synchronous view.
 
     Typical use::
@@ -78,7 +70,6 @@ class WebSocket:
         self._owner = getcurrent()
         self._ready: deque[Any] = deque()
         self._close_timer: Any = None
-        self._groups: Groups | None = None
 
     # Opening
 
@@ -103,17 +94,11 @@ class WebSocket:
         if upgrade is None:
             raise RuntimeError("this WebSocket was already accepted")
         config = self._config
-        if compression is None:
-            compression = config.compression
-        factory = None
-        if compression:
-            factory = ServerPerMessageDeflateFactory(
-                server_max_window_bits=config.compression_window_bits,
-                client_max_window_bits=config.compression_window_bits,
-                compress_settings={"memLevel": config.compression_memory_level},
-            )
+        compress = config.compression if compression is None else compression
         response, extensions = upgrade.handshake.accept(
-            subprotocol, compression=factory, headers=headers
+            subprotocol,
+            compression=deflate_factory(config) if compress else None,
+            headers=headers,
         )
         sock, buffered = upgrade.commit(response)
         self._upgrade = None
@@ -127,10 +112,6 @@ class WebSocket:
         registry.add(self)
         if registry.stopping:
             self.close(CloseCode.GOING_AWAY, "server shutting down")
-
-    def attach_groups(self, groups: Groups) -> None:
-        """Let ``groups`` (the broadcast hub) own this connection's group memberships."""
-        self._groups = groups
 
     def _open(self) -> tuple[ServerProtocol, Transport]:
         if self._protocol is None or self._transport is None:
@@ -160,7 +141,7 @@ class WebSocket:
             if wait is not None and wait <= 0:
                 raise TimeoutError(f"no message within {timeout} seconds")
             holding = release_delay is not None and db.connections_in_use()
-            if holding and (wait is None or wait > release_delay):
+            if release_delay is not None and holding and (wait is None or wait > release_delay):
                 wait = release_delay
             data = transport.recv(wait)
             if data is None:
@@ -408,42 +389,7 @@ class WebSocket:
                 self._close_timer.close()
                 self._close_timer = None
             registry.discard(self)
-            groups, self._groups = self._groups, None
-            if groups is not None:
-                groups.forget(self)
-
-    # Groups (djws.broadcast)
-
-    def _group_owner(self) -> Groups:
-        if self._groups is None:
-            raise RuntimeError(
-                "this connection has no broadcast hub: groups work in @websocket views"
-            )
-        return self._groups
-
-    def join(self, group: str, *, forward: bool = True) -> None:
-        """Receive what is published to ``group``, from any process, until leaving it.
-
-        With ``forward`` (the default) messages go straight to the client, framed
-        once for all recipients and queued without waiting (a client too slow to
-        read them is closed with 1008). With ``forward=False`` they come out of
-        :meth:`receive` as :class:`djws.broadcast.GroupMessage` objects, for the
-        view to filter, transform or write through with ``send``.
-
-        Returns once the broadcast backend has confirmed the subscription, so a
-        message published after ``join()`` returns is received. Leaving is
-        automatic when the connection ends.
-        """
-        self._group_owner().join(self, group, forward=forward)
-
-    def leave(self, group: str) -> None:
-        """Stop receiving ``group``'s messages (nothing happens if not in it)."""
-        self._group_owner().leave(self, group)
-
-    @property
-    def groups(self) -> frozenset[str]:
-        """The groups this connection joined."""
-        return self._groups.groups_of(self) if self._groups is not None else frozenset()
+            self.detach_groups()
 
     def __repr__(self) -> str:
         path = getattr(self.request, "path", "?")

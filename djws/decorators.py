@@ -55,6 +55,23 @@ class WebSocketResponse(HttpResponse):
         super().__init__()
         self.websocket = ws
 
+    def close(self) -> None:
+        """Finish the request (``request_finished``), then unlink what it holds.
+
+        A request sits in reference cycles of Django's own making (the lazy
+        ``request.user`` closes over the request; so do ``request.auser`` and
+        the messages storage), which only the cyclic collector could free. A
+        worker's connections come and go by the thousand, so once nothing can
+        use the request any more, its attributes are dropped: reference
+        counting alone then frees it, its session and user, and the upgrade.
+        """
+        try:
+            super().close()
+        finally:
+            request = self.websocket.request
+            if request is not None:
+                request.__dict__.clear()
+
 
 class UpgradeRequired(HttpResponse):
     """426: a plain HTTP request reached a WebSocket view."""

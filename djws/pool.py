@@ -34,7 +34,7 @@ def _in_transaction(raw: Any) -> bool:
     """Tell whether a DB-API connection has a transaction open (where we can tell)."""
     status = getattr(raw, "get_transaction_status", None)  # psycopg2
     if status is not None:
-        return status() != 0
+        return bool(status() != 0)
     info = getattr(raw, "info", None)  # psycopg 3
     if info is not None and hasattr(info, "transaction_status"):
         return int(info.transaction_status) != 0
@@ -134,4 +134,4 @@ def install(size: int) -> None:
             return raw if raw is not None else _original(self, conn_params)
 
         get_new_connection.djws_pooled = True  # type: ignore[attr-defined]
-        cls.get_new_connection = get_new_connection
+        cls.get_new_connection = get_new_connection  # type: ignore[method-assign]

@@ -52,7 +52,7 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-class WebSocketWorker(GeventWebSocketWorker):
+class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hints
     """A gevent worker whose requests may become WebSockets accepted by Django views."""
 
     def patch(self) -> None:

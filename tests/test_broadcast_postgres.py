@@ -120,10 +120,10 @@ def test_publishing_to_an_unreachable_database_fails_clearly(prefix: str) -> Non
 def test_delivery_resumes_after_the_listening_connection_is_killed(
     servers: tuple[Server, Server], prefix: str
 ) -> None:
-    from djws.broadcast.backends.postgres import _Driver
+    from djws.broadcast.backends.postgres_driver import Driver
 
     one, two = servers
-    driver = _Driver()
+    driver = Driver()
     admin = driver.connect(PG_URL)
     try:
         with join(two, "p-resume") as member, join(one, "p-resume", max_queue=None) as publisher:

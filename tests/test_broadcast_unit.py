@@ -13,12 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from djws.broadcast import GroupMessage
 from djws.broadcast.backends import backend_path
 from djws.broadcast.backends.base import redact
-from djws.broadcast.backends.postgres import (
-    NOTIFY_LIMIT,
-    _Driver,
-    decode_payload,
-    encode_payload,
-)
+from djws.broadcast.backends.postgres import NOTIFY_LIMIT, decode_payload, encode_payload
+from djws.broadcast.backends.postgres_driver import Driver
 from djws.broadcast.hub import check_group, session_group, user_group
 from djws.broadcast.message import check_wire, encode, opcode_of, split_envelope, wrap_envelope
 from djws.protocol.frames import OP_BINARY, OP_TEXT
@@ -150,7 +146,7 @@ def test_notify_payloads_inline_up_to_the_limit_then_by_reference() -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("name", ["psycopg", "psycopg2"])
 def test_both_drivers_listen_and_receive(name: str) -> None:
-    driver = _Driver(name)
+    driver = Driver(name)
     assert driver.module.__name__ == name
     listener = driver.connect("postgresql://postgres@127.0.0.1:5432/test")
     sender = driver.connect("postgresql://postgres@127.0.0.1:5432/test")

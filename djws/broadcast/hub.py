@@ -138,7 +138,7 @@ def identify(request: HttpRequest) -> Identity:
 class Member:
     """The broadcast state of one connection: its id, identity and groups."""
 
-    __slots__ = ("groups", "id", "identity")
+    __slots__ = ("__weakref__", "groups", "id", "identity")
 
     def __init__(self, identity: Identity) -> None:
         #: Identifies the connection in presence entries.

@@ -18,7 +18,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.base import Extension
@@ -30,7 +30,10 @@ from websockets.utils import accept_key
 from ..exceptions import HandshakeError
 from .http import serialize
 
-__all__ = ["Handshake", "is_upgrade_request", "parse_handshake"]
+if TYPE_CHECKING:
+    from ..conf import ServerSettings
+
+__all__ = ["Handshake", "deflate_factory", "is_upgrade_request", "parse_handshake"]
 
 SUPPORTED_VERSION = "13"
 #: Offers a client may make in one handshake. Browsers send one or two of each;
@@ -96,6 +99,15 @@ class Handshake:
             if candidate in self.subprotocols:
                 return candidate
         return None
+
+
+def deflate_factory(config: ServerSettings) -> ServerPerMessageDeflateFactory:
+    """permessage-deflate as the settings configure it: window bits and memory level."""
+    return ServerPerMessageDeflateFactory(
+        server_max_window_bits=config.compression_window_bits,
+        client_max_window_bits=config.compression_window_bits,
+        compress_settings={"memLevel": config.compression_memory_level},
+    )
 
 
 def negotiate_extensions(

@@ -32,7 +32,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 }
 
 
-class WebSocketServer(BaseApplication):
+class WebSocketServer(BaseApplication):  # type: ignore[misc] # gunicorn has no type hints
     """gunicorn's arbiter serving djws's WSGI application."""
 
     def __init__(

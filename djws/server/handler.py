@@ -64,18 +64,19 @@ class _HeaderReader:
         self._budget = budget
 
     def readline(self, limit: int = -1) -> bytes:
-        line = self._rfile.readline(limit)
+        line: bytes = self._rfile.readline(limit)
         self._budget -= len(line)
         if self._budget < 0:
             raise HeadersTooLarge("request header block too large")
         return line
 
 
-class WebSocketHandler(PyWSGIHandler):
+class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no type hints
     """pywsgi handler that validates upgrades and defers the 101 to the view."""
 
     _header_timer: Timeout | None = None
     _requests_started = 0
+    rfile: Any  # pywsgi's buffered reader of the socket
 
     @property
     def config(self) -> ServerSettings:
@@ -104,20 +105,21 @@ class WebSocketHandler(PyWSGIHandler):
         """
         with registry.waiting_for_request():
             try:
-                return super().read_requestline()
+                line: str = super().read_requestline()
             except HeaderTimeout:
                 if self._requests_started == 1:
                     self.log_error("Request timed out from %s", self.client_address)
                     with contextlib.suppress(OSError):
                         self.socket.sendall(http.plain(408, "Request timed out."))
                 return ""
+            return line
 
     def read_request(self, raw_requestline: str) -> bool:
         """Parse the request line and headers, within ``WEBSOCKET_MAX_HEADER_SIZE``."""
         rfile = self.rfile
         self.rfile = _HeaderReader(rfile, self.config.max_header_size - len(raw_requestline))
         try:
-            return super().read_request(raw_requestline)
+            return bool(super().read_request(raw_requestline))
         finally:
             self.rfile = rfile
 
@@ -125,7 +127,7 @@ class WebSocketHandler(PyWSGIHandler):
         """Build the WSGI environ; the headers are complete, so stop their timer."""
         if self._header_timer is not None:
             self._header_timer.close()
-        environ = super().get_environ()
+        environ: dict[str, Any] = super().get_environ()
         # Tells views and template tags (websocket_url) that this request came in
         # through a djws server, so WebSocket URLs are on this same host and port.
         environ["djws.server"] = True
@@ -181,7 +183,7 @@ class WebSocketHandler(PyWSGIHandler):
                 # For the access log, and so that pywsgi writes no error page
                 # onto the WebSocket if anything raised after the 101.
                 self.status = "101 Switching Protocols"
-                self.response_headers = []
+                self.response_headers: list[tuple[str, str]] = []
                 self.response_length = upgrade.response_length or 0
             close = getattr(self.result, "close", None)
             self.result = None

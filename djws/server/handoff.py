@@ -27,7 +27,7 @@ _READ_AHEAD = 65536
 class Upgrade:
     """A valid upgrade request waiting for the view to accept it."""
 
-    __slots__ = ("_rfile", "_socket", "config", "handshake", "response_length")
+    __slots__ = ("__weakref__", "_rfile", "_socket", "config", "handshake", "response_length")
 
     def __init__(
         self, handshake: Handshake, sock: Any, rfile: Any, config: ServerSettings

@@ -37,7 +37,7 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSL
 class Transport:
     """Read and write bytes on a connected socket without blocking other greenlets."""
 
-    def __init__(self, sock: Any, buffered: bytes = b"", *, write_limit: int) -> None:
+    def __init__(self, sock: socket.socket, buffered: bytes = b"", *, write_limit: int) -> None:
         sock.settimeout(0.0)
         self._sock = sock
         self._loop = get_hub().loop
@@ -48,11 +48,11 @@ class Transport:
         self._tls = isinstance(sock, ssl.SSLSocket)
         self._out: deque[bytes | memoryview] = deque()
         self._write_limit = write_limit
-        self._flusher: gevent.Greenlet | None = None
+        self._flusher: gevent.Greenlet[[], None] | None = None
         self._drained = Event()
         self._drained.set()
-        self._reader: Waiter | None = None
-        self._writer: Waiter | None = None
+        self._reader: Waiter[bool] | None = None
+        self._writer: Waiter[bool] | None = None
         self._close_after_flush = False
         self._shutdown_after_flush = False
         #: Bytes queued but not yet accepted by the kernel.
@@ -108,7 +108,9 @@ class Transport:
 
     # Writing
 
-    def write(self, data: bytes, *, wait: bool = True, force: bool = False) -> None:
+    def write(
+        self, data: bytes | memoryview, *, wait: bool = True, force: bool = False
+    ) -> None:
         """Send ``data`` in order after everything written before.
 
         With ``wait`` the caller blocks while more than the limit is queued;
@@ -206,7 +208,7 @@ class Transport:
 
     def _wait(self, watcher: Any, timeout: float | None, *, reader: bool) -> bool:
         """Wait until ``watcher`` fires (True), or timeout / wake / close (False)."""
-        waiter = Waiter()
+        waiter: Waiter[bool] = Waiter()
         if reader:
             self._reader = waiter
         else:

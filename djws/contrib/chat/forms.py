@@ -16,7 +16,7 @@ from .models import ChatMessage
 __all__ = ["ChatMessageForm"]
 
 
-class ChatMessageForm(forms.ModelForm):
+class ChatMessageForm(forms.ModelForm):  # type: ignore[type-arg] # not subscriptable at run time
     """A chat message: who says it (name and name colour) and what."""
 
     class Meta:
@@ -25,4 +25,5 @@ class ChatMessageForm(forms.ModelForm):
 
     def clean_color(self) -> str:
         """Store colours in one spelling, ``#rrggbb`` in lower case."""
-        return self.cleaned_data["color"].lower()
+        color: str = self.cleaned_data["color"]
+        return color.lower()

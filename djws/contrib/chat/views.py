@@ -132,7 +132,7 @@ def _receive(ws: WebSocket, room: str, text: str) -> None:
         return
     form = ChatMessageForm(data)
     if not form.is_valid():
-        _error(ws, {field: list(messages) for field, messages in form.errors.items()})
+        _error(ws, {field: [str(m) for m in messages] for field, messages in form.errors.items()})
         return
     try:
         post(room, form)

@@ -100,6 +100,11 @@ class Command(RunserverCommand):
     default_port = "8001"
     protocol = "ws"
     server_cls_module = "djws.server.bootstrap"
+    # Set by runserver's handle() (Django's stubs do not declare them).
+    addr: str
+    port: str
+    use_ipv6: bool
+    _raw_ipv6: bool
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -191,8 +196,9 @@ class Command(RunserverCommand):
         self.server_cls = type("Listener", (Listener,), {"command": self, "options": options})
         super().inner_run(*args, **options)
 
-    def get_handler(self, *args: Any, **options: Any) -> None:
+    def get_handler(self, *args: Any, **options: Any) -> Any:
         """Load no application here: this process is not patched; the server loads it."""
+        return None
 
     def on_bind(self, server_port: int) -> None:
         """Print the banner: versions, settings and the address."""

@@ -8,6 +8,7 @@ or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
 
 import os
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "djws-tests-not-secret"
@@ -57,7 +58,7 @@ if _database == "psycopg2":
 elif _database == "psycopg":
     import psycopg  # noqa: F401 - the driver under test must be importable
 if _database == "sqlite":
-    DATABASES = {
+    DATABASES: dict[str, dict[str, Any]] = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("DJWS_TEST_SQLITE", str(BASE_DIR / "test.sqlite3")),

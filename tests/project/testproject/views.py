@@ -257,3 +257,60 @@ def protocol_ticker(request, ws):
     for n in range(25):
         ws.send(f"tick {n}")
         gevent.sleep(0.2)
+
+
+# Memory tests (tests/test_memory.py): is a finished connection freed without the
+# cyclic garbage collector?
+
+#: name -> weak reference, for the objects of the last tracked connection.
+TRACKED: dict = {}
+
+
+@websocket
+def tracked_echo(request, ws):
+    """Echo, after turning the collector off and taking weak references to the
+    objects of this connection: what must be freed by reference counting alone."""
+    import gc
+    import weakref
+
+    from djws.broadcast.hub import hub
+    from djws.server.handler import WebSocketHandler
+
+    gc.disable()
+    TRACKED.clear()
+    handlers = [o for o in gc.get_referrers(request.META) if isinstance(o, WebSocketHandler)]
+    objects = {
+        "connection": ws,
+        "request": request,
+        "upgrade": request.websocket_upgrade,
+        "protocol": ws._protocol,
+        "transport": ws._transport,
+        "parser": ws._protocol.parser,
+        "member": hub.members[ws],
+        "session": getattr(request, "session", None),
+        "user": getattr(request, "user", None),
+        "handler": handlers[0] if handlers else None,
+    }
+    if ws._protocol.deflate is not None:
+        objects["deflate"] = ws._protocol.deflate
+    for name, obj in objects.items():
+        if obj is not None:
+            TRACKED[name] = weakref.ref(obj)
+    ws.join("tracked")
+    for message in ws:
+        ws.send(message)
+
+
+@websocket
+def gc_report(request, ws):
+    """Report which tracked objects are still alive, then turn the collector back on."""
+    import gc
+    import time
+
+    deadline = time.monotonic() + 2
+    while any(ref() is not None for ref in TRACKED.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # patched: lets the finished connection's greenlet end
+    alive = sorted(name for name, ref in TRACKED.items() if ref() is not None)
+    tracked = sorted(TRACKED)
+    gc.enable()
+    ws.send_json({"alive": alive, "tracked": tracked})

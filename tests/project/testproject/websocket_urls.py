@@ -27,6 +27,8 @@ urlpatterns = [
     path("protocol/origin-override/", views.origin_override),
     path("protocol/echo-uncompressed/", views.echo_uncompressed),
     path("protocol/ticker/", views.protocol_ticker),
+    path("memory/tracked/", views.tracked_echo),
+    path("memory/report/", views.gc_report),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)

@@ -1,43 +1,9 @@
-"""Test WebSocket views from your own test suite, as you test HTTP views.
+"""The client end of a test connection: real WebSocket frames to an in-process server.
 
-:class:`WebSocketClient` is Django's test :class:`~django.test.Client` that can
-also open WebSockets::
-
-    from django.test import TestCase
-    from djws.test import WebSocketClient
-
-    class ChatTests(TestCase):
-        client_class = WebSocketClient
-
-        def test_echo(self):
-            self.client.force_login(self.user)
-            with self.client.connect("/echo/") as ws:
-                ws.send("hello")
-                self.assertEqual(ws.receive(), "hello")
-            self.assertEqual(ws.close_code, 1000)
-
-How it works, and why it can see your test's rows: the server half of each
-connection runs *in the test's own thread*. djws's real
-:class:`~djws.server.handler.WebSocketHandler` (HTTP parsing, handshake validation,
-the deferred 101) and :class:`~djws.dispatcher.WebSocketDispatcher` (the
-project's middleware, ``WEBSOCKET_URLCONF``, your ``@websocket`` view) run in a
-gevent greenlet on one end of a socket pair; the client speaks real WebSocket
-frames on the other end (the ``websockets`` library's sans-I/O client).
-
-Nothing is monkey-patched. gevent's own sockets and hub cooperate without the
-patch, and in an unpatched process Django keeps one database connection per
-*thread*, which the view's greenlet therefore shares with the test. So inside
-``TestCase``'s transaction the view sees the rows the test created, and the test
-sees the rows the view wrote; with ``TransactionTestCase`` both commit to the
-same test database.
-
-The servers refuse to run unpatched (:func:`djws.patching.ensure_patched`),
-because there thousands of greenlets would trample one shared connection. Here
-that check is bypassed on purpose -- the dispatcher is called directly, not
-through :class:`~djws.wsgi.WebSocketRouter` -- and sharing is safe: there is one
-thread, and the view's greenlet runs only while the test waits on its socket
-(``receive()``, ``close()``, ``wait_closed()``...), never at the same time as
-test code. Keepalive pings do not run in tests.
+:class:`TestWebSocket` speaks to an :class:`~.server.InProcessServer` through a
+socket pair with the ``websockets`` library's sans-I/O client. The view runs
+while the test waits on the socket; every wait is bounded. A refused handshake
+raises :exc:`HandshakeRefused` carrying the response.
 """
 
 from __future__ import annotations
@@ -46,19 +12,15 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from http import HTTPStatus
+from collections.abc import Sequence
+from contextlib import suppress
 from types import TracebackType
-from typing import Any, NamedTuple
-from urllib.parse import urlencode
+from typing import Any
 
 import gevent
-from django.core.signals import got_request_exception, request_finished, request_started
-from django.db import close_old_connections
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse
 from django.test import Client
-from gevent import pywsgi
 from gevent import socket as gsocket
 from websockets.client import ClientProtocol
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
@@ -68,23 +30,11 @@ from websockets.protocol import CLOSED, CLOSING, OPEN
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
-from .dispatcher import WebSocketDispatcher
-from .server.handler import WebSocketHandler
-from .server.registry import registry
+from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer
 
-__all__ = [
-    "Broadcast",
-    "HandshakeRefused",
-    "TestWebSocket",
-    "WebSocketClient",
-    "capture_broadcasts",
-]
+__all__ = ["HandshakeRefused", "TestWebSocket"]
 
 logger = logging.getLogger("djws.test")
-
-#: The address the in-process server pretends the client connects from.
-CLIENT_ADDRESS = ("127.0.0.1", 50000)
-_ENVIRON_KEY = "djws.test.websocket"
 
 
 class HandshakeRefused(Exception):  # noqa: N818 - it is what happened, not an error kind
@@ -105,82 +55,8 @@ class HandshakeRefused(Exception):  # noqa: N818 - it is what happened, not an e
         super().__init__(f"the WebSocket handshake to {path} was refused: {detail}")
 
 
-class _AccessLog:
-    """What gunicorn's handler expects as ``server.log``: access lines go to logging."""
-
-    def access(
-        self, resp: Any, req_headers: Any, environ: dict[str, Any], request_time: Any
-    ) -> None:
-        logger.debug(
-            "%s %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"), resp.status
-        )
-
-
-class _Server(pywsgi.WSGIServer):
-    """An in-process server for one connection: never listens, only handles a socket."""
-
-    def __init__(self, websocket: TestWebSocket) -> None:
-        super().__init__(
-            ("127.0.0.1", 0),
-            _TestDispatcher(),
-            handler_class=_Handler,
-            environ={"SERVER_NAME": "testserver", "SERVER_PORT": "80"},
-            log=None,
-            error_log=logger,
-        )
-        self.log = _AccessLog()
-        self.websocket = websocket
-
-
-class _Handler(WebSocketHandler):
-    """djws's handler, with the test connection in the environ (for its exceptions)."""
-
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ[_ENVIRON_KEY] = self.server.websocket
-        return environ
-
-
-class _TestDispatcher(WebSocketDispatcher):
-    """The dispatcher, minus the one thing that would break a test's transaction.
-
-    Django closes "old" database connections when a request starts and ends.
-    In a test, the connection is the test's own, inside ``TestCase``'s
-    transaction: closing it would roll back the test's data. Django's test
-    client detaches ``close_old_connections`` around those two signals for the
-    same reason (``django.test.client.ClientHandler``); so does this.
-    """
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request_started.disconnect(close_old_connections)
-        try:
-            response = super().__call__(environ, start_response)
-        finally:
-            request_started.connect(close_old_connections)
-        close = response.close
-
-        def close_keeping_connections() -> None:
-            request_finished.disconnect(close_old_connections)
-            try:
-                close()
-            finally:
-                request_finished.connect(close_old_connections)
-
-        response.close = close_keeping_connections
-        return response
-
-    def get_response(self, request: HttpRequest) -> HttpResponse:
-        """Reattach ``close_old_connections`` as soon as ``request_started`` was sent.
-
-        The view may run for the rest of the test; a test that opens no WebSocket
-        meanwhile must not find the receiver missing.
-        """
-        request_started.connect(close_old_connections)
-        return super().get_response(request)
-
-
 class TestWebSocket:
-    """The client end of a WebSocket opened by :meth:`WebSocketClient.connect`.
+    """The client end of a WebSocket opened by :meth:`djws.test.WebSocketClient.connect`.
 
     Every method that waits does so for at most ``timeout`` seconds (the
     client's ``websocket_timeout`` by default), so a test never hangs: a view
@@ -189,7 +65,7 @@ class TestWebSocket:
 
     __test__ = False  # not a test class, whatever pytest thinks of its name
 
-    def __init__(self, client: WebSocketClient, path: str, timeout: float) -> None:
+    def __init__(self, client: Client, path: str, timeout: float) -> None:
         self.client = client
         self.path = path
         self.timeout = timeout
@@ -204,19 +80,19 @@ class TestWebSocket:
         self._eof = False
         self._sock, server_sock = gsocket.socketpair()
         self._server_sock = server_sock
-        self._server = _Server(self)
+        self._server = InProcessServer(self)
         self._greenlet = gevent.spawn(self._serve, server_sock)
         self._protocol: ClientProtocol
 
     def _serve(self, sock: Any) -> None:
         try:
-            self._server.handle(sock, CLIENT_ADDRESS)
+            self._server.handle(sock, CLIENT_ADDRESS)  # type: ignore[arg-type] # stubs say str
         finally:
             sock.close()
 
     def _store_exc_info(self, request: HttpRequest | None = None, **kwargs: Any) -> None:
         # Connected to got_request_exception, as django.test.Client does.
-        if request is not None and request.META.get(_ENVIRON_KEY) is self:
+        if request is not None and request.META.get(ENVIRON_KEY) is self:
             self._exc_info = sys.exc_info()
 
     def _raise_view_exception(self) -> None:
@@ -254,7 +130,7 @@ class TestWebSocket:
             for event in self._protocol.events_received():
                 if isinstance(event, Response):
                     self.response = event
-                else:
+                elif isinstance(event, Frame):
                     self._receive_frame(event)
         if self._protocol.handshake_exc is not None:
             self._finish(deadline)
@@ -480,153 +356,3 @@ def _describe(code: int | None, reason: str | None) -> str:
     if code is None:
         return "no close code (still open)"
     return str(Close(code, reason or ""))
-
-
-class WebSocketClient(Client):
-    """Django's test client, which can also open WebSockets to ``WEBSOCKET_URLCONF`` views.
-
-    Log in as you would with :class:`django.test.Client` (``force_login()``,
-    ``login()``, or an HTTP view that logs in): the WebSocket handshake sends
-    the client's cookies, so ``request.user`` and ``request.session`` in the
-    view are the logged-in user's.
-
-    ``raise_request_exception`` (default True) works as in Django's client: an
-    exception raised by the view is re-raised in the test when it next waits on
-    the connection. Pass False to test the 1011 close the client would see.
-    ``websocket_timeout`` bounds every wait, in seconds.
-    """
-
-    def __init__(self, *args: Any, websocket_timeout: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.websocket_timeout = websocket_timeout
-        # This process serves WebSocket views now: memory:// publishes reach them.
-        registry.serving = True
-
-    def connect(
-        self,
-        path: str,
-        data: dict[str, Any] | None = None,
-        *,
-        subprotocols: Sequence[str] | None = None,
-        origin: str | None = None,
-        headers: dict[str, str] | None = None,
-        compression: bool = False,
-        timeout: float | None = None,
-    ) -> TestWebSocket:
-        """Open a WebSocket to ``path`` and return it once the view accepted.
-
-        ``data`` becomes the query string, as for :meth:`~django.test.Client.get`.
-        ``subprotocols`` are offered in order; ``origin`` is sent as the
-        ``Origin`` header (none by default, like a non-browser client);
-        ``compression`` offers permessage-deflate. Raise
-        :exc:`HandshakeRefused` if the server answers with an HTTP response
-        instead (404, 403, a login redirect...).
-        """
-        if data:
-            path = f"{path}{'&' if '?' in path else '?'}{urlencode(data, doseq=True)}"
-        ws = TestWebSocket(self, path, self.websocket_timeout if timeout is None else timeout)
-        ws._open(
-            subprotocols=subprotocols,
-            origin=origin,
-            headers={**self._handshake_headers(), **(headers or {})},
-            compression=compression,
-        )
-        return ws
-
-    def assert_refused(
-        self, path: str, status_code: int | None = None, **kwargs: Any
-    ) -> HttpResponse:
-        """Open ``path`` expecting an HTTP refusal; return the response.
-
-        Fail if the view accepted the WebSocket, or if ``status_code`` is given
-        and the refusal has another status. Takes :meth:`connect`'s arguments.
-        """
-        try:
-            ws = self.connect(path, **kwargs)
-        except HandshakeRefused as refused:
-            response = refused.response
-        else:
-            ws.close()
-            raise AssertionError(f"expected the WebSocket handshake to {path} to be refused")
-        if status_code is not None and response.status_code != status_code:
-            phrase = HTTPStatus(status_code).phrase
-            raise AssertionError(
-                f"expected the handshake to {path} to be refused with {status_code} "
-                f"{phrase}, got {response.status_code} {response.reason_phrase}"
-            )
-        return response
-
-    def _handshake_headers(self) -> dict[str, str]:
-        """The cookies and default headers this client sends with every request."""
-        headers: dict[str, str] = {}
-        for key, value in self.defaults.items():
-            if key.startswith("HTTP_"):
-                headers[key[5:].replace("_", "-").title()] = str(value)
-        headers.update(getattr(self, "headers", None) or {})
-        if self.cookies:
-            headers["Cookie"] = "; ".join(
-                sorted(f"{morsel.key}={morsel.coded_value}" for morsel in self.cookies.values())
-            )
-        return headers
-
-
-class Broadcast(NamedTuple):
-    """One message published while :func:`capture_broadcasts` was listening."""
-
-    #: The group, or for ``send_to_user`` / ``send_to_session`` the reserved
-    #: group of that user or session (``djws.user.<pk>``, ``djws.session.<key>``).
-    group: str
-    #: What was published: ``str``, ``bytes``, or the JSON object, decoded.
-    message: Any
-
-
-class _CapturingBackend:
-    """The real broadcast backend, recording what goes through its ``publish``."""
-
-    def __init__(self, backend: Any, captured: list[Broadcast]) -> None:
-        self._backend = backend
-        self._captured = captured
-
-    def publish(self, group: str, wire: bytes) -> None:
-        from .broadcast.hub import TARGETS
-        from .broadcast.message import GroupMessage, split_envelope
-
-        target, payload = split_envelope(wire) if group == TARGETS else (group, wire)
-        self._captured.append(Broadcast(target, GroupMessage(target, payload).data))
-        self._backend.publish(group, wire)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._backend, name)
-
-
-@contextmanager
-def capture_broadcasts() -> Iterator[list[Broadcast]]:
-    """Record every message published while the block runs, in order.
-
-    Yields a list that fills with :class:`Broadcast` ``(group, message)``
-    tuples; messages are still delivered. It sees every public way to send --
-    :func:`djws.broadcast.publish`, ``send_to_user``, ``send_to_session`` --
-    from views, the test itself or any code they call::
-
-        with capture_broadcasts() as sent:
-            ws.send_json({"text": "hi"})
-            ws.receive_json()
-        assert sent == [("room-1", {"text": "hi"})]
-
-    Only this process's publishes are seen, which in a test is all of them.
-    """
-    from . import broadcast
-
-    captured: list[Broadcast] = []
-    get_backend = broadcast.get_backend
-
-    def capturing_get_backend() -> Any:
-        return _CapturingBackend(get_backend(), captured)
-
-    # publish() and friends look get_backend up in their module on every call,
-    # so replacing it there catches them however they were imported.
-    broadcast.get_backend = capturing_get_backend
-    try:
-        yield captured
-    finally:
-        broadcast.get_backend = get_backend

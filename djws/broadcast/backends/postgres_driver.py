@@ -1,0 +1,129 @@
+"""PostgreSQL access for the broadcast backend: psycopg 3 or psycopg2, whichever is installed.
+
+The backend needs a handful of calls -- connect in autocommit, execute, read
+notifications without waiting, close -- and the connection parameters of a URL
+or of a ``DATABASES`` alias. They are here, so that :mod:`.postgres` reads as
+what it does with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["Driver", "connection_params", "has_input"]
+
+
+class Driver:
+    """The few calls djws needs, for psycopg 3 or psycopg2."""
+
+    def __init__(self, driver: str | None = None) -> None:
+        """Use ``driver`` ("psycopg" or "psycopg2"), or the first one installed."""
+        try:
+            if driver == "psycopg2":
+                raise ImportError(driver)
+            import psycopg
+        except ImportError:
+            try:
+                import psycopg2
+            except ImportError:
+                raise ImproperlyConfigured(
+                    "The PostgreSQL broadcast backend needs psycopg (pip install "
+                    "'psycopg[binary]') or psycopg2."
+                ) from None
+            self.module: Any = psycopg2
+            self.version = 2
+        else:
+            self.module = psycopg
+            self.version = 3
+        self.Error: type[Exception] = self.module.Error
+
+    def connect(self, params: str | dict[str, Any], application_name: str | None = None) -> Any:
+        """An autocommit connection; ``application_name`` unless the URL sets one."""
+        extra: dict[str, Any] = {}
+        if application_name and "application_name" not in params:
+            extra["application_name"] = application_name
+        if self.version == 3:
+            if isinstance(params, str):
+                return self.module.connect(params, autocommit=True, **extra)
+            return self.module.connect(**params, autocommit=True, **extra)
+        if isinstance(params, str):
+            conn = self.module.connect(params, **extra)
+        else:
+            conn = self.module.connect(**{**params, **extra})
+        conn.autocommit = True
+        return conn
+
+    def execute(self, conn: Any, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+        cursor = conn.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        cursor = conn.cursor()
+        try:
+            cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
+
+    def notifies(self, conn: Any) -> list[tuple[str, str]]:
+        """Notifications received so far, without waiting."""
+        if self.version == 3:
+            return [(n.channel, n.payload) for n in conn.notifies(timeout=0)]
+        conn.poll()
+        received = [(n.channel, n.payload) for n in conn.notifies]
+        del conn.notifies[:]
+        return received
+
+    def close(self, conn: Any) -> None:
+        with contextlib.suppress(Exception):  # closing a broken connection
+            conn.close()
+
+
+def connection_params(url: str) -> str | dict[str, Any]:
+    """libpq connection parameters: the URL itself, or a DATABASES alias's settings."""
+    if not url.startswith("database://"):
+        return url
+    from django.db import connections
+
+    alias = url[len("database://") :].strip("/") or "default"
+    try:
+        wrapper = connections[alias]
+    except Exception as exc:
+        raise ImproperlyConfigured(
+            f"WEBSOCKET_BROADCAST_URL {url!r}: no database alias {alias!r} in DATABASES"
+        ) from exc
+    if wrapper.vendor != "postgresql":
+        raise ImproperlyConfigured(
+            f"WEBSOCKET_BROADCAST_URL {url!r}: DATABASES[{alias!r}] is {wrapper.vendor}, "
+            "not PostgreSQL; LISTEN/NOTIFY needs PostgreSQL"
+        )
+    # Not libpq parameters, or (application_name) one djws sets to tell its own
+    # connections apart in pg_stat_activity.
+    drop = {
+        "context",
+        "cursor_factory",
+        "prepare_threshold",
+        "server_side_binding",
+        "pool",
+        "application_name",
+    }
+    return {
+        key: value
+        for key, value in wrapper.get_connection_params().items()
+        if key not in drop and isinstance(value, (str, int, float)) and value != ""
+    }
+
+
+def has_input(conn: Any) -> bool:
+    """Whether an idle connection has something to read (the server closed it)."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True

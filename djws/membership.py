@@ -1,0 +1,70 @@
+"""A connection's group memberships, owned by the broadcast hub that attaches itself.
+
+:class:`djws.connection.WebSocket` offers ``join()``, ``leave()`` and ``groups``
+to views, but the state lives in the broadcast hub
+(:class:`djws.broadcast.hub.Hub`), which attaches itself to each connection
+after accept and forgets it when its view has finished. The connection only
+holds the :class:`Groups` it was given, so neither module imports the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+__all__ = ["Groups", "Membership"]
+
+
+class Groups(Protocol):
+    """What a connection needs from the hub that owns its group memberships."""
+
+    def join(self, ws: Any, group: str, *, forward: bool) -> None: ...
+    def leave(self, ws: Any, group: str) -> None: ...
+    def groups_of(self, ws: Any) -> frozenset[str]: ...
+    def forget(self, ws: Any) -> None: ...
+
+
+class Membership:
+    """The group side of a connection: every call goes to the attached :class:`Groups`."""
+
+    _groups: Groups | None = None
+
+    def attach_groups(self, groups: Groups) -> None:
+        """Let ``groups`` (the broadcast hub) own this connection's group memberships."""
+        self._groups = groups
+
+    def detach_groups(self) -> None:
+        """Leave every group: called when the connection's view has finished."""
+        groups, self._groups = self._groups, None
+        if groups is not None:
+            groups.forget(self)
+
+    def _owner_of_groups(self) -> Groups:
+        if self._groups is None:
+            raise RuntimeError(
+                "this connection has no broadcast hub: groups work in @websocket views"
+            )
+        return self._groups
+
+    def join(self, group: str, *, forward: bool = True) -> None:
+        """Receive what is published to ``group``, from any process, until leaving it.
+
+        With ``forward`` (the default) messages go straight to the client, framed
+        once for all recipients and queued without waiting (a client too slow to
+        read them is closed with 1008). With ``forward=False`` they come out of
+        ``receive()`` as :class:`djws.broadcast.GroupMessage` objects, for the
+        view to filter, transform or write through with ``send``.
+
+        Returns once the broadcast backend has confirmed the subscription, so a
+        message published after ``join()`` returns is received. Leaving is
+        automatic when the connection ends.
+        """
+        self._owner_of_groups().join(self, group, forward=forward)
+
+    def leave(self, group: str) -> None:
+        """Stop receiving ``group``'s messages (nothing happens if not in it)."""
+        self._owner_of_groups().leave(self, group)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this connection joined."""
+        return self._groups.groups_of(self) if self._groups is not None else frozenset()

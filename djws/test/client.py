@@ -1,0 +1,104 @@
+"""Django's test client, which can also open WebSockets: :class:`WebSocketClient`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpResponse
+from django.test import Client
+
+from ..server.registry import registry
+from .connection import HandshakeRefused, TestWebSocket
+
+__all__ = ["WebSocketClient"]
+
+
+class WebSocketClient(Client):
+    """Django's test client, which can also open WebSockets to ``WEBSOCKET_URLCONF`` views.
+
+    Log in as you would with :class:`django.test.Client` (``force_login()``,
+    ``login()``, or an HTTP view that logs in): the WebSocket handshake sends
+    the client's cookies, so ``request.user`` and ``request.session`` in the
+    view are the logged-in user's.
+
+    ``raise_request_exception`` (default True) works as in Django's client: an
+    exception raised by the view is re-raised in the test when it next waits on
+    the connection. Pass False to test the 1011 close the client would see.
+    ``websocket_timeout`` bounds every wait, in seconds.
+    """
+
+    def __init__(self, *args: Any, websocket_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.websocket_timeout = websocket_timeout
+        # This process serves WebSocket views now: memory:// publishes reach them.
+        registry.serving = True
+
+    def connect(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        subprotocols: Sequence[str] | None = None,
+        origin: str | None = None,
+        headers: dict[str, str] | None = None,
+        compression: bool = False,
+        timeout: float | None = None,
+    ) -> TestWebSocket:
+        """Open a WebSocket to ``path`` and return it once the view accepted.
+
+        ``data`` becomes the query string, as for :meth:`~django.test.Client.get`.
+        ``subprotocols`` are offered in order; ``origin`` is sent as the
+        ``Origin`` header (none by default, like a non-browser client);
+        ``compression`` offers permessage-deflate. Raise
+        :exc:`HandshakeRefused` if the server answers with an HTTP response
+        instead (404, 403, a login redirect...).
+        """
+        if data:
+            path = f"{path}{'&' if '?' in path else '?'}{urlencode(data, doseq=True)}"
+        ws = TestWebSocket(self, path, self.websocket_timeout if timeout is None else timeout)
+        ws._open(
+            subprotocols=subprotocols,
+            origin=origin,
+            headers={**self._handshake_headers(), **(headers or {})},
+            compression=compression,
+        )
+        return ws
+
+    def assert_refused(
+        self, path: str, status_code: int | None = None, **kwargs: Any
+    ) -> HttpResponse:
+        """Open ``path`` expecting an HTTP refusal; return the response.
+
+        Fail if the view accepted the WebSocket, or if ``status_code`` is given
+        and the refusal has another status. Takes :meth:`connect`'s arguments.
+        """
+        try:
+            ws = self.connect(path, **kwargs)
+        except HandshakeRefused as refused:
+            response = refused.response
+        else:
+            ws.close()
+            raise AssertionError(f"expected the WebSocket handshake to {path} to be refused")
+        if status_code is not None and response.status_code != status_code:
+            phrase = HTTPStatus(status_code).phrase
+            raise AssertionError(
+                f"expected the handshake to {path} to be refused with {status_code} "
+                f"{phrase}, got {response.status_code} {response.reason_phrase}"
+            )
+        return response
+
+    def _handshake_headers(self) -> dict[str, str]:
+        """The cookies and default headers this client sends with every request."""
+        headers: dict[str, str] = {}
+        for key, value in self.defaults.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = str(value)
+        headers.update(getattr(self, "headers", None) or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(
+                sorted(f"{morsel.key}={morsel.coded_value}" for morsel in self.cookies.values())
+            )
+        return headers
