@@ -3,46 +3,64 @@
 #
 #   ./runtests.sh                 # everything
 #   ./runtests.sh tests/test_core_views.py -k echo    # arguments go to pytest
+#   ./runtests.sh --fast          # the fast tier: no services, under a minute
 #
 # Creates .venv (or $VENV) with djws and its test dependencies, installs the
 # Debian packages the browser and nginx tests drive when run as root, and fails
 # -- never skips -- when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379)
-# is not running.
+# is not running. Before the tests: ruff (lint and format) and mypy --strict.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
+FAST=0
+if [ "${1:-}" = "--fast" ]; then
+  FAST=1
+  shift
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[tests]"
 
-missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
-command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "error: the tests need these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+# The Debian packages the browser and nginx tests drive, and the services.
+needs_system() {
+  missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      echo "error: the tests need these Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
+  fi
+
+  service_up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+  if ! service_up 127.0.0.1 5432; then
+    echo "error: PostgreSQL is not running on 127.0.0.1:5432 (trust auth, database 'test')." >&2
+    echo "       start it: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
     exit 1
   fi
-fi
+  if ! service_up 127.0.0.1 6379; then
+    echo "error: Redis is not running on 127.0.0.1:6379." >&2
+    echo "       start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2
+    exit 1
+  fi
+}
 
-service_up() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
-if ! service_up 127.0.0.1 5432; then
-  echo "error: PostgreSQL is not running on 127.0.0.1:5432 (trust auth, database 'test')." >&2
-  echo "       start it: pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start" >&2
-  exit 1
-fi
-if ! service_up 127.0.0.1 6379; then
-  echo "error: Redis is not running on 127.0.0.1:6379." >&2
-  echo "       start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2
-  exit 1
+if [ "$FAST" = 0 ]; then
+  needs_system
 fi
 
 "$VENV/bin/ruff" check djws tests sample_site bench
+"$VENV/bin/ruff" format --check djws tests sample_site bench
+MYPYPATH=tests/project "$VENV/bin/mypy"
+if [ "$FAST" = 1 ]; then
+  exec "$VENV/bin/python" -m pytest -m "fast and not postgres and not redis and not browser" "$@"
+fi
 exec "$VENV/bin/python" -m pytest "$@"

@@ -97,6 +97,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 def latency_summary(seconds: list[float]) -> dict[str, float | None]:
     """Summarise latencies given in seconds as milliseconds."""
+
     def ms(value: float | None) -> float | None:
         return None if value is None else round(value * 1000.0, 3)
 
@@ -109,6 +110,7 @@ def latency_summary(seconds: list[float]) -> dict[str, float | None]:
 
 
 # -- the server's processes, read from /proc -------------------------------------------
+
 
 def process_tree(root: int) -> list[int]:
     """Return ``root`` and all its descendants."""
@@ -194,9 +196,7 @@ class CpuMeter:
         """
         wall = max(perf() - self.start_wall, 1e-9)
         own = own_cpu_seconds() - self.start_own
-        server = (
-            tree_cpu_seconds(self.server_pid) - self.start_server if self.server_pid else None
-        )
+        server = tree_cpu_seconds(self.server_pid) - self.start_server if self.server_pid else None
         busy = machine_busy_seconds() - self.start_busy
         other = busy - own - (server or 0.0)
         return {
@@ -207,6 +207,7 @@ class CpuMeter:
 
 
 # -- connections and the event loop ----------------------------------------------------
+
 
 class Conn:
     """One client WebSocket connection and its per-scenario bookkeeping."""
@@ -892,7 +893,10 @@ def scenario_broadcast(cfg: dict[str, Any]) -> dict[str, Any]:
     n = cfg["subscribers"]
     start = perf()
     subs = engine.open_many(
-        cfg["path"], n, cfg.get("concurrency", 50), start + cfg.get("open_timeout", 300.0),
+        cfg["path"],
+        n,
+        cfg.get("concurrency", 50),
+        start + cfg.get("open_timeout", 300.0),
         lambda c: c.messages >= 1,
     )
     open_s = perf() - start
@@ -905,8 +909,12 @@ def scenario_broadcast(cfg: dict[str, Any]) -> dict[str, Any]:
     if not subs or control is None or control.state != OPEN:
         for conn in list(engine.conns.values()):
             engine.close(conn, wait=False)
-        return {"ok": False, "error": "could not subscribe", "subscribed": len(subs),
-                "errors": engine.errors}
+        return {
+            "ok": False,
+            "error": "could not subscribe",
+            "subscribed": len(subs),
+            "errors": engine.errors,
+        }
     engine.run(lambda: False, perf() + 0.5)  # let the joins settle
     rate, duration = cfg.get("rate", 10.0), cfg.get("duration", 10.0)
     total = int(rate * duration)

@@ -32,22 +32,56 @@ COLORS = {"djws": "#0c6e3d", "raw": "#7a7a7a"}
 
 # (file, case, metric, title, y label, log scale, goal line)
 CHARTS: list[tuple[str, str, str, str, str, bool, float | None]] = [
-    ("echo.png", "echo", "msgs_per_s", "Echo, 100 connections, 64-byte text",
-     "messages/s (higher is better)", False, None),
+    (
+        "echo.png",
+        "echo",
+        "msgs_per_s",
+        "Echo, 100 connections, 64-byte text",
+        "messages/s (higher is better)",
+        False,
+        None,
+    ),
     ("echo_latency.png", "echo", "p99_ms", "Echo latency p99", "ms (lower is better)", True, None),
-    ("handshake.png", "handshake", "handshakes_per_s",
-     "Handshakes with a logged-in DB session (session + auth middleware)",
-     "handshakes/s (higher is better)", False, None),
-    ("idle_rss.png", "idle", "rss_per_conn_kib", "RSS per idle connection",
-     "KiB per connection (lower is better)", False, 20.0),
-    ("idle_handshakes.png", "idle", "handshakes_per_s",
-     "Handshakes/s while opening idle connections",
-     "handshakes/s (higher is better)", False, None),
+    (
+        "handshake.png",
+        "handshake",
+        "handshakes_per_s",
+        "Handshakes with a logged-in DB session (session + auth middleware)",
+        "handshakes/s (higher is better)",
+        False,
+        None,
+    ),
+    (
+        "idle_rss.png",
+        "idle",
+        "rss_per_conn_kib",
+        "RSS per idle connection",
+        "KiB per connection (lower is better)",
+        False,
+        20.0,
+    ),
+    (
+        "idle_handshakes.png",
+        "idle",
+        "handshakes_per_s",
+        "Handshakes/s while opening idle connections",
+        "handshakes/s (higher is better)",
+        False,
+        None,
+    ),
 ]
 
 
-def bar_chart(summary: dict[str, Any], case: str, metric: str, title: str, ylabel: str,
-              log: bool, goal: float | None, path: Path) -> bool:
+def bar_chart(
+    summary: dict[str, Any],
+    case: str,
+    metric: str,
+    title: str,
+    ylabel: str,
+    log: bool,
+    goal: float | None,
+    path: Path,
+) -> bool:
     """Draw one chart; False when there is nothing to draw."""
     by_target = summary.get(case, {})
     targets = [t for t in ORDER if isinstance(by_target.get(t, {}).get(metric), int | float)]
@@ -55,15 +89,22 @@ def bar_chart(summary: dict[str, Any], case: str, metric: str, title: str, ylabe
         return False
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
     values = [by_target[t][metric] for t in targets]
-    bars = ax.bar([LABELS.get(t, t) for t in targets], values,
-                  color=[COLORS.get(t, "#3b6ea8") for t in targets])
+    bars = ax.bar(
+        [LABELS.get(t, t) for t in targets],
+        values,
+        color=[COLORS.get(t, "#3b6ea8") for t in targets],
+    )
     for i, target in enumerate(targets):
         runs = by_target[target].get(f"{metric}_all", [])
         ax.scatter([i] * len(runs), runs, color="black", s=10, zorder=3)
     for bar, value in zip(bars, values, strict=True):
-        ax.annotate(f"{value:,.0f}" if value >= 100 else f"{value:.1f}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{value:,.0f}" if value >= 100 else f"{value:.1f}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     if goal is not None:
         ax.axhline(goal, color="#c0392b", linestyle="--", linewidth=1, label=f"target {goal:g}")
         ax.legend(fontsize=8)
@@ -80,8 +121,9 @@ def bar_chart(summary: dict[str, Any], case: str, metric: str, title: str, ylabe
 
 def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
     """p99 fan-out latency by subscriber count, every server (log scale)."""
-    cases = sorted((c for c in summary if c.startswith("broadcast-")),
-                   key=lambda c: int(c.split("-")[1]))
+    cases = sorted(
+        (c for c in summary if c.startswith("broadcast-")), key=lambda c: int(c.split("-")[1])
+    )
     targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
     if not cases or not targets:
         return False
@@ -99,18 +141,36 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
             lost, delivered = entry.get("lost"), entry.get("delivered")
             if isinstance(lost, int | float) and lost > 0:
                 share = 100.0 * lost / max(lost + (delivered or 0), 1)
-                ax.annotate(f"lost\n{share:.0f}%", (x, max(value or 1.0, 1.0)), ha="center",
-                            va="bottom", fontsize=7, color="#c0392b")
+                ax.annotate(
+                    f"lost\n{share:.0f}%",
+                    (x, max(value or 1.0, 1.0)),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color="#c0392b",
+                )
             elif target in summary[case] and not entry.get("ok_runs"):
-                ax.annotate("pending" if entry.get("pending") else "failed", (x, 1.0),
-                            ha="center", va="bottom", fontsize=7, rotation=90)
-        ax.bar(xs, ys, width, label=LABELS.get(target, target).replace("\n", " "),
-               color=COLORS.get(target))
+                ax.annotate(
+                    "pending" if entry.get("pending") else "failed",
+                    (x, 1.0),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    rotation=90,
+                )
+        ax.bar(
+            xs,
+            ys,
+            width,
+            label=LABELS.get(target, target).replace("\n", " "),
+            color=COLORS.get(target),
+        )
     limits = {"broadcast-1000": 50.0, "broadcast-5000": 150.0}
     for j, case in enumerate(cases):
         if case in limits:
-            ax.hlines(limits[case], j - 0.45, j + 0.45, colors="#c0392b", linestyles="--",
-                      linewidth=1)
+            ax.hlines(
+                limits[case], j - 0.45, j + 0.45, colors="#c0392b", linestyles="--", linewidth=1
+            )
     ax.set_xticks(range(len(cases)), [f"{c.split('-')[1]} subscribers" for c in cases])
     ax.set_yscale("log")
     top = max((e.get("p99_ms") or 1.0 for c in cases for e in summary[c].values()), default=1.0)

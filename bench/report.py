@@ -131,6 +131,7 @@ def ratios(summary: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str,
 
 def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """The issue's targets for djws, each with the measured value and a verdict."""
+
     def get(case: str, target: str, key: str) -> float | None:
         value = summary.get(case, {}).get(target, {}).get(key)
         return value if isinstance(value, int | float) else None
@@ -142,32 +143,56 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
     checks: list[dict[str, Any]] = []
 
     def add(name: str, value: float | None, ok: bool | None, goal: str) -> None:
-        checks.append({"target": name, "goal": goal, "measured": value,
-                       "met": None if value is None else ok})
+        checks.append(
+            {"target": name, "goal": goal, "measured": value, "met": None if value is None else ok}
+        )
 
     value = ratio("echo", "msgs_per_s", "raw")
-    add("echo messages/s, djws / raw gevent-websocket", value, value is not None and value >= 1.0,
-        ">= 1.0x")
+    add(
+        "echo messages/s, djws / raw gevent-websocket",
+        value,
+        value is not None and value >= 1.0,
+        ">= 1.0x",
+    )
     value = ratio("echo", "msgs_per_s", "daphne")
-    add("echo messages/s, djws / Channels+Daphne", value, value is not None and value >= 5.0,
-        ">= 5x")
+    add(
+        "echo messages/s, djws / Channels+Daphne",
+        value,
+        value is not None and value >= 5.0,
+        ">= 5x",
+    )
     value = get("idle", "djws", "rss_per_conn_kib")
-    add("idle: RSS per connection (KiB), djws", value, value is not None and value <= 20.0,
-        "<= 20 KiB")
+    add(
+        "idle: RSS per connection (KiB), djws",
+        value,
+        value is not None and value <= 20.0,
+        "<= 20 KiB",
+    )
     requested = get("idle", "djws", "opened")
     answered = get("idle", "djws", "answered_at_end")
-    add("idle: every socket answers at the end, djws", answered,
+    add(
+        "idle: every socket answers at the end, djws",
+        answered,
         answered is not None and requested is not None and answered >= requested,
-        "all opened")
+        "all opened",
+    )
     value = ratio("handshake", "handshakes_per_s", "daphne")
-    add("handshakes/s with logged-in DB session, djws / Daphne", value,
-        value is not None and value >= 3.0, ">= 3x")
+    add(
+        "handshakes/s with logged-in DB session, djws / Daphne",
+        value,
+        value is not None and value >= 3.0,
+        ">= 3x",
+    )
     for case, limit in (("broadcast-1000", 50.0), ("broadcast-5000", 150.0)):
         if case not in summary:
             continue
         value = get(case, "djws", "p99_ms")
-        add(f"{case}: p99 fan-out latency (ms), djws", value,
-            value is not None and value < limit, f"< {limit:g} ms")
+        add(
+            f"{case}: p99 fan-out latency (ms), djws",
+            value,
+            value is not None and value < limit,
+            f"< {limit:g} ms",
+        )
         value = get(case, "djws", "lost")
         add(f"{case}: lost deliveries, djws", value, value == 0, "0")
     return checks
@@ -192,8 +217,12 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def markdown(meta: dict[str, Any], summary: dict[str, Any], ratio_table: dict[str, Any],
-             checks: list[dict[str, Any]]) -> str:
+def markdown(
+    meta: dict[str, Any],
+    summary: dict[str, Any],
+    ratio_table: dict[str, Any],
+    checks: list[dict[str, Any]],
+) -> str:
     """The human-readable report."""
     lines = [
         "# djws benchmarks",
@@ -211,17 +240,32 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], ratio_table: dict[st
     ]
     noise = meta.get("machine_busy_before_percent")
     if isinstance(noise, int | float) and noise > 10:
-        lines += [f"**Warning: the machine was {noise:.0f}% busy (of one core) before the run "
-                  "started: other processes compete with the servers; numbers are noisy.**", ""]
-    noisy = sorted({c for c, by in summary.items() for e in by.values()
-                    if isinstance(e.get("cpu_other_percent"), int | float)
-                    and e["cpu_other_percent"] > 25})
+        lines += [
+            f"**Warning: the machine was {noise:.0f}% busy (of one core) before the run "
+            "started: other processes compete with the servers; numbers are noisy.**",
+            "",
+        ]
+    noisy = sorted(
+        {
+            c
+            for c, by in summary.items()
+            for e in by.values()
+            if isinstance(e.get("cpu_other_percent"), int | float) and e["cpu_other_percent"] > 25
+        }
+    )
     if noisy:
-        lines += ["**Warning: more than 25% of a core went to other work during "
-                  + ", ".join(noisy) + " (see 'other CPU %'): those numbers are noisy.**", ""]
+        lines += [
+            "**Warning: more than 25% of a core went to other work during "
+            + ", ".join(noisy)
+            + " (see 'other CPU %'): those numbers are noisy.**",
+            "",
+        ]
     if meta.get("pending"):
-        lines += ["**Pending on djws's side:** "
-                  + "; ".join(f"{k}: {v}" for k, v in meta["pending"].items()), ""]
+        lines += [
+            "**Pending on djws's side:** "
+            + "; ".join(f"{k}: {v}" for k, v in meta["pending"].items()),
+            "",
+        ]
     lines += ["## Targets (djws)", "", "| target | goal | measured | met |", "|---|---|---|---|"]
     for check in checks:
         met = {True: "yes", False: "**no**", None: "n/a"}[check["met"]]
@@ -254,8 +298,10 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], ratio_table: dict[st
         "",
     ]
     for _name, target in meta.get("targets", {}).items():
-        lines.append(f"- **{target['label']}** (in `{target['cwd']}`, venv `bench/.venvs/"
-                     f"{target['venv']}`): `{target['command']}` (port chosen per run)")
+        lines.append(
+            f"- **{target['label']}** (in `{target['cwd']}`, venv `bench/.venvs/"
+            f"{target['venv']}`): `{target['command']}` (port chosen per run)"
+        )
     lines += ["", "## Package versions", ""]
     for venv, packages in meta.get("packages", {}).items():
         lines.append(f"- `{venv}`: " + ", ".join(packages))
@@ -268,15 +314,23 @@ def write(out: Path, meta: dict[str, Any], records: list[dict[str, Any]], plots:
     summary = summarize(records)
     ratio_table = ratios(summary)
     checks = goals(summary)
-    data = {"meta": meta, "summary": summary, "ratios": ratio_table, "targets": checks,
-            "records": records}
+    data = {
+        "meta": meta,
+        "summary": summary,
+        "ratios": ratio_table,
+        "targets": checks,
+        "records": records,
+    }
     (out / "results.json").write_text(json.dumps(data, indent=1, default=str))
     (out / "results.md").write_text(markdown(meta, summary, ratio_table, checks))
     if plots:
         python = BENCH / ".venvs" / "plot" / "bin" / "python"
         if python.exists():
-            subprocess.run([str(python), str(BENCH / "plot.py"), str(out / "results.json")],
-                           check=False, timeout=300)
+            subprocess.run(
+                [str(python), str(BENCH / "plot.py"), str(out / "results.json")],
+                check=False,
+                timeout=300,
+            )
 
 
 def main(argv: list[str]) -> int:

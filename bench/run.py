@@ -52,6 +52,7 @@ LOADCLIENT = BENCH / "loadclient.py"
 
 # -- setup ------------------------------------------------------------------------------
 
+
 def ensure_venv(name: str, force: bool = False) -> None:
     """Create ``bench/.venvs/<name>`` and install its packages, unless already done."""
     path = VENVS / name
@@ -82,9 +83,18 @@ def pip_freeze(name: str) -> list[str]:
     """The exact package versions in a bench venv."""
     try:
         out = subprocess.run(
-            [venv_bin(name, "python"), "-m", "pip", "freeze", "--all",
-             "--disable-pip-version-check"],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                venv_bin(name, "python"),
+                "-m",
+                "pip",
+                "freeze",
+                "--all",
+                "--disable-pip-version-check",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
     except OSError:
         return []
@@ -93,10 +103,14 @@ def pip_freeze(name: str) -> list[str]:
 
 def git_state() -> dict[str, Any]:
     """The commit of the repository being measured (read-only git queries)."""
+
     def git(*args: str) -> str:
         try:
             return subprocess.run(
-                ["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=30,
+                ["git", "-C", str(REPO), *args],
+                capture_output=True,
+                text=True,
+                timeout=30,
                 check=False,
             ).stdout.strip()
         except OSError:
@@ -130,6 +144,7 @@ def machine_info() -> dict[str, Any]:
 
 def machine_busy_percent(seconds: float = 2.0) -> float:
     """How busy the machine is before we start, in percent of one core."""
+
     def busy() -> float:
         with open("/proc/stat") as handle:
             fields = [int(x) for x in handle.readline().split()[1:]]
@@ -147,7 +162,10 @@ def djws_broadcast_available() -> str | None:
         "sys.exit(0 if callable(getattr(b, 'publish', None)) else 3)"
     )
     proc = subprocess.run(
-        [venv_bin("djws", "python"), "-c", code], capture_output=True, text=True, timeout=60,
+        [venv_bin("djws", "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
     if proc.returncode == 0:
@@ -158,42 +176,79 @@ def djws_broadcast_available() -> str | None:
 
 # -- the plan ---------------------------------------------------------------------------
 
+
 def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
     """The scenarios to run, with their client parameters."""
     cases: list[dict[str, Any]] = []
     if "echo" in args.scenarios:
-        cases.append({
-            "case": "echo", "scenario": "echo",
-            "client": {"connections": 100, "size": 64, "warmup": args.warmup,
-                       "duration": args.duration},
-        })
+        cases.append(
+            {
+                "case": "echo",
+                "scenario": "echo",
+                "client": {
+                    "connections": 100,
+                    "size": 64,
+                    "warmup": args.warmup,
+                    "duration": args.duration,
+                },
+            }
+        )
     if "handshake" in args.scenarios:
-        cases.append({
-            "case": "handshake", "scenario": "handshake", "path": "/whoami", "auth": True,
-            "client": {"concurrency": 50, "warmup": args.warmup, "duration": args.duration},
-        })
+        cases.append(
+            {
+                "case": "handshake",
+                "scenario": "handshake",
+                "path": "/whoami",
+                "auth": True,
+                "client": {"concurrency": 50, "warmup": args.warmup, "duration": args.duration},
+            }
+        )
     if "idle" in args.scenarios:
-        cases.append({
-            "case": "idle", "scenario": "idle", "path": "/whoami", "auth": True,
-            "client": {"connections": args.idle_connections, "concurrency": 50, "settle": 2.0,
-                       "open_timeout": 150.0, "answer_timeout": 30.0},
-        })
+        cases.append(
+            {
+                "case": "idle",
+                "scenario": "idle",
+                "path": "/whoami",
+                "auth": True,
+                "client": {
+                    "connections": args.idle_connections,
+                    "concurrency": 50,
+                    "settle": 2.0,
+                    "open_timeout": 150.0,
+                    "answer_timeout": 30.0,
+                },
+            }
+        )
     if "broadcast" in args.scenarios:
         for subscribers in args.broadcast_subscribers:
-            cases.append({
-                "case": f"broadcast-{subscribers}", "scenario": "broadcast", "path": "/sub",
-                "client": {"subscribers": subscribers, "concurrency": 50, "rate": 10.0,
-                           "duration": args.broadcast_duration, "drain": args.drain,
-                           "size": 64, "open_timeout": 300.0},
-            })
+            cases.append(
+                {
+                    "case": f"broadcast-{subscribers}",
+                    "scenario": "broadcast",
+                    "path": "/sub",
+                    "client": {
+                        "subscribers": subscribers,
+                        "concurrency": 50,
+                        "rate": 10.0,
+                        "duration": args.broadcast_duration,
+                        "drain": args.drain,
+                        "size": 64,
+                        "open_timeout": 300.0,
+                    },
+                }
+            )
     return cases
 
 
 def client_budget(cfg: dict[str, Any]) -> float:
     """An upper bound on one client run's wall time."""
     return (
-        cfg.get("warmup", 0) + cfg.get("duration", 0) + cfg.get("open_timeout", 60)
-        + cfg.get("drain", 0) + cfg.get("answer_timeout", 0) + 120.0
+        cfg.get("warmup", 0)
+        + cfg.get("duration", 0)
+        + cfg.get("open_timeout", 60)
+        + cfg.get("drain", 0)
+        + cfg.get("answer_timeout", 0)
+        + 120.0
     )
 
 
@@ -203,7 +258,10 @@ def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
     with open(log_path, "ab") as logfile:
         try:
             proc = subprocess.run(
-                argv, stdout=subprocess.PIPE, stderr=logfile, timeout=client_budget(cfg),
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=logfile,
+                timeout=client_budget(cfg),
                 check=False,
             )
         except subprocess.TimeoutExpired:
@@ -230,31 +288,51 @@ def run_case(
     server = Server(target, port, logs / f"{target.name}.log", db, args.server_cpu)
     records: list[dict[str, Any]] = []
     variants = target.variants if case["scenario"] == "echo" else {target.name: case["path"]}
-    base = {"case": case["case"], "scenario": case["scenario"], "server": target.name,
-            "repetition": rep, "server_command": shlex.join(server.argv),
-            "server_cwd": str(target.cwd.relative_to(REPO))}
+    base = {
+        "case": case["case"],
+        "scenario": case["scenario"],
+        "server": target.name,
+        "repetition": rep,
+        "server_command": shlex.join(server.argv),
+        "server_cwd": str(target.cwd.relative_to(REPO)),
+    }
     try:
         server.start()
         for name, path in variants.items():
-            cfg = {"scenario": case["scenario"], "port": port, "path": path,
-                   "server_pid": server.pid, "cpu": args.client_cpu, **case["client"]}
+            cfg = {
+                "scenario": case["scenario"],
+                "port": port,
+                "path": path,
+                "server_pid": server.pid,
+                "cpu": args.client_cpu,
+                **case["client"],
+            }
             if case.get("auth"):
                 cfg["cookie"] = sessions.get(target.venv, "no-session-on-this-server")
                 cfg["expect_user"] = "bench" if target.django else None
             started = time.monotonic()
             result = run_client(cfg, logs / "client.log")
             result.setdefault("ok", False)
-            records.append({**base, "target": name, "client_config": cfg,
-                            "client_command": shlex.join(
-                                ["python", "bench/loadclient.py", json.dumps(cfg)]),
-                            "wall_s": round(time.monotonic() - started, 2), "result": result})
+            records.append(
+                {
+                    **base,
+                    "target": name,
+                    "client_config": cfg,
+                    "client_command": shlex.join(
+                        ["python", "bench/loadclient.py", json.dumps(cfg)]
+                    ),
+                    "wall_s": round(time.monotonic() - started, 2),
+                    "result": result,
+                }
+            )
             log(f"  {case['case']:<15} {name:<13} rep {rep}: {report.one_line(case, result)}")
     except Exception as exc:  # noqa: BLE001 - one failing server must not stop the rest
         log(f"  {case['case']} on {target.name} failed: {exc}")
         names = [n for n in variants if n not in {r["target"] for r in records}]
         for name in names:
-            records.append({**base, "target": name,
-                            "result": {"ok": False, "error": str(exc)[-2000:]}})
+            records.append(
+                {**base, "target": name, "result": {"ok": False, "error": str(exc)[-2000:]}}
+            )
     finally:
         server.stop()
     return records
@@ -262,29 +340,55 @@ def run_case(
 
 # -- main -------------------------------------------------------------------------------
 
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="1 short repetition with smaller counts: a smoke test (~5 min)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 short repetition with smaller counts: a smoke test (~5 min)",
+    )
     parser.add_argument("--repetitions", "-r", type=int, help="repetitions (default 3; quick 1)")
-    parser.add_argument("--servers", default="djws,raw,daphne,uvicorn",
-                        help="comma-separated: djws,raw,daphne,uvicorn")
-    parser.add_argument("--scenarios", default="echo,handshake,idle,broadcast",
-                        help="comma-separated: echo,handshake,idle,broadcast")
-    parser.add_argument("--idle-connections", type=int,
-                        help="connections held in the idle scenario (default 10000; quick 2000)")
-    parser.add_argument("--broadcast-subscribers", default="1000,5000",
-                        help="comma-separated subscriber counts (default 1000,5000)")
-    parser.add_argument("--duration", type=float,
-                        help="measured seconds of echo and handshake (default 10; quick 3)")
+    parser.add_argument(
+        "--servers",
+        default="djws,raw,daphne,uvicorn",
+        help="comma-separated: djws,raw,daphne,uvicorn",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default="echo,handshake,idle,broadcast",
+        help="comma-separated: echo,handshake,idle,broadcast",
+    )
+    parser.add_argument(
+        "--idle-connections",
+        type=int,
+        help="connections held in the idle scenario (default 10000; quick 2000)",
+    )
+    parser.add_argument(
+        "--broadcast-subscribers",
+        default="1000,5000",
+        help="comma-separated subscriber counts (default 1000,5000)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        help="measured seconds of echo and handshake (default 10; quick 3)",
+    )
     parser.add_argument("--warmup", type=float, help="warm-up seconds (default 2; quick 1)")
-    parser.add_argument("--broadcast-duration", type=float,
-                        help="seconds of publishing at 10 msgs/s (default 10; quick 3)")
-    parser.add_argument("--drain", type=float,
-                        help="seconds to wait for late deliveries after the last publish "
-                             "(default 20; quick 10); what has not arrived then is lost")
+    parser.add_argument(
+        "--broadcast-duration",
+        type=float,
+        help="seconds of publishing at 10 msgs/s (default 10; quick 3)",
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        help="seconds to wait for late deliveries after the last publish "
+        "(default 20; quick 10); what has not arrived then is lost",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for servers (default 0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the client (default 1)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<time>)")
@@ -315,8 +419,9 @@ def main(argv: list[str]) -> int:
     """Set up, run every case on every server for every repetition, write the results."""
     args = parse_args(argv)
     started = dt.datetime.now(dt.UTC)
-    out = args.out or BENCH / "results" / (started.strftime("%Y%m%d-%H%M%S")
-                                           + ("-quick" if args.quick else ""))
+    out = args.out or BENCH / "results" / (
+        started.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
+    )
     out.mkdir(parents=True, exist_ok=True)
     logs = TMP / "logs" / out.name
     logs.mkdir(parents=True, exist_ok=True)
@@ -345,8 +450,10 @@ def main(argv: list[str]) -> int:
     cases = build_cases(args)
     idle_check = machine_busy_percent()
     if idle_check > 10:
-        log(f"WARNING: the machine is {idle_check}% busy (of one core) before the run: "
-            "other processes will compete with the servers")
+        log(
+            f"WARNING: the machine is {idle_check}% busy (of one core) before the run: "
+            "other processes will compete with the servers"
+        )
     meta = {
         "machine_busy_before_percent": idle_check,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
@@ -356,9 +463,15 @@ def main(argv: list[str]) -> int:
         "machine": machine_info(),
         "repository": git_state(),
         "pinning": {"server_cpu": args.server_cpu, "client_cpu": args.client_cpu},
-        "targets": {t.name: {"label": t.label, "command": shlex.join(t.command(0)),
-                             "cwd": str(t.cwd.relative_to(REPO)), "venv": t.venv}
-                    for t in targets},
+        "targets": {
+            t.name: {
+                "label": t.label,
+                "command": shlex.join(t.command(0)),
+                "cwd": str(t.cwd.relative_to(REPO)),
+                "venv": t.venv,
+            }
+            for t in targets
+        },
         "packages": {name: pip_freeze(name) for name in needed},
         "pending": pending,
         "logs": str(logs),
@@ -369,10 +482,20 @@ def main(argv: list[str]) -> int:
             for case in cases:
                 for target in targets:
                     if target.name == "djws" and case["scenario"] in pending:
-                        records.append({"case": case["case"], "scenario": case["scenario"],
-                                        "server": "djws", "target": "djws", "repetition": rep,
-                                        "result": {"ok": False, "pending": True,
-                                                   "error": pending[case["scenario"]]}})
+                        records.append(
+                            {
+                                "case": case["case"],
+                                "scenario": case["scenario"],
+                                "server": "djws",
+                                "target": "djws",
+                                "repetition": rep,
+                                "result": {
+                                    "ok": False,
+                                    "pending": True,
+                                    "error": pending[case["scenario"]],
+                                },
+                            }
+                        )
                         continue
                     records.extend(run_case(case, target, rep, args, sessions, logs))
                     # Partial results survive an interruption.

@@ -79,51 +79,106 @@ class Target:
 
 def _djws_command(port: int) -> list[str]:
     return [
-        venv_bin("djws", "python"), "manage.py", "runwebsocket", "--noreload",
-        "--workers", "1", "--connections", "20000", "--skip-checks",
+        venv_bin("djws", "python"),
+        "manage.py",
+        "runwebsocket",
+        "--noreload",
+        "--workers",
+        "1",
+        "--connections",
+        "20000",
+        "--skip-checks",
         f"{HOST}:{port}",
     ]
 
 
 def _raw_command(port: int) -> list[str]:
     return [
-        venv_bin("raw", "gunicorn"), "-k", "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
-        "-w", "1", "--worker-connections", "20000", "--no-control-socket",
-        "--log-level", "warning", "-b", f"{HOST}:{port}", "raw_app:application",
+        venv_bin("raw", "gunicorn"),
+        "-k",
+        "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+        "-w",
+        "1",
+        "--worker-connections",
+        "20000",
+        "--no-control-socket",
+        "--log-level",
+        "warning",
+        "-b",
+        f"{HOST}:{port}",
+        "raw_app:application",
     ]
 
 
 def _daphne_command(port: int) -> list[str]:
     return [
-        venv_bin("channels", "daphne"), "-b", HOST, "-p", str(port), "-v", "0",
+        venv_bin("channels", "daphne"),
+        "-b",
+        HOST,
+        "-p",
+        str(port),
+        "-v",
+        "0",
         "benchproject.asgi:application",
     ]
 
 
 def _uvicorn_command(port: int) -> list[str]:
     return [
-        venv_bin("channels", "uvicorn"), "benchproject.asgi:application", "--host", HOST,
-        "--port", str(port), "--ws", "websockets", "--lifespan", "off", "--no-access-log",
-        "--log-level", "warning", "--workers", "1",
+        venv_bin("channels", "uvicorn"),
+        "benchproject.asgi:application",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--ws",
+        "websockets",
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
     ]
 
 
 TARGETS: dict[str, Target] = {
     "djws": Target(
-        "djws", "djws (runwebsocket)", "djws", "benchproject.settings_djws",
-        _djws_command, PROJECT, {"djws": "/echo"},
+        "djws",
+        "djws (runwebsocket)",
+        "djws",
+        "benchproject.settings_djws",
+        _djws_command,
+        PROJECT,
+        {"djws": "/echo"},
     ),
     "raw": Target(
-        "raw", "raw gevent-websocket (gunicorn)", "raw", None, _raw_command, RAW,
+        "raw",
+        "raw gevent-websocket (gunicorn)",
+        "raw",
+        None,
+        _raw_command,
+        RAW,
         {"raw": "/echo"},
     ),
     "daphne": Target(
-        "daphne", "Channels + Daphne", "channels", "benchproject.settings_channels",
-        _daphne_command, PROJECT, {"daphne": "/echo", "daphne-sync": "/echo-sync"},
+        "daphne",
+        "Channels + Daphne",
+        "channels",
+        "benchproject.settings_channels",
+        _daphne_command,
+        PROJECT,
+        {"daphne": "/echo", "daphne-sync": "/echo-sync"},
     ),
     "uvicorn": Target(
-        "uvicorn", "Channels + uvicorn", "channels", "benchproject.settings_channels",
-        _uvicorn_command, PROJECT, {"uvicorn": "/echo", "uvicorn-sync": "/echo-sync"},
+        "uvicorn",
+        "Channels + uvicorn",
+        "channels",
+        "benchproject.settings_channels",
+        _uvicorn_command,
+        PROJECT,
+        {"uvicorn": "/echo", "uvicorn-sync": "/echo-sync"},
     ),
 }
 
@@ -160,8 +215,11 @@ def handshake_once(port: int, path: str = "/echo", timeout: float = 2.0) -> bool
             head, _, rest = data.partition(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 101") or accept not in head:
                 return False
-            sock.sendall(b"\x81\x84" + b"\x01\x02\x03\x04" + bytes(a ^ b for a, b in zip(
-                b"ping", b"\x01\x02\x03\x04", strict=True)))
+            sock.sendall(
+                b"\x81\x84"
+                + b"\x01\x02\x03\x04"
+                + bytes(a ^ b for a, b in zip(b"ping", b"\x01\x02\x03\x04", strict=True))
+            )
             for _ in range(100):
                 if len(rest) >= 6:
                     break
@@ -209,11 +267,19 @@ def prepare_database(target: Target, db: Path) -> str:
     python = venv_bin(target.venv, "python")
     subprocess.run(
         [python, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT, env=env, check=True, timeout=300,
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=300,
     )
     out = subprocess.run(
         [python, "manage.py", "benchsession"],
-        cwd=PROJECT, env=env, check=True, timeout=120, capture_output=True, text=True,
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 

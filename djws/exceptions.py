@@ -43,8 +43,10 @@ class ConnectionClosed(Exception):  # noqa: N818 - the name users know from webs
     def __str__(self) -> str:
         rcvd, sent = self.rcvd, self.sent
         if rcvd is None:
-            return "no close frame received or sent" if sent is None else (
-                f"sent {sent}; no close frame received"
+            return (
+                "no close frame received or sent"
+                if sent is None
+                else (f"sent {sent}; no close frame received")
             )
         if sent is None:
             return f"received {rcvd}; no close frame sent"
@@ -68,9 +70,7 @@ class ConnectionClosed(Exception):  # noqa: N818 - the name users know from webs
 class HandshakeError(Exception):
     """The client's opening handshake is invalid; answer with ``status`` and stop."""
 
-    def __init__(
-        self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()
-    ) -> None:
+    def __init__(self, status: int, message: str, headers: Sequence[tuple[str, str]] = ()) -> None:
         self.status = status
         self.message = message
         self.headers = list(headers)

@@ -28,6 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the real PostgreSQL server")
     config.addinivalue_line("markers", "redis: needs the real Redis server")
     config.addinivalue_line("markers", "browser: needs Debian's chromium")
+    config.addinivalue_line(
+        "markers", "fast: the fast tier (./runtests.sh --fast): no services, under a minute"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

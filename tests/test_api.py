@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from .support import PROJECT, project_env
+
+pytestmark = pytest.mark.fast
 
 CHECK = r"""
 import importlib, pkgutil, django

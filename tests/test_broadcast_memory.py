@@ -290,9 +290,7 @@ def test_an_unknown_backend_url_is_a_check_error() -> None:
 
 
 def test_publishing_with_memory_backend_outside_a_server_warns() -> None:
-    result = manage(
-        "shell", "-c", "from djws import broadcast; broadcast.publish('room', 'lost')"
-    )
+    result = manage("shell", "-c", "from djws import broadcast; broadcast.publish('room', 'lost')")
     assert result.returncode == 0, result.stderr
     assert (
         "OutsideServerWarning: WEBSOCKET_BROADCAST_URL is 'memory://', which only reaches "

@@ -58,9 +58,7 @@ def test_a_management_command_reaches_sockets_on_two_servers(
     with join(one, "p-cmd") as a, join(two, "p-cmd") as b:
         result = manage("websocket_publish", "p-cmd", "hello from a command", env=pg_env(prefix))
         assert (result.returncode, result.stderr) == (0, "")
-        result = manage(
-            "websocket_publish", "p-cmd", '{"n": 1}', "--json", env=pg_env(prefix)
-        )
+        result = manage("websocket_publish", "p-cmd", '{"n": 1}', "--json", env=pg_env(prefix))
         assert (result.returncode, result.stderr) == (0, "")
         for ws in (a, b):
             assert ws.recv(timeout=10) == "hello from a command"
@@ -93,9 +91,7 @@ def test_many_messages_keep_publish_order(servers: tuple[Server, Server]) -> Non
     one, two = servers
     with join(two, "p-order") as member, join(one, "p-order", max_queue=None) as publisher:
         publisher.send("publish-many 200 20")
-        assert [member.recv(timeout=10)[:6] for _ in range(200)] == [
-            f"{n:06d}" for n in range(200)
-        ]
+        assert [member.recv(timeout=10)[:6] for _ in range(200)] == [f"{n:06d}" for n in range(200)]
 
 
 def test_presence_spans_both_servers(servers: tuple[Server, Server]) -> None:

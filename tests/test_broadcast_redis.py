@@ -51,8 +51,19 @@ def redis_up() -> bool:
 def start_redis() -> None:
     """Start the machine's Redis the way it was started (no persistence)."""
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379",
-         "--save", "", "--appendonly", "no"],
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
         check=True,
         timeout=10,
         capture_output=True,
@@ -103,9 +114,7 @@ def test_messages_cross_servers_in_publish_order(servers: tuple[Server, Server])
     one, two = servers
     with join(two, "r-order") as member, join(one, "r-order", max_queue=None) as publisher:
         publisher.send("publish-many 300 40")
-        assert [member.recv(timeout=10)[:6] for _ in range(300)] == [
-            f"{n:06d}" for n in range(300)
-        ]
+        assert [member.recv(timeout=10)[:6] for _ in range(300)] == [f"{n:06d}" for n in range(300)]
         publisher.send("publish-bytes \x00binary")
         publisher.send("publish-pattern 300")
         assert member.recv(timeout=10) == b"\x00binary"
@@ -206,6 +215,4 @@ def test_delivery_resumes_after_redis_restarts_and_outage_publishes_fail(
         received = receive_through(member, first, "after", limit=100)
         assert all(m.startswith("probe ") for m in received[:-1])
         # Redis lost everything: both servers wrote their presence entries again.
-        wait_for(
-            lambda: len(presence_of(query, "r-restart")) == 2, 10, "presence was not restored"
-        )
+        wait_for(lambda: len(presence_of(query, "r-restart")) == 2, 10, "presence was not restored")

@@ -19,6 +19,8 @@ from djws.broadcast.hub import check_group, session_group, user_group
 from djws.broadcast.message import check_wire, encode, opcode_of, split_envelope, wrap_envelope
 from djws.protocol.frames import OP_BINARY, OP_TEXT
 
+pytestmark = pytest.mark.fast
+
 
 def test_public_names() -> None:
     import djws.broadcast

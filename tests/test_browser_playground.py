@@ -32,7 +32,6 @@ expect.set_options(timeout=TIMEOUT_MS)
 _rooms = itertools.count()
 
 
-
 @dataclass
 class Site:
     """The sample site served in one of the two shapes; restartable."""

@@ -268,9 +268,25 @@ def test_psycopg_imported_before_the_patch_is_refused(tmp_path) -> None:
     config = tmp_path / "gunicorn.conf.py"
     config.write_text("import psycopg  # imported by the arbiter, before any patching\n")
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", str(config), "-k", "djws.worker.WebSocketWorker",
-         "--no-control-socket", "-b", f"127.0.0.1:{free_port()}", "testproject.wsgi:websocket"],
-        cwd=PROJECT, env=project_env(), capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(config),
+            "-k",
+            "djws.worker.WebSocketWorker",
+            "--no-control-socket",
+            "-b",
+            f"127.0.0.1:{free_port()}",
+            "testproject.wsgi:websocket",
+        ],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "psycopg was imported before gevent patched this process" in result.stderr

@@ -11,6 +11,8 @@ from websockets.sync.client import connect
 
 from .support import Server
 
+pytestmark = pytest.mark.fast
+
 
 def test_echo_text_and_binary(server: Server) -> None:
     with connect(f"{server.url}/echo/") as ws:

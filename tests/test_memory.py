@@ -17,6 +17,8 @@ from websockets.sync.client import connect
 
 from .support import Server
 
+pytestmark = pytest.mark.fast
+
 
 def report(server: Server) -> dict[str, list[str]]:
     with connect(f"{server.url}/memory/report/", compression=None) as ws:

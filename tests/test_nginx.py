@@ -37,12 +37,12 @@ PROCFILE = ROOT / "sample_site" / "Procfile"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-
 @pytest.fixture(autouse=True)
 def nginx_installed() -> None:
     """Fail, never skip, without nginx: ./runtests.sh installs it (apt-get install nginx)."""
     if not os.access(NGINX, os.X_OK):
         pytest.fail("these tests need Debian's nginx: apt-get install nginx")
+
 
 # Workers run as the current user (nginx started as root would otherwise switch
 # them to "nobody", who cannot read the test's private temporary directory).
@@ -63,7 +63,6 @@ http {{
     include {tmp}/site.conf;
 }}
 """
-
 
 
 def substitute(text: str, old: str, new: str) -> str:
@@ -110,7 +109,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     http_port, nginx_port = free_port(), free_port()
     with run_server() as websocket_server:
         http_server = start_server(
-            "--noreload", "--skip-checks", f"127.0.0.1:{http_port}",
+            "--noreload",
+            "--skip-checks",
+            f"127.0.0.1:{http_port}",
             command=[sys.executable, "manage.py", "runserver"],
         )
         try:
@@ -125,15 +126,35 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 )
             )
             test = subprocess.run(
-                [NGINX, "-t", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c",
-                 str(tmp / "nginx.conf")],
-                capture_output=True, text=True, timeout=30, check=False,
+                [
+                    NGINX,
+                    "-t",
+                    "-p",
+                    str(tmp),
+                    "-e",
+                    str(tmp / "error.log"),
+                    "-c",
+                    str(tmp / "nginx.conf"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             )
             assert test.returncode == 0, test.stderr
             nginx = subprocess.Popen(
-                [NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c",
-                 str(tmp / "nginx.conf")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                [
+                    NGINX,
+                    "-p",
+                    str(tmp),
+                    "-e",
+                    str(tmp / "error.log"),
+                    "-c",
+                    str(tmp / "nginx.conf"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
             try:
                 wait_for_port("127.0.0.1", nginx_port)
@@ -242,8 +263,12 @@ def test_procfile_line_serves_pages_and_websockets_on_port(tmp_path: Path) -> No
     command = procfile_command()
     process = subprocess.Popen(
         ["/bin/sh", "-c", command],
-        cwd=ROOT / "sample_site", env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
+        cwd=ROOT / "sample_site",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         if not listening(port, process, timeout=60):

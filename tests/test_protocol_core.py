@@ -23,6 +23,8 @@ from djws.protocol.protocol import ServerProtocol, State
 
 from .test_protocol_support import client_frame
 
+pytestmark = pytest.mark.fast
+
 # What a client does, as (kind, payload) steps.
 texts = st.text(max_size=40).map(lambda t: ("text", t))
 binaries = st.binary(max_size=40).map(lambda b: ("binary", b))

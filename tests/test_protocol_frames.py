@@ -19,6 +19,8 @@ from websockets.sync.client import connect
 from .support import Server, run_server
 from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
 
+pytestmark = pytest.mark.fast
+
 MAX_MESSAGE = 65536
 ENV = {
     "WEBSOCKET_MAX_MESSAGE_SIZE": str(MAX_MESSAGE),
@@ -249,7 +251,8 @@ def test_messages_before_a_violation_are_answered_first(limited: Server) -> None
         client.send(
             client_frame(TEXT, b"first")
             + client_frame(TEXT, b"second")
-            + bytes([0x81, 0x02]) + b"no"  # unmasked
+            + bytes([0x81, 0x02])
+            + b"no"  # unmasked
             + client_frame(TEXT, b"never")
         )
         assert client.recv_message() == "first"

@@ -18,6 +18,8 @@ from websockets.sync.client import connect
 from .support import Server, run_server, status_of, upgrade_request
 from .test_protocol_support import rss_kib, worker_pid
 
+pytestmark = pytest.mark.fast
+
 RSS_SLACK_KIB = 8 * 1024
 
 
@@ -126,7 +128,7 @@ REFUSALS = [
         "unterminated-extension-parameter",
         upgrade_request(Sec_WebSocket_Extensions='foo, bar="'),
         400,
-        b"Invalid Sec-WebSocket-Extensions header: expected comma at 8 in foo, bar=\".\n",
+        b'Invalid Sec-WebSocket-Extensions header: expected comma at 8 in foo, bar=".\n',
     ),
     (
         "thousands-of-subprotocols",
@@ -171,9 +173,10 @@ def test_unsupported_version_gets_426_naming_version_13(
     status, headers, body = send(impatient, upgrade_request(Sec_WebSocket_Version=version))
     assert status == 426
     assert headers["sec-websocket-version"] == "13"
-    assert body == (
-        f"Unsupported WebSocket version {version!r}: this server speaks version 13.\n"
-    ).encode()
+    assert (
+        body
+        == (f"Unsupported WebSocket version {version!r}: this server speaks version 13.\n").encode()
+    )
     assert_recovered(impatient, baseline)
 
 

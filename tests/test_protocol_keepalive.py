@@ -1,7 +1,9 @@
-"""Keepalive pings, dead peers and the idle timeout (:mod:`djws.keepalive`).
+"""Keepalive pings, dead peers and the idle timeout (:mod:`djws.server.keepalive`).
 
-The worker's keepalive loop runs once a second: timings here are "within a
-few seconds", with the real intervals set small through the environment.
+End to end, with the real intervals set small through the environment. The
+exact timing decisions are the protocol's and are tested with a controlled
+clock (``test_protocol_core.py``); here every wait is for an event -- a frame,
+EOF, a count of open connections -- bounded only by the client's own timeouts.
 """
 
 from __future__ import annotations
@@ -49,9 +51,7 @@ def wait_for_open_connections(server: Server, expected: int, timeout: float = 10
 
 def test_silent_client_is_pinged(pinging: Server) -> None:
     with RawClient(pinging) as client:
-        started = time.monotonic()
         assert client.recv_raw_frame() == b"\x89\x00"
-        assert time.monotonic() - started < 3.0
 
 
 def test_client_that_answers_pings_stays_connected(pinging: Server) -> None:
@@ -65,11 +65,9 @@ def test_dead_peer_is_closed_with_1011_and_freed(pinging: Server) -> None:
     wait_for_open_connections(pinging, 0)
     with RawClient(pinging, answer_pings=False) as client:
         wait_for_open_connections(pinging, 1)
-        started = time.monotonic()
         while (frame := client.recv_raw_frame()) == b"\x89\x00":
             pass  # pings, unanswered
         assert frame == close_frame(1011, "keepalive ping timeout")
-        assert time.monotonic() - started < 6.0
         client.expect_eof()
     wait_for_open_connections(pinging, 0)
 
@@ -89,7 +87,7 @@ def test_idle_client_is_closed_with_1000(idle: Server) -> None:
     with RawClient(idle) as client:
         started = time.monotonic()
         assert client.recv_frame() == close_frame(1000, "idle timeout")
-        assert 1.4 < time.monotonic() - started < 4.0
+        assert time.monotonic() - started > 1.4  # not before WEBSOCKET_IDLE_TIMEOUT
         client.send_frame(0x8, (1000).to_bytes(2, "big"))
         client.expect_eof(timeout=1.0)  # the server closes TCP once the handshake is done
 
@@ -105,12 +103,10 @@ def test_client_sending_messages_is_not_idle(idle: Server) -> None:
 def test_pongs_do_not_count_as_activity(idle: Server) -> None:
     """Only messages reset the idle clock: a client answering pings is still idle."""
     with RawClient(idle) as client:
-        started = time.monotonic()
         for _ in range(5):
             client.send_frame(0xA, b"unsolicited pong")
             time.sleep(0.2)
         client.expect_close(1000, "idle timeout", answer=True)
-        assert time.monotonic() - started < 4.0
 
 
 def test_live_client_of_a_view_that_never_receives_is_kept(pinging: Server) -> None:

@@ -21,6 +21,8 @@ from websockets.sync.client import connect
 from .support import Server, run_server
 from .test_protocol_support import RawClient, client_frame
 
+pytestmark = pytest.mark.fast
+
 
 def test_server_preference_wins_among_offered_subprotocols(server: Server) -> None:
     with connect(f"{server.url}/subprotocol/", subprotocols=["chat.v1", "chat.v2"]) as ws:

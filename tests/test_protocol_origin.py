@@ -16,6 +16,8 @@ from djws.origin import origin_matches, pattern_error
 
 from .support import Server, status_of, upgrade_request
 
+pytestmark = pytest.mark.fast
+
 
 def handshake(server: Server, path: str = "/echo/", **headers: str) -> bytes:
     with socket.create_connection((server.host, server.port), timeout=10) as sock:

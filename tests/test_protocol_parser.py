@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import zlib
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
@@ -21,6 +22,8 @@ from djws.protocol.frames import Parser, valid_close_code
 
 from .support import Server
 from .test_protocol_support import RawClient, client_frame
+
+pytestmark = pytest.mark.fast
 
 LIMIT = 4096
 FAILURE_CODES = {1002, 1007, 1009}

@@ -13,7 +13,11 @@ import struct
 import time
 from pathlib import Path
 
+import pytest
+
 from .support import Server, upgrade_request
+
+pytestmark = pytest.mark.fast
 
 __all__ = [
     "RawClient",

@@ -18,7 +18,6 @@ from .support import free_port, http_get, start_server
 REPO = Path(__file__).resolve().parent.parent
 
 
-
 def test_sample_site_run_script_on_a_fresh_clone(tmp_path: Path) -> None:
     clone = tmp_path / "djws"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=60)

@@ -60,7 +60,7 @@ websocket_urls.urlpatterns = [
 # This module is the ROOT_URLCONF: the pages' urls, where WebSocket names are not.
 urlpatterns = [path("page/", view, name="page")]
 
-pytestmark = pytest.mark.usefixtures("websocket_settings")
+pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("websocket_settings")]
 
 
 @pytest.fixture
@@ -280,7 +280,6 @@ def test_websocket_url_from_python_raises_for_unknown_names():
 
 
 DATA_WS_URL = re.compile(r'data-ws-url="([^"]*)"')
-
 
 
 def ws_url_of_page(url: str) -> str:

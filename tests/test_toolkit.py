@@ -23,12 +23,24 @@ def test_toolkit_suite_passes_in_its_own_process() -> None:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     result = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
             # This directory's conftest only: tests/conftest.py migrates a server
             # database, which the in-process tests do not use.
-            "--confcutdir", str(TOOLKIT), str(TOOLKIT),
+            "--confcutdir",
+            str(TOOLKIT),
+            str(TOOLKIT),
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     lines = result.stdout.strip().splitlines()
     summary = lines[-1] if lines else ""

@@ -250,9 +250,7 @@ class Parser:
             raise _Fail(PROTOCOL_ERROR, f"reserved opcode {opcode}")
         if length >> 63:
             raise _Fail(PROTOCOL_ERROR, "frame length with the most significant bit set")
-        if first & 0x30 or (
-            first & 0x40 and (self.deflate is None or opcode == OP_CONT)
-        ):
+        if first & 0x30 or (first & 0x40 and (self.deflate is None or opcode == OP_CONT)):
             raise _Fail(PROTOCOL_ERROR, "reserved bits set without an extension defining them")
         if opcode == OP_CONT:
             if not self._message_opcode:
@@ -308,9 +306,7 @@ class Parser:
             limit = self.max_message_size
             if limit is not None:
                 limit -= self._size
-            frame = Frame(
-                _OPCODES[self._frame_opcode], data, self._frame_fin, self._frame_rsv1
-            )
+            frame = Frame(_OPCODES[self._frame_opcode], data, self._frame_fin, self._frame_rsv1)
             try:
                 data = bytes(self.deflate.decode(frame, max_size=limit).data)  # type: ignore[union-attr]
             except PayloadTooBig:

@@ -29,9 +29,7 @@ class Upgrade:
 
     __slots__ = ("__weakref__", "_rfile", "_socket", "config", "handshake", "response_length")
 
-    def __init__(
-        self, handshake: Handshake, sock: Any, rfile: Any, config: ServerSettings
-    ) -> None:
+    def __init__(self, handshake: Handshake, sock: Any, rfile: Any, config: ServerSettings) -> None:
         #: The parsed handshake: key, offered subprotocols and extensions, Origin.
         self.handshake = handshake
         #: The server's settings, read once per worker.

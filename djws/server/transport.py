@@ -108,9 +108,7 @@ class Transport:
 
     # Writing
 
-    def write(
-        self, data: bytes | memoryview, *, wait: bool = True, force: bool = False
-    ) -> None:
+    def write(self, data: bytes | memoryview, *, wait: bool = True, force: bool = False) -> None:
         """Send ``data`` in order after everything written before.
 
         With ``wait`` the caller blocks while more than the limit is queued;

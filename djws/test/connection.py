@@ -295,7 +295,9 @@ class TestWebSocket:
         return self.close_code
 
     def assert_closed(
-        self, code: int = CloseCode.NORMAL_CLOSURE, reason: str | None = None,
+        self,
+        code: int = CloseCode.NORMAL_CLOSURE,
+        reason: str | None = None,
         timeout: float | None = None,
     ) -> None:
         """Wait for the server to close; fail unless it closed with ``code`` (and ``reason``)."""

@@ -30,14 +30,25 @@ def test_testcase_and_pytest_suites_pass_on_postgresql() -> None:
     }
     result = subprocess.run(
         [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
             # Only this directory's conftest: the suite's own one migrates a
             # server database that does not exist here.
-            "--confcutdir", str(HERE),
+            "--confcutdir",
+            str(HERE),
             str(HERE / "test_toolkit_testcase.py"),
             str(HERE / "test_toolkit_pytest.py"),
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -56,9 +56,7 @@ def test_transactional_db_commits_for_real(ws_client: WebSocketClient) -> None:
     assert list(Note.objects.values_list("text", flat=True)) == ["committed row"]
 
 
-def test_logged_in_user_through_force_login(
-    ws_client: WebSocketClient, ada: AbstractUser
-) -> None:
+def test_logged_in_user_through_force_login(ws_client: WebSocketClient, ada: AbstractUser) -> None:
     ws_client.force_login(ada)
     with ws_client.connect("/private/") as ws:
         assert ws.receive() == "hello ada"

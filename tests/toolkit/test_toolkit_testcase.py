@@ -84,8 +84,11 @@ class MessagesTests(TestCase):
                 ws.receive(timeout=0.05)
 
     def test_assert_nothing_received_fails_on_a_message(self) -> None:
-        with self.client.connect("/whoami/") as ws, self.assertRaisesMessage(
-            AssertionError, "expected no message from /whoami/, got 'anonymous'"
+        with (
+            self.client.connect("/whoami/") as ws,
+            self.assertRaisesMessage(
+                AssertionError, "expected no message from /whoami/, got 'anonymous'"
+            ),
         ):
             ws.assert_nothing_received()
 
@@ -108,10 +111,13 @@ class RefusalTests(TestCase):
         with self.assertRaises(HandshakeRefused) as refused:
             self.client.connect("/private/")
         self.assertEqual(refused.exception.response.status_code, 302)
-        self.assertEqual(str(refused.exception), (
-            "the WebSocket handshake to /private/ was refused: 302 Found "
-            "(Location: /accounts/login/?next=/private/)"
-        ))
+        self.assertEqual(
+            str(refused.exception),
+            (
+                "the WebSocket handshake to /private/ was refused: 302 Found "
+                "(Location: /accounts/login/?next=/private/)"
+            ),
+        )
 
     def test_permission_denied_is_403(self) -> None:
         self.client.force_login(User.objects.create(username="ada"))

@@ -20,10 +20,16 @@ def test_the_tutorial_project_passes_its_tests() -> None:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     result = subprocess.run(
         [sys.executable, "manage.py", "test", "chat", "--noinput"],
-        cwd=MYSITE, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=MYSITE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "Ran 3 tests" in result.stderr
     assert result.stderr.rstrip().splitlines()[-2:] == [
-        "OK", "Destroying test database for alias 'default'..."
+        "OK",
+        "Destroying test database for alias 'default'...",
     ]

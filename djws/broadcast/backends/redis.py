@@ -78,8 +78,7 @@ class RedisBackend(ListeningBackend):
             self._client.publish(self._channel(group), wire)
         except redis.RedisError as exc:
             raise PublishError(
-                f"could not publish to group {group!r}: Redis at {redact(self.url)} "
-                f"failed: {exc}"
+                f"could not publish to group {group!r}: Redis at {redact(self.url)} failed: {exc}"
             ) from exc
 
     # Listening

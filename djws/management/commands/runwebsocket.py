@@ -64,8 +64,8 @@ class Listener:
 
     def __init__(self, server_address: tuple[str, int], handler: Any, ipv6: bool = False) -> None:
         inherited = os.environ.get(LISTEN_FD_ENV)
-        self.socket = socket.socket(fileno=int(inherited)) if inherited else bind(
-            server_address, ipv6
+        self.socket = (
+            socket.socket(fileno=int(inherited)) if inherited else bind(server_address, ipv6)
         )
         self.server_port: int = self.socket.getsockname()[1]
 
