@@ -25,8 +25,9 @@ def test_testcase_and_pytest_suites_pass_on_postgresql() -> None:
     env = {
         **os.environ,
         "DJWS_TEST_DATABASE": "psycopg",
-        # Django creates and drops test_djws_toolkit next to it.
-        "DJWS_TEST_PG_NAME": "djws_toolkit",
+        # Django creates and drops test_djws_toolkit_<pid> next to it: a name of
+        # this run's own, so two checkouts can run their suites at once.
+        "DJWS_TEST_PG_NAME": f"djws_toolkit_{os.getpid()}",
     }
     result = subprocess.run(
         [
