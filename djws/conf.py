@@ -70,6 +70,13 @@ DEFAULTS: dict[str, Any] = {
     # Seconds after which the presence entries of a worker that stopped refreshing
     # them (killed, cut off) disappear. Each worker refreshes every TTL / 3.
     "WEBSOCKET_BROADCAST_PRESENCE_TTL": 30.0,
+    # Messages kept per group for resuming (djws.broadcast.position), and for how
+    # many seconds at most; 0 keeps none (nothing can be resumed).
+    "WEBSOCKET_BROADCAST_HISTORY": 1000,
+    "WEBSOCKET_BROADCAST_HISTORY_AGE": 300.0,
+    # Seconds a call to the broadcast backend (a publish, a history read) may take
+    # before it fails with PublishError / HistoryError.
+    "WEBSOCKET_BROADCAST_TIMEOUT": 2.0,
     # Where {% websocket_url %} points pages that did not come through a djws server
     # (runserver beside runwebsocket): None means "the page's host name on port 8001";
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".

@@ -29,7 +29,8 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from . import db
-from .broadcast.hub import hub, identify
+from .broadcast.hub import hub
+from .broadcast.members import identify
 from .connection import CloseCode, WebSocket
 from .exceptions import ConnectionClosed
 from .origin import origin_allowed

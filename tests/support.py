@@ -105,7 +105,8 @@ def start_server(
         command = [sys.executable, "manage.py", "runwebsocket"]
         if not reload:
             command.append("--noreload")
-        if not any(a[:1].isdigit() or a.startswith("[") for a in args):
+        # An address is "host:port" or "[v6]:port": an option's value ("2") is not one.
+        if not any(":" in a and not a.startswith("-") for a in args):
             command.append("127.0.0.1:0")
     process = subprocess.Popen(
         [*command, *args],

@@ -89,28 +89,6 @@ def wait_for(condition: Any, timeout: float, message: str) -> Any:
         time.sleep(0.1)
 
 
-def first_delivery_after_outage(publisher: Any, member: Any, probes: int) -> str:
-    """Publish numbered probes 0.2 s apart until one reaches ``member``; return it."""
-    for n in range(probes):
-        publisher.send(f"publish probe {n}")
-        try:
-            return member.recv(timeout=0.2)
-        except TimeoutError:
-            continue
-    raise AssertionError("delivery never resumed")
-
-
-def receive_through(member: Any, first: str, last: str, limit: int) -> list[str]:
-    """Receive after ``first`` until ``last`` arrives (at most ``limit`` messages)."""
-    received = [first]
-    for _ in range(limit):
-        if received[-1] == last:
-            break
-        received.append(member.recv(timeout=10))
-    assert received[-1] == last
-    return received
-
-
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[Server]:
     """A memory:// server that also serves HTTP (to log in), with a small write buffer."""

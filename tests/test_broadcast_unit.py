@@ -15,8 +15,8 @@ from djws.broadcast.backends import backend_path
 from djws.broadcast.backends.base import redact
 from djws.broadcast.backends.postgres import NOTIFY_LIMIT, decode_payload, encode_payload
 from djws.broadcast.backends.postgres_driver import Driver
-from djws.broadcast.hub import check_group, session_group, user_group
-from djws.broadcast.message import check_wire, encode, opcode_of, split_envelope, wrap_envelope
+from djws.broadcast.message import check_wire, encode, opcode_of, split_target, with_target
+from djws.broadcast.names import check_group, session_group, user_group
 from djws.protocol.frames import OP_BINARY, OP_TEXT
 
 pytestmark = pytest.mark.fast
@@ -28,8 +28,14 @@ def test_public_names() -> None:
     assert sorted(djws.broadcast.__all__) == [
         "BroadcastError",
         "GroupMessage",
+        "GroupReset",
+        "History",
+        "HistoryError",
+        "Joined",
+        "Position",
         "PresenceError",
         "PublishError",
+        "history",
         "presence",
         "publish",
         "send_to_session",
@@ -78,8 +84,8 @@ def test_check_wire_knows_the_three_kinds() -> None:
 
 def test_envelopes_round_trip_any_target() -> None:
     for target in ("djws.user.42", "djws.session.a:b:c", "déjà"):
-        assert split_envelope(wrap_envelope(target, b"thello")) == (target, b"thello")
-    assert wrap_envelope("djws.user.7", b"tx") == b"11:djws.user.7tx"
+        assert split_target(with_target(target, b"thello")) == (target, b"thello")
+    assert with_target("djws.user.7", b"tx") == b"11:djws.user.7tx"
 
 
 def test_group_message_gives_data_and_raw_by_kind() -> None:
@@ -140,7 +146,7 @@ def test_notify_payloads_inline_up_to_the_limit_then_by_reference() -> None:
         assert payload.startswith("b")
         assert decode_payload(payload) == wire
     assert encode_payload(b"b" + b"\xff" * 6000) is None  # too large once in base64
-    assert decode_payload("@1234") == 1234
+    assert decode_payload("@") is None  # too large: read from the history by its offset
     with pytest.raises(ValueError, match="not a djws notification"):
         decode_payload("zzz")
 

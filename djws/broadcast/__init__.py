@@ -15,33 +15,47 @@
             broadcast.publish(f"room-{name}", message)
 
 A ``str`` is sent as a text frame, ``bytes`` as a binary frame, anything else
-as JSON text. ``publish`` returns once the backend has taken the message and
-raises :class:`PublishError` when it cannot -- never a silent "sent".
+as JSON text. ``publish`` returns the message's :class:`Position` once the
+backend has stored it, and raises :class:`PublishError` when it cannot --
+never a silent "sent".
 
 ``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``memory://`` (the
 default: this process only), ``redis://...`` (across workers and machines) or
-``postgresql://...`` / ``database://default`` (LISTEN/NOTIFY). Delivery is at
-most once, in publish order for each publisher; see ``docs/topics/broadcast.rst``.
+``postgresql://...`` / ``database://default`` (LISTEN/NOTIFY). Every group keeps
+a bounded history; a message that ``publish`` returned for reaches every
+member, once and in order, through backend restarts and reconnections, and
+clients resume from their positions (``docs/topics/broadcast.rst`` states the
+guarantee case by case).
 
 The pieces, in the order a message goes through them: :mod:`.message` (wire
-format), :mod:`.backends` (transport between processes), :mod:`.hub` (the
-groups of one worker, and fan-out with one frame for all recipients).
+format), :mod:`.position` (positions and history slices), :mod:`.backends`
+(numbering, history and transport between processes), :mod:`.hub` (the groups
+of one worker: ordering, gap filling and fan-out with one frame for all
+recipients), :mod:`.members` and :mod:`.names` (who a connection is, group names).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .backends import get_backend
-from .exceptions import BroadcastError, PresenceError, PublishError
-from .hub import TARGETS, check_group, session_group, user_group
-from .message import GroupMessage, encode, wrap_envelope
+from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
+from .hub import Joined
+from .message import GroupMessage, GroupReset, encode, with_target
+from .names import TARGETS, check_group, session_group, user_group
+from .position import Position
 
 __all__ = [
     "BroadcastError",
     "GroupMessage",
+    "GroupReset",
+    "History",
+    "HistoryError",
+    "Joined",
+    "Position",
     "PresenceError",
     "PublishError",
+    "history",
     "presence",
     "publish",
     "send_to_session",
@@ -49,19 +63,20 @@ __all__ = [
 ]
 
 
-def publish(group: str, message: Any) -> None:
+def publish(group: str, message: Any) -> Position:
     """Send ``message`` to every connection, in every process, that joined ``group``.
 
     ``str``: a text frame; ``bytes``: a binary frame; anything else: JSON text
     (Django's JSON encoder: dates, decimals and UUIDs work). Safe from any
-    thread or greenlet. Raise :class:`PublishError` if the backend is
-    unreachable: the message was not sent.
+    thread or greenlet. Return the message's position once the backend has
+    stored it; raise :class:`PublishError` if it could not: the message was
+    not sent.
     """
     check_group(group)
-    get_backend().publish(group, encode(message))
+    return get_backend().publish(group, encode(message))
 
 
-def send_to_user(user: Any, message: Any) -> None:
+def send_to_user(user: Any, message: Any) -> Position:
     """Send ``message`` to every open connection of ``user`` (a user, or its pk).
 
     A connection belongs to the user authenticated (``request.user``) when it
@@ -70,21 +85,51 @@ def send_to_user(user: Any, message: Any) -> None:
     pk = getattr(user, "pk", user)
     if pk is None:
         raise ValueError("send_to_user() needs a saved user or a primary key, not None")
-    _send_to(user_group(pk), message)
+    return _send_to(user_group(pk), message)
 
 
-def send_to_session(session_key: str, message: Any) -> None:
+def send_to_session(session_key: str, message: Any) -> Position:
     """Send ``message`` to every open connection opened with this session cookie.
 
     Raise :class:`PublishError` like :func:`publish`.
     """
     if not isinstance(session_key, str) or not session_key:
         raise ValueError(f"send_to_session() needs a session key, not {session_key!r}")
-    _send_to(session_group(session_key), message)
+    return _send_to(session_group(session_key), message)
 
 
-def _send_to(target: str, message: Any) -> None:
-    get_backend().publish(TARGETS, wrap_envelope(target, encode(message)))
+def _send_to(target: str, message: Any) -> Position:
+    return get_backend().publish(TARGETS, with_target(target, encode(message)))
+
+
+class History(NamedTuple):
+    """What :func:`history` returns."""
+
+    #: The position of the group's last message.
+    position: Position
+    #: The stored messages after ``since`` (or all that are kept), oldest first.
+    messages: list[GroupMessage]
+    #: Whether ``messages`` is everything published after ``since``: False when the
+    #: history no longer reaches back that far, or ``since`` is of a lost stream.
+    complete: bool
+
+
+def history(group: str, since: Position | str | None = None) -> History:
+    """Read ``group``'s stored messages after ``since``: for late joiners and reloaded pages.
+
+    Without ``since``, everything the history still holds. Raise
+    :class:`HistoryError` if the backend is unreachable.
+    """
+    check_group(group)
+    if isinstance(since, str):
+        since = Position.parse(since)
+    stored = get_backend().read(group, since.offset if since is not None else 0)
+    messages = [
+        GroupMessage(group, entry.wire, Position(stored.epoch, entry.offset))
+        for entry in stored.entries
+    ]
+    complete = stored.covers(since if since is not None else Position(stored.epoch, 0))
+    return History(stored.position, messages, complete)
 
 
 def presence(group: str) -> list[dict[str, Any]]:

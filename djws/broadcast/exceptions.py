@@ -4,8 +4,9 @@ Exception tree::
 
     Exception
     └── BroadcastError        the broadcast backend failed
-        ├── PublishError      a message could not be handed to the backend:
+        ├── PublishError      a message could not be stored by the backend:
         │                     it was *not* sent (Redis or PostgreSQL unreachable)
+        ├── HistoryError      a group's history could not be read
         └── PresenceError     presence could not be read from the backend
 
 A group name that is not a non-empty string of at most 256 characters, or that
@@ -14,7 +15,7 @@ starts with the reserved ``djws.`` prefix, raises ``ValueError``.
 
 from __future__ import annotations
 
-__all__ = ["BroadcastError", "PresenceError", "PublishError"]
+__all__ = ["BroadcastError", "HistoryError", "PresenceError", "PublishError"]
 
 
 class BroadcastError(Exception):
@@ -27,6 +28,10 @@ class PublishError(BroadcastError):
     Raised, never swallowed, so a publisher can retry, queue, or report: a
     broadcast that silently went nowhere is the bug djws's API is built to avoid.
     """
+
+
+class HistoryError(BroadcastError):
+    """A group's history could not be read: the backend is unreachable."""
 
 
 class PresenceError(BroadcastError):

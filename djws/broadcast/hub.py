@@ -1,4 +1,4 @@
-"""The broadcast side of one server process: who joined which group, and fan-out.
+"""The broadcast side of one server process: memberships, ordering, and fan-out.
 
 Each gunicorn worker has one :data:`hub`. It maps group names to the local
 connections that joined them, tells the backend to subscribe when a group gets
@@ -7,24 +7,31 @@ what the backend receives:
 
 * to connections that joined with ``forward=True`` (the default), the message is
   framed **once** and the same bytes queued on every uncompressed socket with
-  ``send_nowait`` -- a slow client is closed (1008) instead of delaying the rest;
+  ``send_nowait`` -- a slow client is closed (1008) instead of delaying the rest.
+  Clients that asked for positions (:mod:`.members`) get the JSON envelope
+  instead, also framed once;
 * to connections that joined with ``forward=False``, a :class:`GroupMessage` is
   handed to the view's next ``receive()``.
 
-Users and sessions are groups too, with reserved names (``djws.user.<pk>``,
-``djws.session.<key>``) that a connection enters when it opens. Who it is
-(:func:`identify`) is read from the request *before* the 101, so a failing
-session or user lookup is still an HTTP 500; the connection is attached
-(:meth:`Hub.attach`) right after. Their messages share one backend channel per
-process (:data:`TARGETS`), so opening a connection costs no round trip to
-Redis or PostgreSQL.
+**Nothing published is lost.** The hub keeps, per subscribed group, the
+position of the last message it delivered (its *cursor*). A message whose
+offset is not the next one means a gap: the missing messages are read from the
+backend's history and delivered first, in order; one already seen is dropped.
+After the backend reconnects, :meth:`Hub.catch_up` reads everything published
+meanwhile before anything live; if the backend lost the stream (a new epoch),
+the new epoch is replayed from its start. Only when the history no longer
+holds what is missing are members told, explicitly (:meth:`Hub.reset`), never
+silently skipped.
 
-The hub owns all of this state: a connection only knows the hub it is attached
-to, and :meth:`Hub.forget` (called when its view has finished) removes every
-trace of it.
+A connection may join **from a position** (``ws.join(group, since=...)``, or
+djws.js's ``djws-since``): it gets what it missed from the history, then live
+messages, exactly once and in order. While its history is read, live messages
+for it are held back and released after.
 
-Everything here runs in the worker's greenlets; nothing blocks except waiting
-for the backend to confirm a new subscription.
+Users and sessions are groups too, with reserved names (:mod:`.names`), that a
+connection enters when it is attached. Their messages share one backend channel
+per process (:data:`~.names.TARGETS`), so opening a connection costs no round
+trip to Redis or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -36,130 +43,60 @@ import secrets
 import socket
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..protocol.frames import encode_frame
+from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
-from .message import GroupMessage, opcode_of, split_envelope
+from .exceptions import HistoryError
+from .members import Identity, Member, client_options
+from .message import (
+    GroupMessage,
+    GroupReset,
+    envelope,
+    joined_envelope,
+    opcode_of,
+    reset_envelope,
+    split_target,
+)
+from .names import RESERVED_PREFIX, TARGETS, check_group
+from .position import Position, Slice
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest
-
     from ..connection import WebSocket
     from .backends.base import Backend
 
-__all__ = [
-    "RESERVED_PREFIX",
-    "SESSION_PREFIX",
-    "TARGETS",
-    "USER_PREFIX",
-    "Hub",
-    "Identity",
-    "Member",
-    "check_group",
-    "hub",
-    "identify",
-    "session_group",
-    "user_group",
-]
+__all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "Joined", "hub"]
 
 logger = logging.getLogger("djws.broadcast")
 
-#: Group names starting with this are djws's own: a view may not join them.
-RESERVED_PREFIX = "djws."
-USER_PREFIX = "djws.user."
-SESSION_PREFIX = "djws.session."
-#: The one backend channel carrying every user- and session-targeted message.
-TARGETS = "djws.targets"
-MAX_GROUP_LENGTH = 256
 #: Seconds join() waits for the backend to confirm a new subscription.
 SUBSCRIBE_TIMEOUT = 5.0
+# How a member receives a group's messages.
+_DELIVER, _FORWARD, _ENVELOPE = 0, 1, 3
 
 
-def check_group(group: Any, *, joining: bool = False) -> None:
-    """Raise ValueError unless ``group`` is a valid group name.
+class Joined(NamedTuple):
+    """What ``ws.join()`` returns: where the connection stands, and whether it resumed."""
 
-    Joining a reserved name is refused: group names are often built from
-    client input (``ws.join(f"room-{name}")``), and ``djws.user.42`` would
-    otherwise let any client read user 42's private messages.
-    """
-    if not isinstance(group, str) or not group:
-        raise ValueError(f"a group name is a non-empty str, not {group!r}")
-    if len(group) > MAX_GROUP_LENGTH:
-        raise ValueError(
-            f"a group name is at most {MAX_GROUP_LENGTH} characters: {group[:40]!r}..."
-        )
-    if joining and group.startswith(RESERVED_PREFIX):
-        raise ValueError(
-            f"group names starting with {RESERVED_PREFIX!r} are reserved for djws; "
-            "a connection is in its user's and session's groups already "
-            "(broadcast.send_to_user / send_to_session)"
-        )
-
-
-def user_group(pk: Any) -> str:
-    """The internal group of every connection of the user with primary key ``pk``."""
-    return f"{USER_PREFIX}{pk}"
-
-
-def session_group(session_key: str) -> str:
-    """The internal group of every connection opened with session ``session_key``."""
-    return f"{SESSION_PREFIX}{session_key}"
-
-
-class Identity(NamedTuple):
-    """Who opened a connection: what ``send_to_user`` and ``send_to_session`` target."""
-
-    #: The authenticated user's pk (JSON-friendly), or None.
-    user: Any
-    #: The session key of the request's cookie, or None.
-    session_key: str | None
-
-    @property
-    def targets(self) -> list[str]:
-        """The internal groups a connection of this identity is in."""
-        targets = []
-        if self.session_key:
-            targets.append(session_group(self.session_key))
-        if self.user is not None:
-            targets.append(user_group(self.user))
-        return targets
-
-
-def identify(request: HttpRequest) -> Identity:
-    """Read who makes ``request``: its authenticated user and session, where it has them.
-
-    This costs the session and user queries if the view has not made them yet.
-    """
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
-    user = getattr(request, "user", None)
-    pk = _json_pk(user.pk) if user is not None and user.is_authenticated else None
-    return Identity(pk, session_key or None)
-
-
-class Member:
-    """The broadcast state of one connection: its id, identity and groups."""
-
-    __slots__ = ("__weakref__", "groups", "id", "identity")
-
-    def __init__(self, identity: Identity) -> None:
-        #: Identifies the connection in presence entries.
-        self.id = secrets.token_hex(8)
-        self.identity = identity
-        #: Groups joined by the view: name -> forward.
-        self.groups: dict[str, bool] = {}
-
-
-def _json_pk(pk: Any) -> Any:
-    return pk if isinstance(pk, (int, str)) else str(pk)
+    #: The position of the last message of the group the connection has (or skipped).
+    position: Position
+    #: None: no position to resume from was given; True: everything after it was
+    #: replayed; False: it could not be (too old, or another epoch) -- reload state.
+    recovered: bool | None
+    #: Messages replayed from the history.
+    replayed: int = 0
 
 
 class Hub:
-    """Local group membership and message fan-out for one process."""
+    """Local group membership, ordering and message fan-out for one process."""
 
     def __init__(self) -> None:
-        #: group name -> {connection: forward}
-        self.groups: dict[str, dict[WebSocket, bool]] = {}
+        #: group name -> {connection: how it receives}
+        self.groups: dict[str, dict[WebSocket, int]] = {}
         #: The broadcast state of every attached connection.
         self.members: dict[WebSocket, Member] = {}
+        #: group name -> the position of the last message delivered here.
+        self.cursors: dict[str, Position] = {}
+        # group name -> {connection reading its history: live messages held back}
+        self._held: dict[str, dict[WebSocket, list[tuple[Position, bytes]]]] = {}
         self._targets_backend: Backend | None = None
         self._worker: tuple[int, str] | None = None
 
@@ -182,45 +119,93 @@ class Hub:
     # Connections
 
     def attach(self, ws: WebSocket, identity: Identity) -> None:
-        """Own ``ws``'s memberships from now on; put it in its user's and session's groups.
-
-        Called once the connection is accepted, in the view's greenlet.
-        """
-        self.members[ws] = Member(identity)
+        """Own ``ws``'s memberships from now on; put it in its user's and session's groups."""
+        envelope_wanted, since = client_options(ws.request)
+        self.members[ws] = Member(identity, envelope_wanted, since)
         ws.attach_groups(self)
         targets = identity.targets
         if not targets:
             return
         for target in targets:
-            self.groups.setdefault(target, {})[ws] = True
+            self.groups.setdefault(target, {})[ws] = _FORWARD
         backend = self.backend()
         if self._targets_backend is not backend:
             self._targets_backend = backend
             backend.subscribe(TARGETS)
-        backend.wait_subscribed(TARGETS, SUBSCRIBE_TIMEOUT)
+        self._subscribed(backend, TARGETS)
 
-    def join(self, ws: WebSocket, group: str, *, forward: bool = True) -> None:
-        """Add ``ws`` to ``group``; return once the backend is subscribed to it."""
-        check_group(group, joining=True)
-        member = self.members[ws]
-        backend = self.backend()
-        already = group in member.groups
-        member.groups[group] = forward
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = {}
-            members[ws] = forward
-            backend.subscribe(group)
-        else:
-            members[ws] = forward
+    def _subscribed(self, backend: Backend, group: str) -> bool:
+        """Wait for the subscription to ``group``; make sure its cursor is set."""
         if not backend.wait_subscribed(group, SUBSCRIBE_TIMEOUT):
             logger.warning(
                 "Group %r: the broadcast backend has not confirmed the subscription yet; "
-                "it will be restored when the backend is reachable",
+                "it will be restored, and what was missed replayed, when it is reachable",
                 group,
             )
+            return False
+        if group not in self.cursors:
+            self.catch_up(group)
+        return True
+
+    def join(
+        self,
+        ws: WebSocket,
+        group: str,
+        *,
+        forward: bool = True,
+        since: Position | str | None = None,
+    ) -> Joined:
+        """Add ``ws`` to ``group``, from ``since`` if given; return once it is live."""
+        check_group(group, joining=True)
+        member = self.members[ws]
+        if isinstance(since, str):
+            since = Position.parse(since)
+        if since is None:
+            since = member.since.pop(group, None)
+        backend = self.backend()
+        already = group in member.groups
+        member.groups[group] = forward
+        how = (_ENVELOPE if member.envelope else _FORWARD) if forward else _DELIVER
+        members = self.groups.get(group)
+        if members is None:
+            members = self.groups[group] = {}
+            backend.subscribe(group)
+        held = self._held.setdefault(group, {})[ws] = []
+        try:
+            self._subscribed(backend, group)
+            joined = self._replay(ws, group, how, since, backend)
+            for position, wire in held:  # live messages that came meanwhile
+                if position.epoch != joined.position.epoch or position > joined.position:
+                    self._send(ws, how, group, position, wire)
+                    joined = joined._replace(position=position)
+        finally:
+            del self._held[group][ws]
+            if not self._held[group]:
+                del self._held[group]
+        members[ws] = how
+        if how == _ENVELOPE:
+            recovered = joined.recovered
+            self._send_text(ws, joined_envelope(group, joined.position, recovered))
         if not already:
-            backend.presence_add(group, member.id, self.presence_entry(member))
+            backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
+        return joined
+
+    def _replay(
+        self, ws: WebSocket, group: str, how: int, since: Position | None, backend: Backend
+    ) -> Joined:
+        cursor = self.cursors.get(group, Position("", 0))
+        if since is None:
+            return Joined(cursor, None)
+        try:
+            history = backend.read(group, since.offset)
+        except HistoryError as exc:
+            logger.warning("Cannot resume group %r from %s: %s", group, since, exc)
+            return Joined(cursor, False)
+        if not history.covers(since):
+            return Joined(history.position, False)
+        for entry in history.entries:
+            self._send(ws, how, group, Position(history.epoch, entry.offset), entry.wire)
+        return Joined(history.position, True, len(history.entries))
 
     def leave(self, ws: WebSocket, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
@@ -256,6 +241,7 @@ class Hub:
         members.pop(ws, None)
         if not members:
             del self.groups[group]
+            self.cursors.pop(group, None)
             self.backend().unsubscribe(group)
 
     def groups_of(self, ws: WebSocket) -> frozenset[str]:
@@ -263,51 +249,147 @@ class Hub:
         member = self.members.get(ws)
         return frozenset(member.groups) if member is not None else frozenset()
 
-    # Presence
+    def forward(self, ws: WebSocket, item: GroupMessage) -> None:
+        """Send a message handed to a view (``forward=False``) on to its client, as the
+        hub would have: in an envelope with its position if the client asked for them."""
+        member = self.members.get(ws)
+        if member is not None and member.envelope and item.position is not None:
+            ws.send(envelope(item.group, item.position, item.wire).decode())
+        else:
+            ws.send(item.raw)
 
-    def presence_entry(self, member: Member) -> str:
-        """The JSON text that stands for ``member`` in a group's presence."""
-        return json.dumps(
-            {"connection": member.id, "user": member.identity.user, "worker": self.worker_id},
-            sort_keys=True,
-        )
+    # Presence
 
     def presence_snapshot(self) -> list[tuple[str, str, str]]:
         """Every local ``(group, connection id, entry)``: what a backend restores."""
         snapshot = []
+        worker = self.worker_id
         for group, members in self.groups.items():
             if group.startswith(RESERVED_PREFIX):
                 continue
             for ws in members:
                 member = self.members.get(ws)
                 if member is not None:
-                    snapshot.append((group, member.id, self.presence_entry(member)))
+                    snapshot.append((group, member.id, member.presence_entry(worker)))
         return snapshot
 
     def local_presence(self, group: str) -> list[dict[str, Any]]:
         """Presence entries of this process's connections in ``group``."""
         return [json.loads(entry) for g, _, entry in self.presence_snapshot() if g == group]
 
+    # Ordering: what the backend receives
+
+    def receive(self, group: str, position: Position, wire: bytes) -> None:
+        """Deliver a message received live: fill a gap before it, drop it if seen."""
+        if group not in self.groups and group not in self._held and group != TARGETS:
+            return  # no local member (memory:// hands over every message published)
+        cursor = self.cursors.get(group)
+        if cursor is not None:
+            if position.epoch == cursor.epoch:
+                if position.offset <= cursor.offset:
+                    return  # delivered already (from the history, after a reconnection)
+                if position.offset > cursor.offset + 1:
+                    self._fill(group, cursor.offset, position)
+            else:
+                self._fill(group, 0, position)  # a new stream: from its start
+        self._deliver(group, position, wire)
+
+    def catch_up(self, group: str) -> None:
+        """Read what the history holds after the cursor, before anything live.
+
+        Called by the backend once a (re)subscription is confirmed, and by
+        ``join()`` for a group without a cursor (which then starts at the head).
+        """
+        cursor = self.cursors.get(group)
+        try:
+            history = self.backend().read(group, cursor.offset if cursor is not None else 0)
+        except HistoryError as exc:
+            logger.error("Cannot catch up on group %r: %s; retrying when it reconnects", group, exc)
+            return
+        if cursor is None or not history.epoch:
+            if cursor is None:
+                self.cursors[group] = history.position
+            return
+        if history.epoch != cursor.epoch:  # the backend lost the stream: a new one
+            self._fill(group, 0, Position(history.epoch, history.head + 1))
+        elif history.head > cursor.offset:
+            self._fill(group, cursor.offset, Position(history.epoch, history.head + 1), history)
+
+    def _fill(
+        self, group: str, after: int, upto: Position, history: Slice | None = None
+    ) -> None:
+        """Deliver the stored messages after offset ``after`` and before ``upto``."""
+        try:
+            if history is None:
+                history = self.backend().read(group, after)
+        except HistoryError as exc:
+            logger.error("Cannot fill a gap in group %r before %s: %s", group, upto, exc)
+            self.reset(group, upto)
+            return
+        entries = [e for e in history.entries if after < e.offset < upto.offset]
+        expected = upto.offset - after - 1
+        if history.epoch != upto.epoch or len(entries) != expected:
+            missing = expected - len(entries)
+            logger.error(
+                "Group %r: %d message(s) before %s are no longer in the history "
+                "(raise WEBSOCKET_BROADCAST_HISTORY or _AGE); members are told to reload",
+                group,
+                missing,
+                upto,
+            )
+            self.reset(group, upto)
+        for entry in entries:
+            self._deliver(group, Position(upto.epoch, entry.offset), entry.wire)
+
+    def reset(self, group: str, position: Position) -> None:
+        """Tell the members of ``group`` that messages before ``position`` were lost."""
+        if group == TARGETS:
+            return  # user and session messages are not resumable: nothing to tell
+        self.cursors[group] = Position(position.epoch, max(position.offset - 1, 0))
+        for ws, how in list(self.groups.get(group, {}).items()):
+            if how == _ENVELOPE:
+                self._send_text(ws, reset_envelope(group, position))
+            elif how == _DELIVER:
+                ws.deliver(GroupReset(group, position))
+
     # Fan-out
 
-    def dispatch(self, group: str, wire: bytes) -> int:
-        """Deliver a message received for ``group``; return how many connections got it."""
+    def _deliver(self, group: str, position: Position, wire: bytes) -> None:
+        self.cursors[group] = position
+        for held in self._held.get(group, {}).values():
+            held.append((position, wire))
         if group == TARGETS:
-            group, wire = split_envelope(wire)
+            group, wire = split_target(wire)
         members = self.groups.get(group)
         if not members:
-            return 0
+            return
         opcode = opcode_of(wire)
         payload = wire[1:]
-        frame = None
-        for ws, forward in list(members.items()):
-            if forward:
+        frame = enveloped = None
+        for ws, how in list(members.items()):
+            if how == _FORWARD:
                 if frame is None:
                     frame = encode_frame(opcode, payload)
                 ws.send_nowait(opcode, payload, frame=frame)
+            elif how == _ENVELOPE:
+                if enveloped is None:
+                    text = envelope(group, position, wire)
+                    enveloped = (text, encode_frame(OP_TEXT, text))
+                ws.send_nowait(OP_TEXT, enveloped[0], frame=enveloped[1])
             else:
-                ws.deliver(GroupMessage(group, wire))
-        return len(members)
+                ws.deliver(GroupMessage(group, wire, position))
+
+    def _send(self, ws: WebSocket, how: int, group: str, position: Position, wire: bytes) -> None:
+        if how == _FORWARD:
+            ws.send_nowait(opcode_of(wire), wire[1:])
+        elif how == _ENVELOPE:
+            self._send_text(ws, envelope(group, position, wire))
+        else:
+            ws.deliver(GroupMessage(group, wire, position))
+
+    @staticmethod
+    def _send_text(ws: WebSocket, text: bytes) -> None:
+        ws.send_nowait(OP_TEXT, text)
 
 
 #: The hub of this process.

@@ -14,11 +14,26 @@ kind so that a view receiving :class:`GroupMessage` objects gets the decoded
 object back, not a string it has to parse.
 
 Messages for one user or one session travel on a single shared channel, so they
-carry their target in front (an *envelope*): ``b"<length>:" + target + wire``.
+carry their target in front: ``b"<length>:" + target + wire``.
+
+A client that asked for positions (``?djws=1``: djws.js does) gets group
+messages in a JSON text frame instead -- an *envelope* -- with the group and
+the message's position, so that it can resume after a reconnection::
+
+    {"djws": "message", "group": "room", "position": "3f9a01c2:17",
+     "kind": "json", "data": {"text": "hi"}}      # "text": a string; "binary": base64
+
+and, after each join, ``{"djws": "joined", "group": ..., "position": ...,
+"recovered": true | false | null}`` (null: the client did not ask to resume;
+false: it asked, and the messages it missed are no longer in the history: it
+must reload its state), or ``{"djws": "reset", ...}`` when a gap opened that
+the history could not fill. Top-level ``"djws"`` keys in JSON objects sent to
+such clients are reserved for these.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -26,17 +41,22 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from ..protocol.frames import OP_BINARY, OP_TEXT
+from .position import Position
 
 __all__ = [
     "BINARY",
     "JSON",
     "TEXT",
     "GroupMessage",
+    "GroupReset",
     "check_wire",
     "encode",
+    "envelope",
+    "joined_envelope",
     "opcode_of",
-    "split_envelope",
-    "wrap_envelope",
+    "reset_envelope",
+    "split_target",
+    "with_target",
 ]
 
 TEXT = ord("t")
@@ -76,18 +96,57 @@ def check_wire(wire: bytes) -> None:
         raise ValueError(f"not a djws broadcast message: {bytes(wire[:16])!r}")
 
 
-def wrap_envelope(target: str, wire: bytes) -> bytes:
+def with_target(target: str, wire: bytes) -> bytes:
     """Prefix ``wire`` with its target (a user or session group name)."""
     name = target.encode()
     return b"%d:" % len(name) + name + wire
 
 
-def split_envelope(data: bytes) -> tuple[str, bytes]:
-    """Return ``(target, wire)`` from :func:`wrap_envelope`'s bytes."""
+def split_target(data: bytes) -> tuple[str, bytes]:
+    """Return ``(target, wire)`` from :func:`with_target`'s bytes."""
     colon = data.index(b":")
     start = colon + 1
     end = start + int(data[:colon])
     return data[start:end].decode(), data[end:]
+
+
+def envelope(group: str, position: Position, wire: bytes) -> bytes:
+    """The JSON envelope of a group message, for clients that asked for positions."""
+    kind, payload = wire[0], wire[1:]
+    head = b'{"djws":"message","group":%s,"position":"%s",' % (
+        json.dumps(group).encode(),
+        str(position).encode(),
+    )
+    if kind == JSON:
+        return head + b'"kind":"json","data":' + payload + b"}"
+    if kind == BINARY:
+        return head + b'"kind":"binary","data":"' + base64.b64encode(payload) + b'"}'
+    return head + b'"kind":"text","data":' + json.dumps(payload.decode()).encode() + b"}"
+
+
+def joined_envelope(group: str, position: Position, recovered: bool | None) -> bytes:
+    """Tell a client where it stands in ``group`` after joining, and whether it resumed."""
+    return json.dumps(
+        {"djws": "joined", "group": group, "position": str(position), "recovered": recovered}
+    ).encode()
+
+
+def reset_envelope(group: str, position: Position) -> bytes:
+    """Tell a client that messages of ``group`` were lost: it must reload its state."""
+    return json.dumps({"djws": "reset", "group": group, "position": str(position)}).encode()
+
+
+@dataclass(frozen=True)
+class GroupReset:
+    """Handed to a view that joined with ``forward=False`` when messages of a group were lost.
+
+    The gap could not be filled from the history (or the client's position was
+    too old): reload what depends on the group's messages, e.g. from the database.
+    """
+
+    group: str
+    #: Where delivery continues from.
+    position: Position
 
 
 @dataclass(frozen=True)
@@ -106,6 +165,8 @@ class GroupMessage:
     group: str
     #: The wire bytes (see this module's docstring); use :attr:`data` or :attr:`raw`.
     wire: bytes
+    #: Where it stands in the group's stream.
+    position: Position | None = None
 
     @property
     def kind(self) -> str:

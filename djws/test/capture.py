@@ -27,10 +27,10 @@ class _CapturingBackend:
         self._captured = captured
 
     def publish(self, group: str, wire: bytes) -> None:
-        from ..broadcast.hub import TARGETS
-        from ..broadcast.message import GroupMessage, split_envelope
+        from ..broadcast.message import GroupMessage, split_target
+        from ..broadcast.names import TARGETS
 
-        target, payload = split_envelope(wire) if group == TARGETS else (group, wire)
+        target, payload = split_target(wire) if group == TARGETS else (group, wire)
         self._captured.append(Broadcast(target, GroupMessage(target, payload).data))
         self._backend.publish(group, wire)
 

@@ -93,6 +93,9 @@ def get_backend() -> Backend:
             url,
             prefix=settings.WEBSOCKET_BROADCAST_PREFIX,
             presence_ttl=float(settings.WEBSOCKET_BROADCAST_PRESENCE_TTL),
+            history_length=int(settings.WEBSOCKET_BROADCAST_HISTORY),
+            history_age=float(settings.WEBSOCKET_BROADCAST_HISTORY_AGE),
+            timeout=float(settings.WEBSOCKET_BROADCAST_TIMEOUT),
         )
         if _receiver is not None:
             _backend.attach(_receiver)

@@ -1,8 +1,14 @@
 """What every broadcast backend provides, and the reconnecting listener they share.
 
-A backend moves wire bytes (:mod:`djws.broadcast.message`) between processes:
+A backend moves wire bytes (:mod:`djws.broadcast.message`) between processes,
+and keeps each group's recent history:
 
-* :meth:`Backend.publish` from any process, any thread or greenlet;
+* :meth:`Backend.publish` from any process, any thread or greenlet: it numbers
+  the message (a :class:`~djws.broadcast.position.Position`), stores it in the
+  group's history and sends it, in one atomic step, and returns the position;
+* :meth:`Backend.read`: the history of a group after an offset, which is how a
+  worker fills a gap (after a reconnection, or a jump in offsets) and how a
+  client resumes;
 * :meth:`Backend.subscribe` / :meth:`~Backend.unsubscribe`, called by the
   worker's :class:`~djws.broadcast.hub.Hub` when a group gets its first local
   member or loses its last; received messages go to the hub's ``dispatch``
@@ -27,6 +33,8 @@ import threading
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ..position import Position, Slice
+
 __all__ = ["Backend", "ListeningBackend", "Receiver", "redact"]
 
 logger = logging.getLogger("djws.broadcast")
@@ -47,7 +55,8 @@ class Receiver(Protocol):
 
     @property
     def worker_id(self) -> str: ...
-    def dispatch(self, group: str, wire: bytes) -> int: ...
+    def receive(self, group: str, position: Position, wire: bytes) -> None: ...
+    def catch_up(self, group: str) -> None: ...
     def presence_snapshot(self) -> list[tuple[str, str, str]]: ...
     def local_presence(self, group: str) -> list[dict[str, Any]]: ...
 
@@ -58,10 +67,24 @@ class Backend:
     #: Whether messages published here reach other processes.
     cross_process = True
 
-    def __init__(self, url: str, *, prefix: str, presence_ttl: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        presence_ttl: float,
+        history_length: int = 1000,
+        history_age: float = 300.0,
+        timeout: float = 2.0,
+    ) -> None:
         self.url = url
+        #: Seconds a call to the backend may take before it fails.
+        self.timeout = timeout
         self.prefix = prefix
         self.presence_ttl = presence_ttl
+        #: Messages kept per group, and for how many seconds at most.
+        self.history_length = history_length
+        self.history_age = history_age
         #: Where received messages go, once a hub has attached itself.
         self.receiver: Receiver | None = None
 
@@ -76,8 +99,18 @@ class Backend:
             raise RuntimeError("no hub is attached to this broadcast backend")
         return self.receiver
 
-    def publish(self, group: str, wire: bytes) -> None:
-        """Hand ``wire`` to every subscriber of ``group``; raise PublishError if impossible."""
+    def publish(self, group: str, wire: bytes) -> Position:
+        """Number, store and send ``wire`` to ``group``; return its position.
+
+        Raise :class:`~djws.broadcast.PublishError` if the message was not stored.
+        """
+        raise NotImplementedError
+
+    def read(self, group: str, after: int) -> Slice:
+        """The group's stored messages after offset ``after``, with its epoch and head.
+
+        Raise :class:`~djws.broadcast.HistoryError` if the backend is unreachable.
+        """
         raise NotImplementedError
 
     def subscribe(self, group: str) -> None:
@@ -234,7 +267,14 @@ class ListeningBackend(Backend):
                 self._confirmed[group] = threading.Event()
 
     def _confirm(self, group: str) -> None:
-        """The backend confirmed one subscription to ``group``."""
+        """The backend confirmed one subscription to ``group``: catch up, wake joiners.
+
+        Everything published from now on arrives live; what was published while
+        this process was not subscribed is in the history, so the hub reads it
+        now, before the listener reads any further live message.
+        """
+        if self.receiver is not None:
+            self.receiver.catch_up(group)
         count = self._pending.get(group, 0) - 1
         if count > 0:
             self._pending[group] = count

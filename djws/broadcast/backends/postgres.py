@@ -1,4 +1,4 @@
-"""``postgresql://``, ``postgres://`` or ``database://ALIAS``: PostgreSQL LISTEN/NOTIFY.
+r"""``postgresql://``, ``postgres://`` or ``database://ALIAS``: PostgreSQL LISTEN/NOTIFY.
 
 For deployments that already run PostgreSQL and want no other service.
 ``database://default`` reuses the connection settings of a ``DATABASES`` alias
@@ -13,13 +13,17 @@ shared between a waiting reader and other callers), and one connection for
 ``NOTIFY`` and presence. Each group is a channel named ``djws_<sha1>`` (channel
 names are identifiers, at most 63 bytes).
 
-NOTIFY payloads are text, shorter than 8000 bytes. A message is sent inline
-when it fits (text as is, binary in base64); a larger one is stored in the
-unlogged table ``djws_broadcast_payload`` and the notification carries its id,
-in the same statement (so the row is committed when the notification is
-delivered). Receivers read it by id; rows are deleted after
-:data:`PAYLOAD_RETENTION`. Tables are created on first use, with
-``CREATE UNLOGGED TABLE IF NOT EXISTS`` under an advisory lock: no migration.
+Publishing is one statement (:data:`PUBLISH_SQL`): it numbers the message in
+``djws_broadcast_stream`` (a row per group: its epoch and last offset; the row
+lock orders concurrent publishers), stores it in ``djws_broadcast_history``
+(the history, pruned to the configured length and age) and ``NOTIFY``\s
+``epoch:offset:`` followed by the message, all committed together. NOTIFY
+payloads are text, shorter than 8000 bytes: a message is sent inline when it
+fits (text as is, binary in base64); receivers read a larger one from the
+history by its offset. The tables are unlogged: a PostgreSQL crash truncates
+them, and the next message starts a new epoch. They are created on first use,
+with ``CREATE UNLOGGED TABLE IF NOT EXISTS`` under an advisory lock: no
+migration.
 """
 
 from __future__ import annotations
@@ -37,80 +41,33 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ..exceptions import BroadcastError, PresenceError, PublishError
+from ..exceptions import BroadcastError, HistoryError, PresenceError, PublishError
+from ..position import Entry, Position, Slice, new_epoch
 from .base import ListeningBackend, redact
 from .postgres_driver import Driver, connection_params, has_input
+from .postgres_sql import (
+    CLEANUP_HISTORY_SQL,
+    CLEANUP_SQL,
+    HEARTBEAT_SQL,
+    PRESENCE_SQL,
+    PUBLISH_SQL,
+    READ_SQL,
+    TABLES_SQL,
+)
 
 __all__ = ["NOTIFY_LIMIT", "PostgresBackend", "decode_payload", "encode_payload"]
 
 logger = logging.getLogger("djws.broadcast")
 
-#: Largest NOTIFY payload sent inline, in bytes (PostgreSQL refuses 8000 and more).
-NOTIFY_LIMIT = 7999
-#: How long a large message's row is kept for receivers to read.
-PAYLOAD_RETENTION = 300
+#: Largest NOTIFY payload sent inline, in bytes (PostgreSQL refuses 8000 and more),
+#: leaving room for the position in front of it.
+NOTIFY_LIMIT = 7960
+#: Messages kept in the history whatever the setting, so that a receiver can read a
+#: message too large for NOTIFY (with a history length of 0, none is replayed).
+MIN_KEPT = 100
+#: A group's epoch and offset outlive its history by this much (seconds).
+META_TTL = 86400
 _CLEANUP_EVERY = 60.0
-
-TABLES_SQL = """
-DO $$
-BEGIN
-    PERFORM pg_advisory_xact_lock(7468111);
-    CREATE UNLOGGED TABLE IF NOT EXISTS djws_broadcast_payload (
-        id bigserial PRIMARY KEY,
-        created timestamptz NOT NULL DEFAULT now(),
-        data bytea NOT NULL
-    );
-    CREATE UNLOGGED TABLE IF NOT EXISTS djws_broadcast_worker (
-        worker text PRIMARY KEY,
-        expires timestamptz NOT NULL
-    );
-    CREATE UNLOGGED TABLE IF NOT EXISTS djws_broadcast_presence (
-        grp text NOT NULL,
-        connection text NOT NULL,
-        worker text NOT NULL,
-        entry text NOT NULL,
-        PRIMARY KEY (grp, connection)
-    );
-END
-$$
-"""
-
-HEARTBEAT_SQL = """
-WITH old AS (
-    SELECT expires > now() AS alive FROM djws_broadcast_worker WHERE worker = %s
-), up AS (
-    INSERT INTO djws_broadcast_worker (worker, expires)
-    VALUES (%s, now() + make_interval(secs => %s))
-    ON CONFLICT (worker) DO UPDATE SET expires = excluded.expires
-)
-SELECT alive FROM old
-"""
-
-# Workers silent for ten TTLs are certainly dead: drop them and their entries.
-CLEANUP_SQL = """
-WITH dead AS (
-    DELETE FROM djws_broadcast_worker
-    WHERE expires < now() - make_interval(secs => %s) RETURNING worker
-)
-DELETE FROM djws_broadcast_presence p
-WHERE p.worker IN (SELECT worker FROM dead)
-   OR NOT EXISTS (SELECT 1 FROM djws_broadcast_worker w WHERE w.worker = p.worker)
-"""
-
-PRESENCE_SQL = """
-SELECT p.entry FROM djws_broadcast_presence p
-JOIN djws_broadcast_worker w ON w.worker = p.worker
-WHERE p.grp = %s AND w.expires > now()
-"""
-
-CLEANUP_PAYLOAD_SQL = (
-    "DELETE FROM djws_broadcast_payload WHERE created < now() - make_interval(secs => %s)"
-)
-
-PUBLISH_LARGE_SQL = """
-WITH p AS (INSERT INTO djws_broadcast_payload (data) VALUES (%s) RETURNING id)
-SELECT pg_notify(%s, '@' || id) FROM p
-"""
 
 
 def encode_payload(wire: bytes) -> str | None:
@@ -129,15 +86,15 @@ def encode_payload(wire: bytes) -> str | None:
     return payload if len(payload) <= NOTIFY_LIMIT else None
 
 
-def decode_payload(payload: str) -> bytes | int:
-    """``wire`` from :func:`encode_payload`, or the row id of a large message."""
+def decode_payload(payload: str) -> bytes | None:
+    """``wire`` from :func:`encode_payload`; None for ``@``, a message read from the history."""
     tag, body = payload[:1], payload[1:]
     if tag == "u":
         return body.encode()
     if tag == "b":
         return base64.b64decode(body)
     if tag == "@":
-        return int(body)
+        return None
     raise ValueError(f"not a djws notification: {payload[:20]!r}")
 
 
@@ -188,22 +145,44 @@ class PostgresBackend(ListeningBackend):
                 self._pub_conn = None
                 raise error(f"{failure}: PostgreSQL at {redact(self.url)} failed: {exc}") from exc
 
-    def publish(self, group: str, wire: bytes) -> None:
-        channel = self._channel(group)
-        payload = encode_payload(wire)
+    def publish(self, group: str, wire: bytes) -> Position:
+        params = {
+            "grp": self._group_key(group),
+            "epoch": new_epoch(),
+            "data": wire,
+            "keep": max(self.history_length, MIN_KEPT),
+            "channel": self._channel(group),
+            "payload": encode_payload(wire) or "@",
+        }
         execute = self._driver.execute
 
-        def notify(conn: Any) -> None:
-            if payload is not None:
-                execute(conn, "SELECT pg_notify(%s, %s)", [channel, payload])
-                return
-            execute(conn, PUBLISH_LARGE_SQL, [wire, channel])
+        def store_and_notify(conn: Any) -> Position:
+            rows = execute(conn, PUBLISH_SQL, params)
             now = time.monotonic()
             if now - self._last_cleanup > _CLEANUP_EVERY:
                 self._last_cleanup = now
-                execute(conn, CLEANUP_PAYLOAD_SQL, [PAYLOAD_RETENTION])
+                cleanup = {"age": max(self.history_age, 60), "ttl": META_TTL}
+                execute(conn, CLEANUP_HISTORY_SQL, cleanup)
+            return Position(rows[0][0], int(rows[0][1]))
 
-        self._run(notify, f"could not publish to group {group!r}", PublishError)
+        position: Position = self._run(
+            store_and_notify, f"could not publish to group {group!r}", PublishError
+        )
+        return position
+
+    def read(self, group: str, after: int) -> Slice:
+        params = {"grp": self._group_key(group), "after": after, "age": self.history_age}
+        rows = self._run(
+            lambda conn: self._driver.execute(conn, READ_SQL, params),
+            f"could not read the history of group {group!r}",
+            HistoryError,
+        )
+        if not rows:
+            return Slice("", 0, [])
+        entries = []
+        if self.history_length:
+            entries = [Entry(int(r[2]), bytes(r[3])) for r in rows if r[2] is not None]
+        return Slice(rows[0][0], int(rows[0][1]), entries)
 
     # Listening
 
@@ -267,21 +246,29 @@ class PostgresBackend(ListeningBackend):
                 self._driver.execute(conn, "SELECT 1")  # raises if the server is gone
 
     def _receive(self, conn: Any) -> None:
-        for channel, payload in self._driver.notifies(conn):
+        for channel, notification in self._driver.notifies(conn):
             group = self._channels.get(channel)
             if group is None:
                 continue
             try:
+                epoch, offset, payload = notification.split(":", 2)
+                position = Position(epoch, int(offset))
                 wire = decode_payload(payload)
-                if isinstance(wire, int):
+                if wire is None:  # too large for NOTIFY: read it from the history
                     rows = self._driver.execute(
-                        conn, "SELECT data FROM djws_broadcast_payload WHERE id = %s", [wire]
+                        conn,
+                        'SELECT data FROM djws_broadcast_history WHERE grp = %s AND "offset" = %s',
+                        [self._group_key(group), position.offset],
                     )
                     if not rows:
-                        logger.warning("Large message %d of group %r is gone; dropped", wire, group)
+                        # Pruned already: the hub fills the gap from the history, or
+                        # tells its clients the gap could not be filled.
+                        logger.warning(
+                            "Message %s of group %r is gone from the history", position, group
+                        )
                         continue
                     wire = bytes(rows[0][0])
-                self.hub.dispatch(group, wire)
+                self.hub.receive(group, position, wire)
             except self._driver.Error:
                 raise
             except Exception:

@@ -1,4 +1,4 @@
-"""``redis://``, ``rediss://``, ``unix://``: Redis pub/sub, across workers and machines.
+r"""``redis://``, ``rediss://``, ``unix://``: Redis pub/sub, across workers and machines.
 
 Per worker process, whatever the number of sockets:
 
@@ -6,15 +6,26 @@ Per worker process, whatever the number of sockets:
   every group with local members (``SUBSCRIBE prefix:group:<name>``) and the
   shared channel of user / session messages;
 * a small ``BlockingConnectionPool`` (:data:`POOL_SIZE` connections) for
-  ``PUBLISH`` and presence. It blocks instead of failing when every connection
-  is busy: redis-py's default pool raises "Too many connections" at its 101st
-  concurrent user, which a busy worker reaches.
+  publishing, history and presence. It blocks instead of failing when every
+  connection is busy: redis-py's default pool raises "Too many connections" at
+  its 101st concurrent user, which a busy worker reaches.
 
 In other processes (the shell, commands, Celery) only the pool is used.
 
-Commands are not retried: a ``PUBLISH`` that fails raises
-:class:`~djws.broadcast.PublishError` and was not sent (pooled connections
-broken by a Redis restart are replaced when checked out, before use).
+Publishing is one Lua script (:data:`PUBLISH_SCRIPT`), so numbering, storing
+and sending are atomic: it increments the group's offset in
+``prefix:meta:<group>`` (which also holds the epoch, created with the first
+message after Redis lost its data), appends the message to the stream
+``prefix:stream:<group>`` (``XADD`` with the offset as its id, ``MAXLEN ~``
+the history length, expiring after the history age) and ``PUBLISH``\es
+``epoch:offset:wire``. So a message that ``publish()`` reported is in the
+history even if no worker was subscribed at that moment -- a worker that
+reconnects reads it from there.
+
+Commands are not retried, and every one is bounded by
+``WEBSOCKET_BROADCAST_TIMEOUT``: a publish that fails or times out raises
+:class:`~djws.broadcast.PublishError` (pooled connections broken by a Redis
+restart are replaced when checked out, before use).
 
 Presence: a hash per group (``prefix:presence:<group>``: connection id ->
 entry) and a key per worker (``prefix:worker:<id>``) that expires after
@@ -32,18 +43,61 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from ..exceptions import PresenceError, PublishError
+from ..exceptions import HistoryError, PresenceError, PublishError
+from ..position import Entry, Position, Slice, new_epoch
 from .base import ListeningBackend, redact
 
-__all__ = ["RedisBackend"]
+__all__ = ["PUBLISH_SCRIPT", "READ_SCRIPT", "RedisBackend"]
 
 logger = logging.getLogger("djws.broadcast")
 
 POOL_SIZE = 8
-#: Seconds a publisher waits for a free pooled connection.
-POOL_TIMEOUT = 5.0
-CONNECT_TIMEOUT = 2.0
 SUBSCRIBE_CHUNK = 500
+#: A group's epoch and offset outlive its history by this much (seconds, at least a
+#: day): a quiet group keeps its numbering, so its clients resume without a reset.
+META_TTL = 86400
+
+#: KEYS: meta, stream, channel.
+#: ARGV: a new epoch, wire, history length, age (ms), meta TTL (ms). Returns {epoch, offset}.
+PUBLISH_SCRIPT = """
+local meta, stream, channel = KEYS[1], KEYS[2], KEYS[3]
+local length = tonumber(ARGV[3])
+if redis.call('HSETNX', meta, 'epoch', ARGV[1]) == 1 then
+  redis.call('DEL', stream)  -- a new epoch: nothing of an older stream may remain
+end
+local epoch = redis.call('HGET', meta, 'epoch')
+local offset = redis.call('HINCRBY', meta, 'head', 1)
+redis.call('PEXPIRE', meta, ARGV[5])
+if length > 0 then
+  local now = redis.call('TIME')
+  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  redis.call('XADD', stream, 'MAXLEN', '~', length, offset .. '-0', 't', ms, 'w', ARGV[2])
+  redis.call('PEXPIRE', stream, ARGV[4])
+end
+redis.call('PUBLISH', channel, epoch .. ':' .. offset .. ':' .. ARGV[2])
+return {epoch, offset}
+"""
+
+#: KEYS: meta, stream. ARGV: after (offset), age (ms).
+#: Returns {epoch or false, head, offset, wire, offset, wire...}.
+READ_SCRIPT = """
+local meta, stream = KEYS[1], KEYS[2]
+local state = redis.call('HMGET', meta, 'epoch', 'head')
+if not state[1] then
+  return {false, 0}
+end
+local now = redis.call('TIME')
+local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[2])
+local result = {state[1], tonumber(state[2])}
+for _, item in ipairs(redis.call('XRANGE', stream, (tonumber(ARGV[1]) + 1) .. '-0', '+')) do
+  local fields = item[2]
+  if tonumber(fields[2]) >= oldest then
+    table.insert(result, tonumber(string.match(item[1], '^(%d+)')))
+    table.insert(result, fields[4])
+  end
+end
+return result
+"""
 
 
 class RedisBackend(ListeningBackend):
@@ -51,19 +105,26 @@ class RedisBackend(ListeningBackend):
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
+        timeout = self.timeout  # for every command, and for a free pooled connection
         self._pool = redis.BlockingConnectionPool.from_url(
             url,
             max_connections=POOL_SIZE,
-            timeout=POOL_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT,
+            timeout=timeout,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
         self._client = redis.Redis(connection_pool=self._pool)
+        self._publish_script = self._client.register_script(PUBLISH_SCRIPT)
+        self._read_script = self._client.register_script(READ_SCRIPT)
         self._channel_prefix = f"{self.prefix}:group:"
         self._conn: Any = None
 
     def _channel(self, group: str) -> bytes:
         return (self._channel_prefix + group).encode()
+
+    def _keys(self, group: str) -> list[str | bytes]:
+        return [f"{self.prefix}:meta:{group}", f"{self.prefix}:stream:{group}"]
 
     def _presence_key(self, group: str) -> str:
         return f"{self.prefix}:presence:{group}"
@@ -73,13 +134,37 @@ class RedisBackend(ListeningBackend):
 
     # Publishing
 
-    def publish(self, group: str, wire: bytes) -> None:
+    def publish(self, group: str, wire: bytes) -> Position:
+        args: list[str | bytes | int] = [
+            new_epoch(),
+            wire,
+            self.history_length,
+            int(self.history_age * 1000),
+            int(max(self.history_age * 10, META_TTL) * 1000),
+        ]
+        keys: list[str | bytes] = [*self._keys(group), self._channel(group)]
         try:
-            self._client.publish(self._channel(group), wire)
+            epoch, offset = self._publish_script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise PublishError(
                 f"could not publish to group {group!r}: Redis at {redact(self.url)} failed: {exc}"
             ) from exc
+        return Position(epoch.decode(), int(offset))
+
+    def read(self, group: str, after: int) -> Slice:
+        args = [after, int(self.history_age * 1000)]
+        try:
+            result = self._read_script(keys=self._keys(group), args=args)
+        except redis.RedisError as exc:
+            raise HistoryError(
+                f"could not read the history of group {group!r}: Redis at {redact(self.url)} "
+                f"failed: {exc}"
+            ) from exc
+        epoch, head, rest = result[0], int(result[1]), result[2:]
+        if not epoch:
+            return Slice("", 0, [])
+        entries = [Entry(int(rest[i]), bytes(rest[i + 1])) for i in range(0, len(rest), 2)]
+        return Slice(epoch.decode(), head, entries)
 
     # Listening
 
@@ -118,7 +203,7 @@ class RedisBackend(ListeningBackend):
         """Dispatch messages until the connection fails (then raise)."""
         start = len(self._channel_prefix.encode())
         awaiting_pong = False
-        dispatch = self.hub.dispatch
+        receive = self.hub.receive
         while True:
             if not conn.can_read(timeout=self.keepalive):
                 if awaiting_pong:
@@ -133,7 +218,9 @@ class RedisBackend(ListeningBackend):
             kind = reply[0]
             if kind == b"message":
                 try:
-                    dispatch(reply[1][start:].decode(), reply[2])
+                    epoch, offset, wire = reply[2].split(b":", 2)
+                    position = Position(epoch.decode(), int(offset))
+                    receive(reply[1][start:].decode(), position, wire)
                 except Exception:
                     logger.exception("Could not deliver a message of %r", reply[1])
             elif kind == b"subscribe":

@@ -97,6 +97,9 @@ for _name in (
     "WEBSOCKET_MAX_FRAME_SIZE",
     "WEBSOCKET_MAX_HEADER_SIZE",
     "WEBSOCKET_COMPRESSION",
+    "WEBSOCKET_BROADCAST_HISTORY",
+    "WEBSOCKET_BROADCAST_HISTORY_AGE",
+    "WEBSOCKET_BROADCAST_TIMEOUT",
 ):
     if _name in os.environ:
         globals()[_name] = (

@@ -1,5 +1,7 @@
 """WebSocket views the tests talk to."""
 
+import os
+
 import gevent
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection, transaction
@@ -181,6 +183,9 @@ def _broadcast_command(ws, group, message):
     try:
         if command == "publish":
             broadcast.publish(group, argument)
+        elif command == "publish-position-to":
+            target, _, text = argument.partition(" ")
+            ws.send(f"position {broadcast.publish(target, text)}")
         elif command == "publish-json":
             broadcast.publish(group, json.loads(argument))
         elif command == "publish-bytes":
@@ -209,6 +214,17 @@ def _broadcast_command(ws, group, message):
             ws.send(f"left {argument or group}")
         elif command == "groups":
             ws.send_json({"groups": sorted(ws.groups)})
+        elif command == "pid":
+            ws.send(str(os.getpid()))
+        elif command == "history":
+            found = broadcast.history(group, argument or None)
+            ws.send_json(
+                {
+                    "position": str(found.position),
+                    "complete": found.complete,
+                    "messages": [[str(m.position), m.data] for m in found.messages],
+                }
+            )
         else:
             ws.send(f"unknown command {command!r}")
     except (broadcast.BroadcastError, ValueError) as exc:
@@ -232,7 +248,11 @@ def broadcast_relay(request, ws, group):
     ws.join(group, forward=False)
     ws.send("joined")
     for item in ws:
-        if isinstance(item, broadcast.GroupMessage):
+        if isinstance(item, broadcast.GroupReset):
+            ws.send(f"reset {item.group} {item.position}")
+        elif isinstance(item, broadcast.GroupMessage) and request.GET.get("forward"):
+            ws.forward(item)
+        elif isinstance(item, broadcast.GroupMessage):
             if item.kind == "json":
                 ws.send_json({"relayed": item.data, "group": item.group})
             elif item.kind == "binary":

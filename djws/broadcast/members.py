@@ -1,0 +1,111 @@
+"""Who a connection is, and what the hub keeps about it.
+
+:func:`identify` reads, from the request and *before* the 101, the user and
+session that ``send_to_user`` and ``send_to_session`` target: a failing session
+or user lookup is then still an HTTP 500. :func:`client_options` reads what a
+client asked of the broadcast layer in the query string: ``djws=1`` (djws.js,
+or any client that wants positions: group messages come in JSON envelopes) and
+``djws-since`` (the positions to resume from, as a JSON object
+``{"group": "epoch:offset"}``). :class:`Member` is the hub's record of one
+attached connection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .names import session_group, user_group
+from .position import Position
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = ["ENVELOPE_PARAM", "SINCE_PARAM", "Identity", "Member", "client_options", "identify"]
+
+logger = logging.getLogger("djws.broadcast")
+
+#: Query parameters a client uses to ask for positions, and to resume from them.
+ENVELOPE_PARAM = "djws"
+SINCE_PARAM = "djws-since"
+
+
+class Identity(NamedTuple):
+    """Who opened a connection: what ``send_to_user`` and ``send_to_session`` target."""
+
+    #: The authenticated user's pk (JSON-friendly), or None.
+    user: Any
+    #: The session key of the request's cookie, or None.
+    session_key: str | None
+
+    @property
+    def targets(self) -> list[str]:
+        """The internal groups a connection of this identity is in."""
+        targets = []
+        if self.session_key:
+            targets.append(session_group(self.session_key))
+        if self.user is not None:
+            targets.append(user_group(self.user))
+        return targets
+
+
+def _json_pk(pk: Any) -> Any:
+    return pk if isinstance(pk, (int, str)) else str(pk)
+
+
+def identify(request: HttpRequest) -> Identity:
+    """Read who makes ``request``: its authenticated user and session, where it has them.
+
+    This costs the session and user queries if the view has not made them yet.
+    """
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    user = getattr(request, "user", None)
+    pk = _json_pk(user.pk) if user is not None and user.is_authenticated else None
+    return Identity(pk, session_key or None)
+
+
+def client_options(request: HttpRequest | None) -> tuple[bool, dict[str, Position]]:
+    """Whether the client wants envelopes with positions, and where it resumes from.
+
+    A malformed ``djws-since`` is ignored with a warning: the client then gets
+    no replay, and ``recovered`` is None (it did not resume).
+    """
+    if request is None:
+        return False, {}
+    envelope = request.GET.get(ENVELOPE_PARAM) == "1"
+    raw = request.GET.get(SINCE_PARAM)
+    if not envelope or not raw:
+        return envelope, {}
+    try:
+        since = {str(g): Position.parse(p) for g, p in json.loads(raw).items()}
+    except (ValueError, AttributeError, TypeError):
+        logger.warning("Ignoring a malformed %s parameter: %.200r", SINCE_PARAM, raw)
+        return envelope, {}
+    return envelope, since
+
+
+class Member:
+    """The hub's record of one attached connection."""
+
+    __slots__ = ("__weakref__", "envelope", "groups", "id", "identity", "since")
+
+    def __init__(
+        self, identity: Identity, envelope: bool = False, since: dict[str, Position] | None = None
+    ) -> None:
+        #: Identifies the connection in presence entries.
+        self.id = secrets.token_hex(8)
+        self.identity = identity
+        #: Whether group messages reach the client in JSON envelopes with positions.
+        self.envelope = envelope
+        #: Positions the client asked to resume from, by group (used by its next join).
+        self.since = since or {}
+        #: Groups joined by the view: name -> forward.
+        self.groups: dict[str, bool] = {}
+
+    def presence_entry(self, worker: str) -> str:
+        """The JSON text that stands for this connection in a group's presence."""
+        return json.dumps(
+            {"connection": self.id, "user": self.identity.user, "worker": worker}, sort_keys=True
+        )

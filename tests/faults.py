@@ -1,0 +1,147 @@
+"""Fault injection helpers: a Redis server of the test's own, and a publisher process.
+
+Tests never stop the machine's shared Redis: they start their own on a free
+loopback port and kill, stop or restart that one, by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from .support import PROJECT, free_port, project_env
+
+__all__ = ["PUBLISHER", "PrivateRedis", "Publisher", "collect", "start_publisher"]
+
+
+class PrivateRedis:
+    """A redis-server without persistence, on a free port, owned by the test."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start (again, on the same port): it comes back empty."""
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "the private Redis did not start"
+                time.sleep(0.05)
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, nothing saved."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+#: Publishes COUNT numbered messages to GROUP at RATE per second; prints one JSON line each.
+PUBLISHER = r"""
+import json, sys, time
+import django
+django.setup()
+from djws import broadcast
+group, count, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+start = time.monotonic()
+for n in range(count):
+    try:
+        position = str(broadcast.publish(group, str(n)))
+    except broadcast.PublishError as exc:
+        position = None
+    print(json.dumps([n, position]), flush=True)
+    time.sleep(max(0.0, start + (n + 1) / rate - time.monotonic()))
+"""
+
+
+@dataclass
+class Publisher:
+    """A publisher process and what it reported."""
+
+    process: subprocess.Popen[str]
+    lines: list[Any] = field(default_factory=list)
+
+    def wait(self, timeout: float) -> None:
+        out, err = self.process.communicate(timeout=timeout)
+        assert self.process.returncode == 0, err
+        self.lines = [json.loads(line) for line in out.splitlines()]
+
+    @property
+    def stored(self) -> list[int]:
+        """The messages whose publish() returned a position."""
+        return [n for n, position in self.lines if position is not None]
+
+    @property
+    def failed(self) -> list[int]:
+        return [n for n, position in self.lines if position is None]
+
+
+def start_publisher(group: str, count: int, rate: float, env: dict[str, str]) -> Publisher:
+    process = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER, group, str(count), str(rate)],
+        cwd=PROJECT,
+        env=project_env(DJANGO_SETTINGS_MODULE="testproject.settings", **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return Publisher(process)
+
+
+def collect(ws: Any, expected: list[int], attempted: int, timeout: float) -> list[int]:
+    """Read numbered messages until every one of ``expected`` came (or ``timeout``)."""
+    received: list[int] = []
+    missing = set(expected)
+    deadline = time.monotonic() + timeout
+    while missing and time.monotonic() < deadline:
+        try:
+            message = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        number = int(message)
+        assert 0 <= number < attempted, message
+        received.append(number)
+        missing.discard(number)
+    return received
+
+
+# SIGSTOP and SIGCONT, by name, for readable parametrization.
+STOP, CONT = signal.SIGSTOP, signal.SIGCONT
