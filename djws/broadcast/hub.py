@@ -315,9 +315,7 @@ class Hub:
         elif history.head > cursor.offset:
             self._fill(group, cursor.offset, Position(history.epoch, history.head + 1), history)
 
-    def _fill(
-        self, group: str, after: int, upto: Position, history: Slice | None = None
-    ) -> None:
+    def _fill(self, group: str, after: int, upto: Position, history: Slice | None = None) -> None:
         """Deliver the stored messages after offset ``after`` and before ``upto``."""
         try:
             if history is None:
