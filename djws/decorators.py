@@ -32,11 +32,12 @@ from . import db
 from .broadcast.hub import hub
 from .broadcast.members import identify
 from .connection import CloseCode, WebSocket
+from .eventstream import event_stream
 from .exceptions import ConnectionClosed
 from .origin import origin_allowed
 from .protocol import http
 
-__all__ = ["WebSocketResponse", "websocket"]
+__all__ = ["WebSocketResponse", "event_stream", "websocket"]
 
 logger = logging.getLogger("djws.request")
 

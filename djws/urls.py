@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PORT",
+    "event_stream_url",
     "reverse_websocket",
     "websocket_server_url",
     "websocket_url",
@@ -108,6 +109,22 @@ def websocket_url(
     """
     path = reverse_websocket(viewname, args=args, kwargs=kwargs, current_app=current_app)
     return websocket_server_url(request) + path
+
+
+def event_stream_url(
+    viewname: str,
+    args: Sequence[Any] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    request: HttpRequest | None = None,
+    current_app: str | None = None,
+) -> str:
+    """Return the absolute URL of an ``@event_stream`` view, for ``EventSource``.
+
+    The same server as :func:`websocket_url`, with ``http`` / ``https``.
+    """
+    url = websocket_url(viewname, args, kwargs, request=request, current_app=current_app)
+    return "http" + url.removeprefix("ws")
 
 
 def websocket_server_url(request: HttpRequest | None = None) -> str:

@@ -22,10 +22,12 @@ from typing import Any
 
 import django
 from django.core.signals import request_finished
+from django.urls import Resolver404, resolve
 
 from . import db
 from .conf import ServerSettings, settings
 from .dispatcher import WebSocketDispatcher
+from .eventstream import is_event_stream_request
 from .patching import ensure_patched
 from .pool import install as install_pool
 from .protocol import http
@@ -68,10 +70,20 @@ class WebSocketRouter:
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
         registry.serving = True
 
+    def _event_stream(self, environ: dict[str, Any]) -> bool:
+        """Whether a request for Server-Sent Events is for a view of ``WEBSOCKET_URLCONF``."""
+        if not is_event_stream_request(environ):
+            return False
+        try:
+            resolve(environ.get("PATH_INFO", "/"), urlconf=settings.WEBSOCKET_URLCONF)
+        except Resolver404:
+            return self.http_app is None  # nowhere else to go: its 404 comes from there
+        return True
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if self.config is None:
             self.start_serving()
-        if "djws.upgrade" in environ:
+        if "djws.upgrade" in environ or self._event_stream(environ):
             return self.websocket_app(environ, start_response)
         if self.http_app is not None:
             return self.http_app(environ, start_response)

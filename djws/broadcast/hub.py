@@ -41,7 +41,7 @@ import logging
 import os
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from ..connection import WebSocket
     from .backends.base import Backend
 
-__all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "Joined", "hub"]
+__all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "Joined", "Subscriber", "hub"]
 
 logger = logging.getLogger("djws.broadcast")
 
@@ -71,6 +71,16 @@ logger = logging.getLogger("djws.broadcast")
 SUBSCRIBE_TIMEOUT = 5.0
 # How a member receives a group's messages.
 _DELIVER, _FORWARD, _ENVELOPE = 0, 1, 3
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a member: a WebSocket, or an event stream (:mod:`djws.eventstream`)."""
+
+    request: Any
+
+    def attach_groups(self, groups: Any) -> None: ...
+    def deliver(self, item: Any) -> None: ...
+    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = ...) -> bool: ...
 
 
 class Joined(NamedTuple):
@@ -90,13 +100,13 @@ class Hub:
 
     def __init__(self) -> None:
         #: group name -> {connection: how it receives}
-        self.groups: dict[str, dict[WebSocket, int]] = {}
+        self.groups: dict[str, dict[Subscriber, int]] = {}
         #: The broadcast state of every attached connection.
-        self.members: dict[WebSocket, Member] = {}
+        self.members: dict[Subscriber, Member] = {}
         #: group name -> the position of the last message delivered here.
         self.cursors: dict[str, Position] = {}
         # group name -> {connection reading its history: live messages held back}
-        self._held: dict[str, dict[WebSocket, list[tuple[Position, bytes]]]] = {}
+        self._held: dict[str, dict[Subscriber, list[tuple[Position, bytes]]]] = {}
         self._targets_backend: Backend | None = None
         self._worker: tuple[int, str] | None = None
 
@@ -118,8 +128,12 @@ class Hub:
 
     # Connections
 
-    def attach(self, ws: WebSocket, identity: Identity) -> None:
-        """Own ``ws``'s memberships from now on; put it in its user's and session's groups."""
+    def attach(self, ws: Subscriber, identity: Identity, *, forward_targets: bool = True) -> None:
+        """Own ``ws``'s memberships from now on; put it in its user's and session's groups.
+
+        Their messages are forwarded to the client, or with ``forward_targets``
+        False handed to the connection as :class:`GroupMessage` objects.
+        """
         envelope_wanted, since = client_options(ws.request)
         self.members[ws] = Member(identity, envelope_wanted, since)
         ws.attach_groups(self)
@@ -127,7 +141,7 @@ class Hub:
         if not targets:
             return
         for target in targets:
-            self.groups.setdefault(target, {})[ws] = _FORWARD
+            self.groups.setdefault(target, {})[ws] = _FORWARD if forward_targets else _DELIVER
         backend = self.backend()
         if self._targets_backend is not backend:
             self._targets_backend = backend
@@ -149,7 +163,7 @@ class Hub:
 
     def join(
         self,
-        ws: WebSocket,
+        ws: Subscriber,
         group: str,
         *,
         forward: bool = True,
@@ -174,24 +188,25 @@ class Hub:
         try:
             self._subscribed(backend, group)
             joined = self._replay(ws, group, how, since, backend)
-            for position, wire in held:  # live messages that came meanwhile
+            # Where the connection stands, before the live messages that came meanwhile.
+            if how == _ENVELOPE:
+                self._send_text(ws, joined_envelope(group, joined.position, joined.recovered))
+            elif how == _DELIVER and joined.recovered is False:
+                ws.deliver(GroupReset(group, joined.position))
+            for position, wire in held:
                 if position.epoch != joined.position.epoch or position > joined.position:
                     self._send(ws, how, group, position, wire)
-                    joined = joined._replace(position=position)
         finally:
             del self._held[group][ws]
             if not self._held[group]:
                 del self._held[group]
         members[ws] = how
-        if how == _ENVELOPE:
-            recovered = joined.recovered
-            self._send_text(ws, joined_envelope(group, joined.position, recovered))
         if not already:
             backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
         return joined
 
     def _replay(
-        self, ws: WebSocket, group: str, how: int, since: Position | None, backend: Backend
+        self, ws: Subscriber, group: str, how: int, since: Position | None, backend: Backend
     ) -> Joined:
         cursor = self.cursors.get(group, Position("", 0))
         if since is None:
@@ -207,7 +222,7 @@ class Hub:
             self._send(ws, how, group, Position(history.epoch, entry.offset), entry.wire)
         return Joined(history.position, True, len(history.entries))
 
-    def leave(self, ws: WebSocket, group: str) -> None:
+    def leave(self, ws: Subscriber, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
         member = self.members.get(ws)
         if member is None or group not in member.groups:
@@ -216,7 +231,7 @@ class Hub:
         self._remove(ws, group)
         self.backend().presence_remove(group, member.id)
 
-    def forget(self, ws: WebSocket) -> None:
+    def forget(self, ws: Subscriber) -> None:
         """Take a finished connection out of every group, its user's and session's too."""
         member = self.members.get(ws)
         if member is None:
@@ -234,7 +249,7 @@ class Hub:
                 logger.exception("Could not leave group %r for %r", group, ws)
         del self.members[ws]
 
-    def _remove(self, ws: WebSocket, group: str) -> None:
+    def _remove(self, ws: Subscriber, group: str) -> None:
         members = self.groups.get(group)
         if members is None:
             return
@@ -244,7 +259,7 @@ class Hub:
             self.cursors.pop(group, None)
             self.backend().unsubscribe(group)
 
-    def groups_of(self, ws: WebSocket) -> frozenset[str]:
+    def groups_of(self, ws: Subscriber) -> frozenset[str]:
         """The groups ``ws`` joined (not its internal user and session groups)."""
         member = self.members.get(ws)
         return frozenset(member.groups) if member is not None else frozenset()
@@ -377,7 +392,7 @@ class Hub:
             else:
                 ws.deliver(GroupMessage(group, wire, position))
 
-    def _send(self, ws: WebSocket, how: int, group: str, position: Position, wire: bytes) -> None:
+    def _send(self, ws: Subscriber, how: int, group: str, position: Position, wire: bytes) -> None:
         if how == _FORWARD:
             ws.send_nowait(opcode_of(wire), wire[1:])
         elif how == _ENVELOPE:
@@ -386,7 +401,7 @@ class Hub:
             ws.deliver(GroupMessage(group, wire, position))
 
     @staticmethod
-    def _send_text(ws: WebSocket, text: bytes) -> None:
+    def _send_text(ws: Subscriber, text: bytes) -> None:
         ws.send_nowait(OP_TEXT, text)
 
 

@@ -1,5 +1,8 @@
 """``{% websocket_url %}``: the absolute WebSocket URL of a view, in a template.
 
+``{% event_stream_url %}`` is the same for an ``@event_stream`` view: the same
+host and port, with ``http`` / ``https`` for ``EventSource``.
+
 ::
 
     {% load websockets %}
@@ -25,19 +28,28 @@ from django.template.defaulttags import URLNode, url
 from django.urls import NoReverseMatch
 from django.utils.html import conditional_escape
 
+from ..urls import event_stream_url as build_event_stream_url
 from ..urls import websocket_url as build_websocket_url
 
 if TYPE_CHECKING:
     from django.template.base import Parser, Token
     from django.template.context import Context
 
-__all__ = ["WebSocketURLNode", "register", "websocket_url"]
+__all__ = [
+    "EventStreamURLNode",
+    "WebSocketURLNode",
+    "event_stream_url",
+    "register",
+    "websocket_url",
+]
 
 register = template.Library()
 
 
 class WebSocketURLNode(URLNode):
     """``{% url %}``'s node, reversing in ``WEBSOCKET_URLCONF`` into an absolute URL."""
+
+    build = staticmethod(build_websocket_url)
 
     def render(self, context: Context) -> str:
         """Return the URL, or store it in ``as`` variable and return ``""``."""
@@ -50,7 +62,7 @@ class WebSocketURLNode(URLNode):
         current_app = getattr(request, "current_app", None)
         result = ""
         try:
-            result = build_websocket_url(
+            result = self.build(
                 view_name, args=args, kwargs=kwargs, request=request, current_app=current_app
             )
         except NoReverseMatch:
@@ -67,3 +79,16 @@ def websocket_url(parser: Parser, token: Token) -> WebSocketURLNode:
     """Parse ``{% websocket_url 'name' arg key=value as var %}`` exactly like ``{% url %}``."""
     node = url(parser, token)
     return WebSocketURLNode(node.view_name, node.args, node.kwargs, node.asvar)
+
+
+class EventStreamURLNode(WebSocketURLNode):
+    """The node of ``{% event_stream_url %}``: ``http(s)://`` for ``EventSource``."""
+
+    build = staticmethod(build_event_stream_url)
+
+
+@register.tag
+def event_stream_url(parser: Parser, token: Token) -> EventStreamURLNode:
+    """Parse ``{% event_stream_url 'name' arg key=value as var %}`` exactly like ``{% url %}``."""
+    node = url(parser, token)
+    return EventStreamURLNode(node.view_name, node.args, node.kwargs, node.asvar)

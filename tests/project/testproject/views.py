@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.db import connection, transaction
 from django.http import HttpResponse
 
-from djws.decorators import websocket
+from djws.decorators import event_stream, websocket
 
 from .models import Note
 
@@ -334,3 +334,20 @@ def gc_report(request, ws):
     tracked = sorted(TRACKED)
     gc.enable()
     ws.send_json({"alive": alive, "tracked": tracked})
+
+
+# Server-Sent Events (tests/test_eventstream.py)
+
+
+@event_stream
+def events(request, stream, group):
+    """Stream ``group`` (and a second group, with ``?also=``)."""
+    stream.join(group)
+    if request.GET.get("also"):
+        stream.join(request.GET["also"])
+
+
+@login_required
+@event_stream
+def private_events(request, stream):
+    stream.join(f"private-{request.user.pk}")

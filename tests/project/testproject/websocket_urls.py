@@ -29,6 +29,8 @@ urlpatterns = [
     path("protocol/ticker/", views.protocol_ticker),
     path("memory/tracked/", views.tracked_echo),
     path("memory/report/", views.gc_report),
+    path("events/private/", views.private_events),
+    path("events/<str:group>/", views.events),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)

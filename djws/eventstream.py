@@ -1,0 +1,210 @@
+"""``@event_stream``: the same groups as WebSockets, as Server-Sent Events.
+
+For clients behind proxies that break WebSockets, and for pages that only
+listen::
+
+    @login_required
+    @event_stream
+    def notifications(request, stream):
+        stream.join(f"user-{request.user.pk}")
+        stream.join("announcements")
+
+    // in the page
+    const url = "{% event_stream_url 'notifications' %}";
+    const events = new EventSource(url, {withCredentials: true});
+    events.onmessage = (event) => show(event.data);
+    events.addEventListener("reset", () => reloadEverything());
+
+It is an ordinary Django view: the project's middleware runs and
+``login_required`` and friends may refuse with any HTTP response. List it in
+``WEBSOCKET_URLCONF``: ``runwebsocket`` routes requests that accept
+``text/event-stream`` there. The view joins groups and returns; the response
+then streams every message published to them, one event each::
+
+    id: room=3f9a01c2:17
+    data: {"text": "hi"}
+
+``id`` carries the position of every joined group, so the browser's automatic
+reconnection (which sends it back as ``Last-Event-ID``) resumes exactly where
+it stopped: what was missed is replayed from the history. When the history
+cannot cover the gap, an ``event: reset`` says so (its ``data`` names the
+group): reload the page's state. Binary messages are sent in base64 with
+``event: binary``. A comment is sent every 15 seconds to keep proxies from
+closing an idle stream; ``retry: 1000`` makes browsers reconnect after a second.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
+from gevent.queue import Empty, Queue
+
+from . import db
+from .broadcast.hub import hub
+from .broadcast.members import identify
+from .broadcast.message import GroupMessage, GroupReset
+from .broadcast.names import RESERVED_PREFIX
+from .broadcast.position import Position
+from .origin import origin_allowed
+from .server.registry import registry
+
+__all__ = ["EventStream", "event_stream", "is_event_stream_request"]
+
+logger = logging.getLogger("djws.request")
+
+#: Seconds between keepalive comments on an idle stream.
+KEEPALIVE = 15.0
+
+
+def is_event_stream_request(environ: dict[str, Any]) -> bool:
+    """Tell whether a request asks for Server-Sent Events (``Accept: text/event-stream``)."""
+    return environ.get("REQUEST_METHOD") == "GET" and "text/event-stream" in environ.get(
+        "HTTP_ACCEPT", ""
+    )
+
+
+def parse_last_event_id(value: str | None) -> dict[str, Position]:
+    """Positions by group from a ``Last-Event-ID`` this module wrote (others: none)."""
+    positions = {}
+    for group, position in parse_qsl(value or "", keep_blank_values=False):
+        try:
+            positions[group] = Position.parse(position)
+        except ValueError:
+            continue
+    return positions
+
+
+class EventStream:
+    """The ``stream`` an ``@event_stream`` view gets: join groups, and they are streamed."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        #: The Django request that opened the stream.
+        self.request = request
+        self._since = parse_last_event_id(request.META.get("HTTP_LAST_EVENT_ID"))
+        self._positions: dict[str, Position] = {}
+        self._queue: Queue[Any] = Queue()
+        self._groups: Any = None
+        self.closed = False
+
+    # What the broadcast hub calls (djws.membership.Membership's counterpart)
+
+    def attach_groups(self, groups: Any) -> None:
+        self._groups = groups
+
+    def deliver(self, item: Any) -> None:
+        self._queue.put(item)
+
+    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = None) -> bool:
+        return True  # a stream joins with forward=False only: nothing is forwarded raw
+
+    # What the server calls (djws.server.registry.Connection)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """End the stream (the worker is stopping); the browser reconnects later."""
+        self.closed = True
+        self._queue.put(None)
+
+    def tick(self, now: float, **limits: Any) -> None:
+        """Nothing to do: the stream sends its own keepalive comments."""
+
+    # For the view
+
+    def join(self, group: str) -> Any:
+        """Stream ``group``'s messages; resume from the ``Last-Event-ID`` if it names the group."""
+        since = self._since.pop(group, None)
+        joined = hub.join(self, group, forward=False, since=since)
+        # The events queued meanwhile (replayed, or a reset) move it on from here.
+        self._positions[group] = since if joined.recovered and since else joined.position
+        return joined
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this stream joined."""
+        return frozenset(self._positions)
+
+    # The response
+
+    def events(self) -> Iterator[bytes]:
+        """Yield the stream's events until the client leaves or the server stops."""
+        registry.add(self)
+        try:
+            yield b"retry: 1000\n\n"
+            while not self.closed:
+                try:
+                    item = self._queue.get(timeout=KEEPALIVE)
+                except Empty:
+                    yield b": keepalive\n\n"
+                    continue
+                if item is None:
+                    return
+                yield self._event(item)
+        finally:
+            self.closed = True
+            registry.discard(self)
+            hub.forget(self)
+
+    def _event(self, item: GroupMessage | GroupReset) -> bytes:
+        # User and session messages (reserved group names) are not resumable, and
+        # a session's group name would reveal its key to the page: not in the id.
+        resumable = not item.group.startswith(RESERVED_PREFIX)
+        if isinstance(item, GroupReset):
+            self._positions[item.group] = item.position
+            return b"event: reset\nid: %s\ndata: %s\n\n" % (self._id(), item.group.encode())
+        if item.position is not None and resumable:
+            self._positions[item.group] = item.position
+        if item.kind == "binary":
+            lines = [b"event: binary", b"data: " + base64.b64encode(item.wire[1:])]
+        else:
+            lines = [b"data: " + line for line in item.wire[1:].split(b"\n")]
+        return b"id: " + self._id() + b"\n" + b"\n".join(lines) + b"\n\n"
+
+    def _id(self) -> bytes:
+        return "&".join(
+            f"{quote(group, safe='')}={position}" for group, position in self._positions.items()
+        ).encode()
+
+
+View = Callable[..., Any]
+
+
+def event_stream(view: View) -> View:
+    """Make ``view(request, stream, *args, **kwargs)`` an event stream view."""
+
+    @wraps(view)
+    def event_stream_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not origin_allowed(request):
+            return HttpResponseForbidden(
+                "Origin not allowed for this event stream.\n",
+                content_type="text/plain; charset=utf-8",
+            )
+        identity = identify(request)
+        stream = EventStream(request)
+        hub.attach(stream, identity, forward_targets=False)
+        try:
+            response = view(request, stream, *args, **kwargs)
+        except BaseException:
+            hub.forget(stream)
+            raise
+        if isinstance(response, HttpResponse):  # the view refused
+            hub.forget(stream)
+            return response
+        db.release_connections()  # the stream may stay open for hours
+        streaming = StreamingHttpResponse(stream.events(), content_type="text/event-stream")
+        streaming["Cache-Control"] = "no-cache"
+        streaming["X-Accel-Buffering"] = "no"  # nginx: pass events on at once
+        origin = request.META.get("HTTP_ORIGIN")
+        if origin:
+            streaming["Access-Control-Allow-Origin"] = origin
+            streaming["Access-Control-Allow-Credentials"] = "true"
+            streaming["Vary"] = "Origin"
+        return streaming
+
+    event_stream_view._non_atomic_requests = db.ALL_DATABASES  # type: ignore[attr-defined]
+    event_stream_view.event_stream = True  # type: ignore[attr-defined]
+    return event_stream_view
