@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import settings
+from .conf import DEFAULTS, settings
 from .origin import pattern_error
 
 __all__ = [
@@ -148,7 +148,7 @@ WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 @register()
 def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """WEBSOCKET_BROADCAST_URL must name a backend; memory:// cannot span workers."""
+    """WEBSOCKET_BROADCAST_URL must name a backend; local:// and memory:// cannot span workers."""
     from django.core.exceptions import ImproperlyConfigured
 
     from .broadcast.backends import backend_path
@@ -160,18 +160,21 @@ def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
         return [
             Error(
                 str(exc),
-                hint="Use 'memory://' (one process), 'redis://host:6379/0', "
+                hint="Use 'local://' (the default: runwebsocket on this machine), "
+                "'memory://' (one process), 'redis://host:6379/0', "
                 "'postgresql://user@host/db' or 'database://default'.",
                 id="djws.E020",
             )
         ]
     workers = os.environ.get(WORKERS_ENV, "1")
-    if path.endswith(".MemoryBackend") and workers.isdigit() and int(workers) > 1:
+    in_memory = path.endswith((".MemoryBackend", ".LocalBackend"))
+    if in_memory and workers.isdigit() and int(workers) > 1:
         return [
             Error(
-                f"WEBSOCKET_BROADCAST_URL is {url!r} but runwebsocket starts {workers} "
-                "workers: a message published in one worker would never reach the "
-                "WebSockets of the others.",
+                f"WEBSOCKET_BROADCAST_URL is {url!r}"
+                f"{' (the default)' if url == DEFAULTS['WEBSOCKET_BROADCAST_URL'] else ''} "
+                f"but runwebsocket starts {workers} workers: a message published in one "
+                "worker would never reach the WebSockets of the others.",
                 hint="Set WEBSOCKET_BROADCAST_URL to a shared backend "
                 "('redis://localhost:6379/0' or 'database://default'), or run one worker.",
                 id="djws.E021",

@@ -61,9 +61,10 @@ DEFAULTS: dict[str, Any] = {
     # Idle database connections each worker keeps per database alias, handed to
     # the next greenlet instead of opening a new one (0 disables the pool).
     "WEBSOCKET_DB_POOL_SIZE": 4,
-    # Where broadcast messages travel (djws.broadcast): "memory://" (this process
-    # only), "redis://host:6379/0", "postgresql://host/db" or "database://ALIAS".
-    "WEBSOCKET_BROADCAST_URL": "memory://",
+    # Where broadcast messages travel (djws.broadcast): "local://" (runwebsocket on
+    # this machine: nothing to start), "memory://" (this process only),
+    # "redis://host:6379/0", "postgresql://host/db" or "database://ALIAS".
+    "WEBSOCKET_BROADCAST_URL": "local://",
     # Prefix of every Redis key and channel, and of PostgreSQL channel names: lets
     # several projects share one Redis or database.
     "WEBSOCKET_BROADCAST_PREFIX": "djws",

@@ -25,6 +25,7 @@ from django.core.signals import request_finished
 from django.urls import Resolver404, resolve
 
 from . import db
+from .broadcast.backends import get_backend
 from .conf import ServerSettings, settings
 from .dispatcher import WebSocketDispatcher
 from .eventstream import is_event_stream_request
@@ -69,6 +70,7 @@ class WebSocketRouter:
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
         registry.serving = True
+        get_backend().start_serving()
 
     def _event_stream(self, environ: dict[str, Any]) -> bool:
         """Whether a request for Server-Sent Events is for a view of ``WEBSOCKET_URLCONF``."""

@@ -242,11 +242,22 @@ def test_a_slow_client_is_closed_without_holding_up_the_others(http_server: Serv
         wait_for(lambda: len(ask_json(publisher, "presence")["presence"]) == 2, 10, "slow stayed")
 
 
-def test_runwebsocket_refuses_two_workers_with_memory_backend() -> None:
-    result = manage("runwebsocket", "--noreload", "--workers", "2", "127.0.0.1:0", timeout=60)
+@pytest.mark.parametrize(
+    ("url", "said"), [("memory://", "'memory://'"), ("local://", "'local://' (the default)")]
+)
+def test_runwebsocket_refuses_two_workers_with_an_in_memory_backend(url: str, said: str) -> None:
+    result = manage(
+        "runwebsocket",
+        "--noreload",
+        "--workers",
+        "2",
+        "127.0.0.1:0",
+        env={"DJWS_TEST_BROADCAST_URL": url},
+        timeout=60,
+    )
     assert result.returncode == 1
     assert (
-        "(djws.E021) WEBSOCKET_BROADCAST_URL is 'memory://' but runwebsocket starts 2 workers"
+        f"(djws.E021) WEBSOCKET_BROADCAST_URL is {said} but runwebsocket starts 2 workers"
     ) in result.stderr
     assert "HINT: Set WEBSOCKET_BROADCAST_URL to a shared backend" in result.stderr
 

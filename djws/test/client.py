@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.http import HttpResponse
 from django.test import Client
 
+from ..broadcast.backends import deliver_in_process
 from ..server.registry import registry
 from .connection import HandshakeRefused, TestWebSocket
 
@@ -33,8 +34,10 @@ class WebSocketClient(Client):
     def __init__(self, *args: Any, websocket_timeout: float = 5.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.websocket_timeout = websocket_timeout
-        # This process serves WebSocket views now: memory:// publishes reach them.
+        # This process serves WebSocket views now, and broadcasts stay in it,
+        # whatever WEBSOCKET_BROADCAST_URL says (docs/howto/testing.rst).
         registry.serving = True
+        deliver_in_process()
 
     def connect(
         self,

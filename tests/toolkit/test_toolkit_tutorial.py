@@ -28,7 +28,7 @@ def test_the_tutorial_project_passes_its_tests() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "Ran 3 tests" in result.stderr
+    assert "Ran 4 tests" in result.stderr
     assert result.stderr.rstrip().splitlines()[-2:] == [
         "OK",
         "Destroying test database for alias 'default'...",

@@ -3,7 +3,8 @@
 ========================================  ==========================================
 URL                                       backend
 ========================================  ==========================================
-``memory://`` (default)                   :mod:`.memory`: this process only
+``local://`` (default)                    :mod:`.local`: runwebsocket on this machine
+``memory://``                             :mod:`.memory`: this process only
 ``redis://``, ``rediss://``, ``unix://``  :mod:`.redis`: Redis pub/sub (redis-py)
 ``postgresql://``, ``postgres://``        :mod:`.postgres`: LISTEN/NOTIFY
 ``database://ALIAS``                      :mod:`.postgres`, with a DATABASES alias
@@ -30,12 +31,14 @@ __all__ = [
     "BACKENDS",
     "Backend",
     "backend_path",
+    "deliver_in_process",
     "get_backend",
     "reset_backend",
     "set_receiver",
 ]
 
 BACKENDS = {
+    "local": "djws.broadcast.backends.local.LocalBackend",
     "memory": "djws.broadcast.backends.memory.MemoryBackend",
     "redis": "djws.broadcast.backends.redis.RedisBackend",
     "rediss": "djws.broadcast.backends.redis.RedisBackend",
@@ -49,6 +52,18 @@ _lock = threading.Lock()
 _backend: Backend | None = None
 _pid = 0
 _receiver: Receiver | None = None
+_in_process = False
+
+
+def deliver_in_process() -> None:
+    """From now on, broadcast inside this process, whatever ``WEBSOCKET_BROADCAST_URL`` says.
+
+    :mod:`djws.test` calls it: a test process serves its views itself, so
+    ``memory://`` is exactly right there, and it needs no service and no
+    gevent patch (a Redis or PostgreSQL listener would block an unpatched test).
+    """
+    global _in_process
+    _in_process = True
 
 
 def set_receiver(receiver: Receiver) -> None:
@@ -79,7 +94,7 @@ def backend_path(url: object) -> str:
 def get_backend() -> Backend:
     """This process's backend for the current ``WEBSOCKET_BROADCAST_URL``."""
     global _backend, _pid
-    url = settings.WEBSOCKET_BROADCAST_URL
+    url = "memory://" if _in_process else settings.WEBSOCKET_BROADCAST_URL
     backend = _backend
     if backend is not None and backend.url == url and _pid == os.getpid():
         return backend

@@ -113,6 +113,9 @@ class Backend:
         """
         raise NotImplementedError
 
+    def start_serving(self) -> None:
+        """Called once by a server process when it starts serving WebSockets."""
+
     def subscribe(self, group: str) -> None:
         """Start receiving ``group``'s messages in this process."""
 

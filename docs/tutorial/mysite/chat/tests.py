@@ -22,6 +22,12 @@ class RoomTests(TestCase):
                 self.assertEqual(other.receive_json(), {"author": "ada", "text": "Hello"})
         self.assertEqual(sent, [("chat-lobby", {"author": "ada", "text": "Hello"})])
 
+    def test_an_announcement_from_a_page_reaches_the_room(self):
+        with self.client.connect("/chat/lobby/") as ws:
+            response = self.client.post("/chat/lobby/announce/", {"text": "Closing soon"})
+            self.assertRedirects(response, "/chat/lobby/")
+            self.assertEqual(ws.receive_json(), {"author": "announcement", "text": "Closing soon"})
+
     def test_blank_messages_are_ignored(self):
         with self.client.connect("/chat/lobby/") as ws:
             ws.send("   ")

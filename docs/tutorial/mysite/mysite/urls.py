@@ -6,4 +6,5 @@ from chat import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("chat/<slug:name>/", views.room_page, name="room-page"),
+    path("chat/<slug:name>/announce/", views.announce, name="announce"),
 ]
