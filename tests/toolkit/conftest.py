@@ -46,6 +46,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgres: needs the real PostgreSQL server")
+    config.addinivalue_line("markers", "redis: needs the real Redis server")
     if not _runs_only_here(config):
         return
     if settings.configured:

@@ -135,7 +135,9 @@ class PostgresBackend(ListeningBackend):
                     if conn is not None:
                         self._driver.close(conn)
                     self._pub_conn = None
-                    conn = self._driver.connect(self._params, f"djws:{self.prefix}:publish"[:63])
+                    conn = self._driver.connect(
+                        self._params, f"djws:{self.prefix}:publish"[:63], self.timeout
+                    )
                     self._ensure_tables(conn)
                     self._pub_conn = conn
                 return action(conn)
@@ -202,7 +204,7 @@ class PostgresBackend(ListeningBackend):
 
     def _listen(self) -> None:
         driver = self._driver
-        conn = driver.connect(self._params, f"djws:{self.prefix}:listen"[:63])
+        conn = driver.connect(self._params, f"djws:{self.prefix}:listen"[:63], self.timeout)
         try:
             self._ensure_tables(conn)
             self._commands.clear()

@@ -9,6 +9,7 @@ what it does with them.
 from __future__ import annotations
 
 import contextlib
+import math
 import select
 from typing import Any
 
@@ -41,11 +42,25 @@ class Driver:
             self.version = 3
         self.Error: type[Exception] = self.module.Error
 
-    def connect(self, params: str | dict[str, Any], application_name: str | None = None) -> Any:
-        """An autocommit connection; ``application_name`` unless the URL sets one."""
+    def connect(
+        self,
+        params: str | dict[str, Any],
+        application_name: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """An autocommit connection; ``application_name`` unless the URL sets one.
+
+        ``timeout`` bounds connecting and, on the server, every statement
+        (``statement_timeout``), unless the URL or alias sets them.
+        """
         extra: dict[str, Any] = {}
         if application_name and "application_name" not in params:
             extra["application_name"] = application_name
+        if timeout is not None:
+            if "connect_timeout" not in params:
+                extra["connect_timeout"] = max(2, math.ceil(timeout))  # libpq: whole seconds
+            if "options" not in params:
+                extra["options"] = f"-c statement_timeout={int(timeout * 1000)}"
         if self.version == 3:
             if isinstance(params, str):
                 return self.module.connect(params, autocommit=True, **extra)
