@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from .backends import get_backend
 from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
-from .hub import Joined
+from .members import Joined
 from .message import GroupMessage, GroupReset, encode, with_target
 from .names import TARGETS, check_group, session_group, user_group
 from .position import Position

@@ -41,12 +41,12 @@ import logging
 import os
 import secrets
 import socket
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
 from .exceptions import HistoryError
-from .members import Identity, Member, client_options
+from .members import Identity, Joined, Member, Subscriber, client_options
 from .message import (
     GroupMessage,
     GroupReset,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from ..connection import WebSocket
     from .backends.base import Backend
 
-__all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "Joined", "Subscriber", "hub"]
+__all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "hub"]
 
 logger = logging.getLogger("djws.broadcast")
 
@@ -71,28 +71,6 @@ logger = logging.getLogger("djws.broadcast")
 SUBSCRIBE_TIMEOUT = 5.0
 # How a member receives a group's messages.
 _DELIVER, _FORWARD, _ENVELOPE = 0, 1, 3
-
-
-class Subscriber(Protocol):
-    """What the hub needs of a member: a WebSocket, or an event stream (:mod:`djws.eventstream`)."""
-
-    request: Any
-
-    def attach_groups(self, groups: Any) -> None: ...
-    def deliver(self, item: Any) -> None: ...
-    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = ...) -> bool: ...
-
-
-class Joined(NamedTuple):
-    """What ``ws.join()`` returns: where the connection stands, and whether it resumed."""
-
-    #: The position of the last message of the group the connection has (or skipped).
-    position: Position
-    #: None: no position to resume from was given; True: everything after it was
-    #: replayed; False: it could not be (too old, or another epoch) -- reload state.
-    recovered: bool | None
-    #: Messages replayed from the history.
-    replayed: int = 0
 
 
 class Hub:

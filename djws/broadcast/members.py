@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .names import session_group, user_group
 from .position import Position
@@ -23,7 +23,16 @@ from .position import Position
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-__all__ = ["ENVELOPE_PARAM", "SINCE_PARAM", "Identity", "Member", "client_options", "identify"]
+__all__ = [
+    "ENVELOPE_PARAM",
+    "SINCE_PARAM",
+    "Identity",
+    "Joined",
+    "Member",
+    "Subscriber",
+    "client_options",
+    "identify",
+]
 
 logger = logging.getLogger("djws.broadcast")
 
@@ -109,3 +118,25 @@ class Member:
         return json.dumps(
             {"connection": self.id, "user": self.identity.user, "worker": worker}, sort_keys=True
         )
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a member: a WebSocket, or an event stream (:mod:`djws.eventstream`)."""
+
+    request: Any
+
+    def attach_groups(self, groups: Any) -> None: ...
+    def deliver(self, item: Any) -> None: ...
+    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = ...) -> bool: ...
+
+
+class Joined(NamedTuple):
+    """What ``ws.join()`` returns: where the connection stands, and whether it resumed."""
+
+    #: The position of the last message of the group the connection has (or skipped).
+    position: Position
+    #: None: no position to resume from was given; True: everything after it was
+    #: replayed; False: it could not be (too old, or another epoch) -- reload state.
+    recovered: bool | None
+    #: Messages replayed from the history.
+    replayed: int = 0
