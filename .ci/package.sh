@@ -93,7 +93,7 @@ EOF
     fail "$label: the tutorial's tests failed"
   fi
   # The same verdict as tests/toolkit/test_toolkit_tutorial.py.
-  if ! grep -q "^Ran 3 tests" "$WORK/test-$label.err" \
+  if ! grep -q "^Ran 4 tests" "$WORK/test-$label.err" \
       || [ "$(tail -n 2 "$WORK/test-$label.err")" != $'OK\nDestroying test database for alias \'default\'...' ]; then
     cat "$WORK/test-$label.err" >&2
     fail "$label: the tutorial's tests did not end with 3 tests OK"
@@ -334,14 +334,12 @@ EOF
 say "floors: installed $(grep -v '^#' "$FLOORS" | grep . | tr '\n' ' ')"
 tutorial_tests "$WORK/venv-floors" floors
 # The suite imports the checkout's djws (pytest puts the repository on sys.path):
-# the same code as the wheel, here run against the oldest dependencies. The test
-# that stops and restarts the machine's Redis runs once, in ./runtests.sh.
+# the same code as the wheel, here run against the oldest dependencies.
 quiet env -C "$ROOT" "$WORK/venv-floors/bin/python" -m pytest -q -p no:cacheprovider \
   tests/test_core_command.py tests/test_core_views.py tests/test_core_database.py \
   tests/test_protocol_handshake.py tests/test_protocol_negotiation.py \
   tests/test_broadcast_unit.py tests/test_broadcast_redis.py tests/test_broadcast_postgres.py \
-  tests/test_toolkit.py \
-  --deselect tests/test_broadcast_redis.py::test_delivery_resumes_after_redis_restarts_and_outage_publishes_fail
+  tests/test_delivery_redis.py tests/test_toolkit.py
 say "floors: $(grep -E '^[0-9]+ passed' "$WORK/last.log")"
 
 say "all checks passed in $(( $(date +%s) - STARTED )) s"
