@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from .faults import PrivateRedis
 from .support import Server, manage, run_server
 
 # Debian's chromium, never a browser a test tool downloads.
@@ -61,3 +62,13 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis of the test's own, to kill or stop: never the machine's shared one."""
+    server = PrivateRedis()
+    try:
+        yield server
+    finally:
+        server.stop()

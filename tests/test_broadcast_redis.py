@@ -47,16 +47,6 @@ def redis_up() -> bool:
     return redis_cli("ping").stdout.strip() == "PONG"
 
 
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    """A Redis of this test's own, to kill: never the machine's shared one."""
-    server = PrivateRedis()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def prefix() -> str:
     if not redis_up():

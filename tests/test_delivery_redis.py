@@ -26,15 +26,6 @@ from .test_broadcast_memory import unique_prefix
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @contextlib.contextmanager
 def subscribers_on_both_workers(
     server: Server, group: str, count: int
