@@ -115,14 +115,15 @@ def test_group_names() -> None:
 
 
 def test_backend_urls() -> None:
+    assert backend_path("local://").endswith("local.LocalBackend")
     assert backend_path("memory://").endswith("memory.MemoryBackend")
     for url in ("redis://h:6379/0", "rediss://h", "unix:///tmp/redis.sock"):
         assert backend_path(url).endswith("redis.RedisBackend")
     for url in ("postgresql://h/db", "postgres://h/db", "database://default"):
         assert backend_path(url).endswith("postgres.PostgresBackend")
-    with pytest.raises(ImproperlyConfigured, match="must be a URL such as 'memory://'"):
+    with pytest.raises(ImproperlyConfigured, match="must be a URL such as 'local://'"):
         backend_path("redis")
-    with pytest.raises(ImproperlyConfigured, match=r"unknown scheme 'amqp' \(known: memory://"):
+    with pytest.raises(ImproperlyConfigured, match=r"unknown scheme 'amqp' \(known: local://, memory://"):
         backend_path("amqp://localhost")
 
 

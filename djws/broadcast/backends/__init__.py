@@ -78,7 +78,7 @@ def backend_path(url: object) -> str:
     """The dotted path of the backend class for ``url``; raise ImproperlyConfigured."""
     if not isinstance(url, str) or "://" not in url:
         raise ImproperlyConfigured(
-            f"WEBSOCKET_BROADCAST_URL must be a URL such as 'memory://', "
+            f"WEBSOCKET_BROADCAST_URL must be a URL such as 'local://', "
             f"'redis://localhost:6379/0' or 'postgresql://host/db', not {url!r}"
         )
     scheme = url.split("://", 1)[0].lower()
