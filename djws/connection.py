@@ -7,12 +7,12 @@ non-blocking reads and bounded writes). It moves bytes between them, hands
 messages (``str`` for text, ``bytes`` for binary) to the view, and keeps the
 timer that cuts TCP when a client does not finish the closing handshake.
 
-A connection is created by ``@websocket`` from the upgrade request and accepted
-with :meth:`WebSocket.accept`, which writes the ``101``; it enters the process's
-registry then (:mod:`djws.server.registry`) and leaves it in :meth:`~WebSocket.finish`.
-Group membership (:meth:`~WebSocket.join`) belongs to the broadcast hub, which
-attaches itself after accept (:mod:`djws.membership`): this module does not
-import it.
+A connection is created pending by ``@websocket`` from the upgrade request
+(:mod:`djws.opening`) and accepted with :meth:`WebSocket.accept`, which writes
+the ``101``; it enters the process's registry then (:mod:`djws.server.registry`)
+and leaves it in :meth:`~WebSocket.finish`. Group membership
+(:meth:`~WebSocket.join`) belongs to the broadcast hub, which attaches itself
+after accept (:mod:`djws.membership`): this module does not import it.
 
 The greenlet that accepted the connection -- the view's -- is the only one that
 reads the socket. Any greenlet may send, close, or :meth:`~WebSocket.deliver`
@@ -34,8 +34,8 @@ from websockets.frames import CloseCode
 from . import db
 from .exceptions import BufferFull, ConnectionClosed
 from .membership import Membership
+from .opening import NOT_ACCEPTED, AcceptHook, Opening
 from .protocol.frames import OP_BINARY, OP_TEXT
-from .protocol.handshake import deflate_factory
 from .protocol.protocol import ServerProtocol, State
 from .server.registry import registry
 from .server.transport import Transport
@@ -43,13 +43,12 @@ from .server.transport import Transport
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from .conf import ServerSettings
     from .server.handoff import Upgrade
 
 __all__ = ["CloseCode", "WebSocket"]
 
 
-class WebSocket(Membership):
+class WebSocket(Opening, Membership):
     """A WebSocket connection, used from a synchronous view.
 
     Typical use::
@@ -58,13 +57,14 @@ class WebSocket(Membership):
             ws.send(message)
     """
 
-    def __init__(self, upgrade: Upgrade, request: HttpRequest | None = None) -> None:
-        self._upgrade: Upgrade | None = upgrade
-        self._config: ServerSettings = upgrade.config
-        #: The Django request that opened this connection.
-        self.request = request
-        #: The subprotocol chosen during the handshake, or None.
-        self.subprotocol: str | None = None
+    def __init__(
+        self,
+        upgrade: Upgrade,
+        request: HttpRequest | None = None,
+        *,
+        on_accept: AcceptHook | None = None,
+    ) -> None:
+        super().__init__(upgrade, request, on_accept=on_accept)
         self._protocol: ServerProtocol | None = None
         self._transport: Transport | None = None
         self._owner = getcurrent()
@@ -87,35 +87,27 @@ class WebSocket(Membership):
     ) -> None:
         """Write ``101 Switching Protocols``: the connection is open from now on.
 
-        ``subprotocol`` must be one the client offered; ``headers`` are added to
-        the response; ``compression`` overrides ``WEBSOCKET_COMPRESSION``.
+        ``subprotocol`` must be one the client offered (:attr:`offered_subprotocols`;
+        ValueError otherwise); ``headers`` are added to the response;
+        ``compression`` overrides ``WEBSOCKET_COMPRESSION``.
         """
-        upgrade = self._upgrade
-        if upgrade is None:
-            raise RuntimeError("this WebSocket was already accepted")
+        sock, buffered, deflate, opened = self._write_101(subprotocol, headers, compression)
         config = self._config
-        compress = config.compression if compression is None else compression
-        response, extensions = upgrade.handshake.accept(
-            subprotocol,
-            compression=deflate_factory(config) if compress else None,
-            headers=headers,
-        )
-        sock, buffered = upgrade.commit(response)
-        self._upgrade = None
-        self.subprotocol = subprotocol
         self._protocol = ServerProtocol(
             max_message_size=config.max_message_size,
             max_frame_size=config.max_frame_size,
-            deflate=extensions[0] if extensions else None,  # type: ignore[arg-type]
+            deflate=deflate,  # type: ignore[arg-type]
         )
         self._transport = Transport(sock, buffered, write_limit=config.write_buffer_limit)
         registry.add(self)
+        if opened is not None:
+            opened()
         if registry.stopping:
             self.close(CloseCode.GOING_AWAY, "server shutting down")
 
     def _open(self) -> tuple[ServerProtocol, Transport]:
         if self._protocol is None or self._transport is None:
-            raise RuntimeError("accept() the WebSocket before using it")
+            raise RuntimeError(NOT_ACCEPTED)
         return self._protocol, self._transport
 
     # Receiving

@@ -16,21 +16,30 @@ connection to the broadcast hub, runs your function with the connection, and
 closes: 1000 when it returns, 1011 when anything raises after the 101 (the
 exception is logged with its traceback and sent to ``got_request_exception``,
 so error reporters see it).
+
+With ``@websocket(auto_accept=False)`` the view decides inside itself, as a
+Channels consumer does in ``connect()``: it gets the connection *pending*, and
+either calls ``ws.accept(subprotocol, headers=...)`` or returns any
+``HttpResponse``, sent as the real HTTP answer to the handshake. Everything
+around the 101 (who the client is, the hub, the database connections) happens
+in ``ws.accept()`` then, through the accept hook this module passes to the
+connection (:mod:`djws.opening`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, overload
 
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http.response import HttpResponseBase
 
 from . import db
 from .broadcast.hub import hub
-from .broadcast.members import identify
+from .broadcast.members import Identity, identify
 from .connection import CloseCode, WebSocket
 from .eventstream import event_stream
 from .exceptions import ConnectionClosed
@@ -94,6 +103,7 @@ def websocket(
     subprotocols: Sequence[str] = (),
     allowed_origins: Sequence[str] | None = None,
     compression: bool | None = None,
+    auto_accept: bool = True,
 ) -> Callable[[View], View]: ...
 
 
@@ -103,6 +113,7 @@ def websocket(
     subprotocols: Sequence[str] = (),
     allowed_origins: Sequence[str] | None = None,
     compression: bool | None = None,
+    auto_accept: bool = True,
 ) -> Any:
     """Make ``view(request, ws, *args, **kwargs)`` a WebSocket view.
 
@@ -111,11 +122,19 @@ def websocket(
     ``allowed_origins``: this view's origin patterns, replacing
     ``WEBSOCKET_ALLOWED_ORIGINS`` (``["*"]`` allows any).
     ``compression``: override ``WEBSOCKET_COMPRESSION`` for this view.
+    ``auto_accept=False``: the view accepts itself, with ``ws.accept(subprotocol,
+    headers=..., compression=...)``, or refuses by returning an ``HttpResponse``;
+    ``subprotocols`` and ``compression`` are then ``ws.accept()``'s to choose.
     """
+    if not auto_accept and (subprotocols or compression is not None):
+        raise TypeError(
+            "@websocket(auto_accept=False) leaves the handshake to the view: pass the "
+            "subprotocol and compression to ws.accept() rather than to the decorator."
+        )
 
     def decorator(view: View) -> View:
         @wraps(view)
-        def websocket_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def websocket_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             upgrade = getattr(request, "websocket_upgrade", None)
             if upgrade is None:
                 return UpgradeRequired()
@@ -125,18 +144,19 @@ def websocket(
                     "Origin not allowed for this WebSocket.\n",
                     content_type="text/plain; charset=utf-8",
                 )
-            # Any error until the 101 is Django's to answer, as an HTTP response.
-            identity = identify(request)
-            ws = WebSocket(upgrade, request)
-            ws.accept(upgrade.handshake.choose_subprotocol(subprotocols), compression=compression)
+            ws = WebSocket(upgrade, request, on_accept=_attach_to_hub)
+            result = None
             try:
-                hub.attach(ws, identity)
-                # The handshake's queries are done; the socket may now wait for hours.
-                db.release_connections()
-                view(request, ws, *args, **kwargs)
+                if auto_accept:
+                    ws.accept(
+                        upgrade.handshake.choose_subprotocol(subprotocols), compression=compression
+                    )
+                result = view(request, ws, *args, **kwargs)
             except ConnectionClosed:
                 pass  # the client left while the view was sending: nothing to report
             except Exception:
+                if not ws.accepted:
+                    raise  # still HTTP: Django answers (PermissionDenied 403, Http404, 500)
                 logger.exception(
                     "Error in WebSocket view %s", request.path, extra={"request": request}
                 )
@@ -145,7 +165,18 @@ def websocket(
                     ws.close(CloseCode.INTERNAL_ERROR, "internal server error")
             finally:
                 ws.finish()
-                db.release_connections()
+                if ws.accepted:
+                    db.release_connections()
+            if not ws.accepted:
+                return _refusal(view, result)
+            if isinstance(result, HttpResponseBase):
+                logger.error(
+                    "The WebSocket view %s returned a %s response after accepting the "
+                    "connection; it was not sent.",
+                    request.path,
+                    result.status_code,
+                    extra={"request": request},
+                )
             return WebSocketResponse(ws)
 
         websocket_view._non_atomic_requests = db.ALL_DATABASES  # type: ignore[attr-defined]
@@ -155,3 +186,31 @@ def websocket(
     if view is not None:
         return decorator(view)
     return decorator
+
+
+def _name(view: View) -> str:
+    return f"{view.__module__}.{getattr(view, '__qualname__', view)}"
+
+
+def _attach_to_hub(ws: WebSocket) -> Callable[[], None]:
+    """The accept hook: who the client is, read before the 101; then the hub, after it."""
+    request = ws.request
+    assert request is not None  # @websocket always builds the connection with its request
+    identity = identify(request)  # before the 101, an error here is still an HTTP 500
+    return partial(_opened, ws, identity)
+
+
+def _opened(ws: WebSocket, identity: Identity) -> None:
+    hub.attach(ws, identity)
+    # The handshake's queries are done; the socket may now wait for hours.
+    db.release_connections()
+
+
+def _refusal(view: View, result: Any) -> HttpResponseBase:
+    """What a view that did not accept returned: an HTTP response, or it is a bug."""
+    if isinstance(result, HttpResponseBase):
+        return result
+    raise ValueError(
+        f"The WebSocket view {_name(view)} returned {result!r} without accepting the "
+        "connection. Call ws.accept() to open it, or return an HttpResponse to refuse it."
+    )

@@ -5,20 +5,31 @@ Nothing of Django's request cycle is copied: the request class only sets
 ``MIDDLEWARE`` runs, ``request_started`` / ``request_finished`` fire, and
 exceptions raised before the view accepts become Django's usual responses
 (403 for ``PermissionDenied``, 404 for no route, the debug page or 500).
+
+One answer to a WebSocket handshake is changed on its way out: a redirect to
+the login page (``login_required``, ``LoginRequiredMiddleware``) becomes
+``403 Forbidden`` with a plain-text body naming the login page. A browser's
+WebSocket cannot follow a redirect, and the login page would send the user back
+to the WebSocket's URL (``?next=/ws/...``) -- a page that does not exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.http import HttpRequest, HttpResponseForbidden
+from django.http.response import HttpResponseBase, HttpResponseRedirectBase
 
 from .conf import settings
 
 if TYPE_CHECKING:
     from .server.handoff import Upgrade
 
-__all__ = ["WebSocketDispatcher", "WebSocketRequest"]
+__all__ = ["WebSocketDispatcher", "WebSocketRequest", "login_page_of"]
 
 
 class WebSocketRequest(WSGIRequest):
@@ -35,3 +46,51 @@ class WebSocketDispatcher(WSGIHandler):
     """Run WebSocket requests through Django's full handler and middleware."""
 
     request_class = WebSocketRequest
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        """Build Django's middleware chain, then wrap it to refuse handshakes' login redirects."""
+        super().load_middleware(is_async)
+        chain: Callable[[HttpRequest], HttpResponseBase] = self._middleware_chain  # type: ignore[has-type]
+
+        def refuse_login_redirects(request: HttpRequest) -> HttpResponseBase:
+            response: HttpResponseBase = chain(request)
+            if getattr(request, "websocket_upgrade", None) is None:
+                return response  # not a WebSocket handshake (Server-Sent Events...)
+            login_page = login_page_of(request, response)
+            if login_page is None:
+                return response
+            # Not closed: closing a response sends request_finished, due once, at the end.
+            refusal = HttpResponseForbidden(
+                f"Authentication required: log in at {login_page}, then open this "
+                "WebSocket again.\n",
+                content_type="text/plain; charset=utf-8",
+            )
+            refusal["Content-Length"] = str(len(refusal.content))
+            return refusal
+
+        self._middleware_chain = refuse_login_redirects
+
+
+def login_page_of(request: HttpRequest, response: HttpResponseBase) -> str | None:
+    """The login page ``response`` redirects the handshake to, or None if it is not that.
+
+    A redirect to ``LOGIN_URL``, or one that carries the request's own URL in
+    its query string (``?next=/ws/chat/``, whatever the parameter is named):
+    log in, then come back here.
+    """
+    if not isinstance(response, HttpResponseRedirectBase):
+        return None
+    target = urlsplit(response["Location"])
+    login_url = django_settings.LOGIN_URL  # a path, a URL, or a view name (not comparable)
+    if not (isinstance(login_url, str) and "/" in login_url) or (
+        target.path != urlsplit(login_url).path
+    ):
+        here = request.get_full_path()
+        if not any(_path_and_query(value) == here for _name, value in parse_qsl(target.query)):
+            return None
+    return urlunsplit(target._replace(query="", fragment=""))
+
+
+def _path_and_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(("", "", parts.path, parts.query, ""))

@@ -42,7 +42,8 @@ class Membership:
     def _owner_of_groups(self) -> Groups:
         if self._groups is None:
             raise RuntimeError(
-                "this connection has no broadcast hub: groups work in @websocket views"
+                "this connection has no broadcast hub: groups work in @websocket views, "
+                "once the connection is accepted"
             )
         return self._groups
 

@@ -72,10 +72,17 @@ def test_permission_denied_is_a_real_403(server: Server) -> None:
     assert b"you should not see this" not in reply
 
 
-def test_login_required_redirects_before_the_upgrade(server: Server) -> None:
+def test_login_required_is_a_403_naming_the_login_page_not_a_redirect(server: Server) -> None:
+    # A browser's WebSocket cannot follow a redirect, and ?next= would point back
+    # at the WebSocket URL: djws answers the handshake with 403 instead.
     reply = upgrade(server, "/private/")
-    assert status_of(reply) == 302
-    assert b"\r\nLocation: /accounts/login/?next=/private/\r\n" in reply
+    assert status_of(reply) == 403
+    assert b"\r\nLocation:" not in reply
+    assert reply.endswith(
+        b"\r\n\r\nAuthentication required: log in at /accounts/login/, "
+        b"then open this WebSocket again.\n"
+    )
+    server.wait_for_log("Forbidden: /private/")
 
 
 def test_middleware_response_reaches_the_client(server: Server) -> None:

@@ -69,11 +69,13 @@ def test_logged_in_user_through_login(ws_client: WebSocketClient, ada: AbstractU
 
 
 @pytest.mark.django_db
-def test_anonymous_user_is_redirected_to_login(ws_client: WebSocketClient) -> None:
+def test_anonymous_user_is_refused_with_the_login_page(ws_client: WebSocketClient) -> None:
     with pytest.raises(HandshakeRefused) as refused:
         ws_client.connect("/private/")
-    assert refused.value.response.status_code == 302
-    assert refused.value.response["Location"] == "/accounts/login/?next=/private/"
+    assert refused.value.response.status_code == 403
+    assert refused.value.response.content == (
+        b"Authentication required: log in at /accounts/login/, then open this WebSocket again.\n"
+    )
 
 
 def test_settings_fixture_changes_allowed_origins(

@@ -109,14 +109,35 @@ class RefusalTests(TestCase):
 
     def test_connect_raises_handshake_refused_with_the_response(self) -> None:
         with self.assertRaises(HandshakeRefused) as refused:
-            self.client.connect("/private/")
-        self.assertEqual(refused.exception.response.status_code, 302)
+            self.client.connect("/echo")  # CommonMiddleware's APPEND_SLASH
+        self.assertEqual(refused.exception.response.status_code, 301)
         self.assertEqual(
             str(refused.exception),
-            (
-                "the WebSocket handshake to /private/ was refused: 302 Found "
-                "(Location: /accounts/login/?next=/private/)"
-            ),
+            "the WebSocket handshake to /echo was refused: 301 Moved Permanently "
+            "(Location: /echo/)",
+        )
+
+    def test_login_required_is_403_naming_the_login_page(self) -> None:
+        response = self.client.assert_refused("/private/", 403)
+        self.assertEqual(
+            response.content,
+            b"Authentication required: log in at /accounts/login/, then open this "
+            b"WebSocket again.\n",
+        )
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.auth.middleware.LoginRequiredMiddleware",
+        ]
+    )
+    def test_login_required_middleware_is_403_naming_the_login_page(self) -> None:
+        response = self.client.assert_refused("/whoami/", 403)
+        self.assertEqual(
+            response.content,
+            b"Authentication required: log in at /accounts/login/, then open this "
+            b"WebSocket again.\n",
         )
 
     def test_permission_denied_is_403(self) -> None:
@@ -146,9 +167,9 @@ class RefusalTests(TestCase):
     def test_assert_refused_names_both_statuses_when_they_differ(self) -> None:
         with self.assertRaisesMessage(
             AssertionError,
-            "expected the handshake to /private/ to be refused with 403 Forbidden, got 302 Found",
+            "expected the handshake to /private/ to be refused with 302 Found, got 403 Forbidden",
         ):
-            self.client.assert_refused("/private/", 403)
+            self.client.assert_refused("/private/", 302)
 
 
 class AuthenticationTests(TestCase):
@@ -172,7 +193,7 @@ class AuthenticationTests(TestCase):
     def test_logout(self) -> None:
         self.client.force_login(User.objects.create(username="ada"))
         self.client.logout()
-        self.client.assert_refused("/private/", 302)
+        self.client.assert_refused("/private/", 403)
 
     def test_login_through_an_http_view_shares_the_session_cookie(self) -> None:
         self.assertEqual(self.client.get("/login/linus/").content, b"logged in as linus")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import accept_views, views
 
 urlpatterns = [
     path("echo/", views.echo, name="echo"),
@@ -38,4 +38,15 @@ urlpatterns += [
     path("broadcast/member/<str:group>/", views.broadcast_member),
     path("broadcast/relay/<str:group>/", views.broadcast_relay),
     path("broadcast/identity/", views.broadcast_identity),
+]
+
+# Views that accept or refuse themselves (tests/test_core_accept.py)
+urlpatterns += [
+    path("accept/chosen/", accept_views.chosen),
+    path("accept/room/<str:name>/", accept_views.room),
+    path("accept/denied/", accept_views.denied),
+    path("accept/early-send/", accept_views.early_send),
+    path("accept/forgot/", accept_views.forgot),
+    path("accept/late-response/", accept_views.late_response),
+    path("accept/member/<str:group>/", accept_views.member),
 ]
