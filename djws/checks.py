@@ -20,10 +20,16 @@ from .origin import pattern_error
 __all__ = [
     "check_async_middleware",
     "check_broadcast",
+    "check_broadcast_driver",
     "check_databases",
+    "check_databases_deploy",
     "check_origins",
     "check_websocket_urlconf",
 ]
+
+#: Set by ``runwebsocket`` to its ``--workers`` before it runs the checks: the
+#: checks that only matter to a server process read it.
+WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 
 @register(Tags.urls)
@@ -87,8 +93,15 @@ def check_async_middleware(app_configs: Any = None, **kwargs: Any) -> list[Check
 
 @register(Tags.database)
 def check_databases(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Warn about database settings that misbehave under gevent."""
+    """Warn about database settings that misbehave under gevent.
+
+    SQLite (W002) is only reported when ``runwebsocket`` is about to serve with
+    ``DEBUG`` off, or by ``check --deploy`` (:func:`check_databases_deploy`):
+    the test runner turns ``DEBUG`` off too, and a project's tests on SQLite
+    are fine.
+    """
     messages: list[CheckMessage] = []
+    serving = WORKERS_ENV in os.environ
     for alias, config in django_settings.DATABASES.items():
         if config.get("CONN_MAX_AGE"):
             messages.append(
@@ -102,18 +115,35 @@ def check_databases(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                     id="djws.W001",
                 )
             )
-        if "sqlite3" in config.get("ENGINE", "") and not django_settings.DEBUG:
-            messages.append(
-                Warning(
-                    f"DATABASES[{alias!r}] is SQLite.",
-                    hint="SQLite takes one writer at a time: a greenlet that waits inside a "
-                    "write transaction blocks every other writer in the process ('database "
-                    "is locked'). Fine for development; use PostgreSQL in production.",
-                    obj=alias,
-                    id="djws.W002",
-                )
-            )
+        if serving and not django_settings.DEBUG:
+            messages += _sqlite_warning(alias, config)
     return messages
+
+
+@register(Tags.database, deploy=True)
+def check_databases_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: SQLite has no place in production (W002)."""
+    if WORKERS_ENV in os.environ:
+        return []  # check_databases reports it already
+    messages: list[CheckMessage] = []
+    for alias, config in django_settings.DATABASES.items():
+        messages += _sqlite_warning(alias, config)
+    return messages
+
+
+def _sqlite_warning(alias: str, config: dict[str, Any]) -> list[CheckMessage]:
+    if "sqlite3" not in config.get("ENGINE", ""):
+        return []
+    return [
+        Warning(
+            f"DATABASES[{alias!r}] is SQLite.",
+            hint="SQLite takes one writer at a time: a greenlet that waits inside a "
+            "write transaction blocks every other writer in the process ('database "
+            "is locked'). Fine for development; use PostgreSQL in production.",
+            obj=alias,
+            id="djws.W002",
+        )
+    ]
 
 
 @register(Tags.security)
@@ -140,10 +170,6 @@ def check_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         for problem in map(pattern_error, patterns)
         if problem
     ]
-
-
-#: Set by ``runwebsocket`` to its ``--workers`` before it runs the checks.
-WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 
 @register()
@@ -181,3 +207,46 @@ def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
             )
         ]
     return []
+
+
+#: For each broadcast backend: the packages it can use, what is missing when none
+#: imports, and the extras of setup.cfg that install one.
+DRIVERS = {
+    "RedisBackend": (("redis",), "the redis package is not", "pip install 'djws[redis]'"),
+    "PostgresBackend": (
+        ("psycopg", "psycopg2"),
+        "neither psycopg nor psycopg2 is",
+        "pip install 'djws[psycopg]' (psycopg 3) or pip install 'djws[postgresql]' (psycopg2)",
+    ),
+}
+
+
+@register()
+def check_broadcast_driver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The client library of the broadcast backend must be installed."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .broadcast.backends import backend_path
+
+    url = settings.WEBSOCKET_BROADCAST_URL
+    try:
+        backend = backend_path(url).rpartition(".")[2]
+    except ImproperlyConfigured:
+        return []  # check_broadcast reports it
+    if backend not in DRIVERS:
+        return []
+    packages, missing, install = DRIVERS[backend]
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except ImportError:
+            continue
+        return []
+    scheme = url.split("://", 1)[0].lower()
+    return [
+        Error(
+            f"WEBSOCKET_BROADCAST_URL is a {scheme}:// URL, but {missing} installed.",
+            hint=f"Install it: {install}.",
+            id="djws.E022",
+        )
+    ]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["DEFAULTS", "ServerSettings", "Settings", "settings"]
+__all__ = ["DEFAULTS", "ServerSettings", "Settings", "require_app", "settings"]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -145,4 +146,17 @@ class ServerSettings:
             compression_memory_level=settings.WEBSOCKET_COMPRESSION_MEMORY_LEVEL,
             db_release_delay=settings.WEBSOCKET_DB_RELEASE_DELAY,
             allowed_origins=None if origins is None else tuple(origins),
+        )
+
+
+def require_app(user: str) -> None:
+    """Raise ImproperlyConfigured, naming ``user``, unless "djws" is in INSTALLED_APPS."""
+    from django.apps import apps
+
+    if not apps.is_installed("djws"):
+        raise ImproperlyConfigured(
+            f'{user} needs "djws" in INSTALLED_APPS: add it to your settings '
+            '(INSTALLED_APPS = [..., "djws"]). Without it, Django knows neither the '
+            "runwebsocket command nor the {% load websockets %} tag library, and djws's "
+            "system checks do not run."
         )

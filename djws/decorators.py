@@ -9,13 +9,13 @@
 
 The decorated view is an ordinary Django view from the outside: middleware,
 ``login_required`` and friends run before it and may refuse with any HTTP
-response. Inside, it checks the Origin (403), finds out who the client is (for
-``send_to_user`` / ``send_to_session``: this is the last moment an error can
-still be an HTTP 500), accepts (the 101 is written only now), attaches the
-connection to the broadcast hub, runs your function with the connection, and
-closes: 1000 when it returns, 1011 when anything raises after the 101 (the
-exception is logged with its traceback and sent to ``got_request_exception``,
-so error reporters see it).
+response. Inside, it checks the Origin (403, logged with the setting that would
+allow it), finds out who the client is (for ``send_to_user`` /
+``send_to_session``: this is the last moment an error can still be an HTTP
+500), accepts (the 101 is written only now), attaches the connection to the
+broadcast hub, runs your function with the connection, and closes: 1000 when it
+returns, 1011 when anything raises after the 101 (the exception is logged with
+its traceback and sent to ``got_request_exception``, so error reporters see it).
 
 With ``@websocket(auto_accept=False)`` the view decides inside itself, as a
 Channels consumer does in ``connect()``: it gets the connection *pending*, and
@@ -28,11 +28,13 @@ connection (:mod:`djws.opening`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial, wraps
 from typing import Any, overload
 
+from asgiref.sync import iscoroutinefunction
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.http.response import HttpResponseBase
@@ -49,6 +51,7 @@ from .protocol import http
 __all__ = ["WebSocketResponse", "event_stream", "websocket"]
 
 logger = logging.getLogger("djws.request")
+security_logger = logging.getLogger("djws.security")
 
 View = Callable[..., Any]
 
@@ -125,6 +128,8 @@ def websocket(
     ``auto_accept=False``: the view accepts itself, with ``ws.accept(subprotocol,
     headers=..., compression=...)``, or refuses by returning an ``HttpResponse``;
     ``subprotocols`` and ``compression`` are then ``ws.accept()``'s to choose.
+
+    Raise TypeError for an ``async def`` view: djws runs views synchronously.
     """
     if not auto_accept and (subprotocols or compression is not None):
         raise TypeError(
@@ -133,6 +138,8 @@ def websocket(
         )
 
     def decorator(view: View) -> View:
+        _refuse_async(view)
+
         @wraps(view)
         def websocket_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             upgrade = getattr(request, "websocket_upgrade", None)
@@ -140,10 +147,7 @@ def websocket(
                 return UpgradeRequired()
             origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
             if not origin_allowed(request, origins):
-                return HttpResponseForbidden(
-                    "Origin not allowed for this WebSocket.\n",
-                    content_type="text/plain; charset=utf-8",
-                )
+                return _refuse_origin(request, allowed_origins, origins)
             ws = WebSocket(upgrade, request, on_accept=_attach_to_hub)
             result = None
             try:
@@ -192,6 +196,17 @@ def _name(view: View) -> str:
     return f"{view.__module__}.{getattr(view, '__qualname__', view)}"
 
 
+def _refuse_async(view: View) -> None:
+    """Raise TypeError if ``view`` is a coroutine (or async generator) function."""
+    if iscoroutinefunction(view) or inspect.isasyncgenfunction(view):
+        raise TypeError(
+            f"@websocket cannot make a WebSocket view of {_name(view)}, an async function: "
+            "djws runs WebSocket views synchronously, each connection in its own greenlet. "
+            f"Write it as a plain function, 'def {view.__name__}(request, ws, ...)', and call "
+            "the ORM and other blocking code directly, without await."
+        )
+
+
 def _attach_to_hub(ws: WebSocket) -> Callable[[], None]:
     """The accept hook: who the client is, read before the 101; then the hub, after it."""
     request = ws.request
@@ -213,4 +228,32 @@ def _refusal(view: View, result: Any) -> HttpResponseBase:
     raise ValueError(
         f"The WebSocket view {_name(view)} returned {result!r} without accepting the "
         "connection. Call ws.accept() to open it, or return an HttpResponse to refuse it."
+    )
+
+
+def _refuse_origin(
+    request: HttpRequest, own: Sequence[str] | None, origins: Sequence[str] | None
+) -> HttpResponse:
+    """Answer 403 to a foreign Origin; log it with what would allow it.
+
+    ``own`` is the view's ``allowed_origins``, ``origins`` the patterns that applied.
+    """
+    if own is not None:
+        fix = f"add it to the view's @websocket(allowed_origins={list(own)!r})"
+    elif origins is not None:
+        fix = "add it to WEBSOCKET_ALLOWED_ORIGINS"
+    else:
+        fix = (
+            "set WEBSOCKET_ALLOWED_ORIGINS (None by default: the site's own host and "
+            "ALLOWED_HOSTS) to a list of the origins to allow, this one and your own"
+        )
+    security_logger.warning(
+        "Forbidden (Origin %r not allowed): %s. To allow it, %s.",
+        request.META.get("HTTP_ORIGIN"),
+        request.path,
+        fix,
+        extra={"request": request, "status_code": 403},
+    )
+    return HttpResponseForbidden(
+        "Origin not allowed for this WebSocket.\n", content_type="text/plain; charset=utf-8"
     )

@@ -13,30 +13,50 @@ Upgrade requests go to the :class:`~djws.dispatcher.WebSocketDispatcher`. Other
 requests get ``426 Upgrade Required``, or, with ``http=True``, go to the
 project's ordinary WSGI application (``WSGI_APPLICATION``): one port for both,
 as Procfile platforms need.
+
+Only djws's worker can serve it: its handler defers the ``101`` to the view.
+gevent-websocket's own worker, the one the seed's README named, answers ``101``
+before Django runs; under it the application refuses to load, naming the right
+``-k``. Under any other server (gunicorn's plain gevent worker...) WebSocket
+handshakes are answered ``500``, and logged, with the same advice.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import django
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import request_finished
 from django.urls import Resolver404, resolve
+from websockets.frames import Close, CloseCode
 
 from . import db
 from .broadcast.backends import get_backend
-from .conf import ServerSettings, settings
+from .conf import ServerSettings, require_app, settings
 from .dispatcher import WebSocketDispatcher
 from .eventstream import is_event_stream_request
 from .patching import ensure_patched
 from .pool import install as install_pool
 from .protocol import http
+from .protocol.handshake import is_upgrade_request
 from .server.registry import registry
 
-__all__ = ["WebSocketRouter", "get_wsgi_websocket_application"]
+__all__ = ["WRONG_SERVER", "WebSocketRouter", "get_wsgi_websocket_application"]
+
+logger = logging.getLogger("djws.server")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+#: What to run instead of a server that cannot defer the 101 to djws's views.
+WRONG_SERVER = (
+    "Use djws's worker: gunicorn -k djws.worker.WebSocketWorker yourproject.wsgi:websocket "
+    "(or python manage.py runwebsocket)."
+)
+_OLD_WORKER = "geventwebsocket.gunicorn.workers"
 
 
 def upgrade_required(start_response: Callable[..., Any]) -> list[bytes]:
@@ -87,9 +107,54 @@ class WebSocketRouter:
             self.start_serving()
         if "djws.upgrade" in environ or self._event_stream(environ):
             return self.websocket_app(environ, start_response)
+        if "djws.server" not in environ and (
+            "wsgi.websocket" in environ or is_upgrade_request(environ)
+        ):
+            return wrong_server(environ, start_response)
         if self.http_app is not None:
             return self.http_app(environ, start_response)
         return upgrade_required(start_response)
+
+
+def wrong_server(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """Refuse a handshake that reached djws through another server than djws's worker.
+
+    gevent-websocket's handler has sent its ``101`` already (``wsgi.websocket``):
+    close with 1011 and a reason naming the worker. Any other server has not
+    answered yet: 500.
+    """
+    logger.error(
+        "WebSocket handshake to %s refused: this server is not djws's gunicorn worker, "
+        "so djws views can neither accept nor refuse handshakes. %s",
+        environ.get("PATH_INFO"),
+        WRONG_SERVER,
+    )
+    opened = environ.get("wsgi.websocket")
+    if opened is not None:
+        reason = "wrong gunicorn worker: use -k djws.worker.WebSocketWorker"
+        close = Close(CloseCode.INTERNAL_ERROR, reason).serialize()
+        opened.send_frame(close, opened.OPCODE_CLOSE)
+        opened.close()  # its own close frame, without a code, comes second: ignored
+        return []
+    body = f"500 Internal Server Error\n\n{WRONG_SERVER}\n".encode()
+    start_response("500 Internal Server Error", http.plain_headers(body))
+    return [body]
+
+
+def refuse_old_worker() -> None:
+    """Raise ImproperlyConfigured under gevent-websocket's own gunicorn worker.
+
+    gunicorn imports the worker class before it loads the application, and
+    djws's worker imports gevent-websocket's: only the old worker, used alone,
+    leaves its module loaded without djws's.
+    """
+    if _OLD_WORKER in sys.modules and "djws.worker" not in sys.modules:
+        raise ImproperlyConfigured(
+            "gunicorn is running gevent-websocket's worker "
+            "(-k geventwebsocket.gunicorn.workers.GeventWebSocketWorker), which answers "
+            "every handshake with 101 before Django runs, so djws views can neither accept "
+            f"nor refuse it. {WRONG_SERVER}"
+        )
 
 
 def get_wsgi_websocket_application(*, http: bool = False, static: bool = False) -> WebSocketRouter:
@@ -98,7 +163,9 @@ def get_wsgi_websocket_application(*, http: bool = False, static: bool = False) 
     ``http``: also serve plain HTTP requests with ``WSGI_APPLICATION``.
     ``static``: with ``http``, serve static files the way ``runserver`` does.
     """
+    refuse_old_worker()
     django.setup(set_prefix=False)
+    require_app("get_wsgi_websocket_application()")
     http_app = None
     if http:
         from django.core.servers.basehttp import get_internal_wsgi_application

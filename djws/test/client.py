@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from ..broadcast.backends import deliver_in_process
+from ..conf import require_app
 from ..server.registry import registry
 from .connection import HandshakeRefused, TestWebSocket
 
@@ -32,6 +33,7 @@ class WebSocketClient(Client):
     """
 
     def __init__(self, *args: Any, websocket_timeout: float = 5.0, **kwargs: Any) -> None:
+        require_app("djws.test.WebSocketClient")
         super().__init__(*args, **kwargs)
         self.websocket_timeout = websocket_timeout
         # This process serves WebSocket views now, and broadcasts stay in it,

@@ -3,7 +3,8 @@
 ``DJWS_TEST_DATABASE`` picks the database: ``sqlite`` (default), ``psycopg2``
 or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
 ``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
-``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out.
+``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out;
+``DJWS_TEST_WITHOUT_DJWS=1`` leaves djws itself out, as a user might forget to add it.
 """
 
 import os
@@ -26,6 +27,8 @@ INSTALLED_APPS = [
 ]
 if os.environ.get("DJWS_TEST_CHAT", "1") == "0":
     INSTALLED_APPS.remove("djws.contrib.chat")
+if os.environ.get("DJWS_TEST_WITHOUT_DJWS") == "1":  # the mistake of forgetting it
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if not app.startswith("djws")]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -113,3 +116,7 @@ WEBSOCKET_BROADCAST_URL = os.environ.get("DJWS_TEST_BROADCAST_URL", "memory://")
 WEBSOCKET_BROADCAST_PREFIX = os.environ.get("DJWS_TEST_BROADCAST_PREFIX", "djws")
 if "DJWS_TEST_BROADCAST_PRESENCE_TTL" in os.environ:
     WEBSOCKET_BROADCAST_PRESENCE_TTL = float(os.environ["DJWS_TEST_BROADCAST_PRESENCE_TTL"])
+
+# Mistake tests (tests/test_core_mistakes.py): a project-wide origin list.
+if "DJWS_TEST_ALLOWED_ORIGINS" in os.environ:
+    WEBSOCKET_ALLOWED_ORIGINS = os.environ["DJWS_TEST_ALLOWED_ORIGINS"].split()
