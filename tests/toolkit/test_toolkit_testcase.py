@@ -172,6 +172,31 @@ class RefusalTests(TestCase):
             self.client.assert_refused("/private/", 302)
 
 
+class ExplicitAcceptTests(TestCase):
+    """Views with @websocket(auto_accept=False), through the test client."""
+
+    client_class = WebSocketClient
+
+    def test_the_view_chooses_the_subprotocol_and_headers(self) -> None:
+        with self.client.connect("/accept/chosen/", subprotocols=["a", "b"]) as ws:
+            self.assertEqual(ws.subprotocol, "b")
+            assert ws.response is not None
+            self.assertEqual(ws.response.headers["X-Offered"], "a, b")
+            self.assertEqual(ws.receive(), "accepted b")
+
+    def test_the_views_refusal_is_the_response(self) -> None:
+        response = self.client.assert_refused("/accept/room/lobby/", 403)
+        self.assertEqual(response.content, b"Members only.\n")
+
+    def test_a_view_that_neither_accepts_nor_refuses_raises_in_the_test(self) -> None:
+        with self.assertRaisesMessage(
+            ValueError,
+            "The WebSocket view testproject.accept_views.forgot returned None without "
+            "accepting the connection.",
+        ):
+            self.client.connect("/accept/forgot/")
+
+
 class AuthenticationTests(TestCase):
     client_class = WebSocketClient
 
