@@ -123,7 +123,9 @@ def test_backend_urls() -> None:
         assert backend_path(url).endswith("postgres.PostgresBackend")
     with pytest.raises(ImproperlyConfigured, match="must be a URL such as 'local://'"):
         backend_path("redis")
-    with pytest.raises(ImproperlyConfigured, match=r"unknown scheme 'amqp' \(known: local://, memory://"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"unknown scheme 'amqp' \(known: local://, memory://"
+    ):
         backend_path("amqp://localhost")
 
 
