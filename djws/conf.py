@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBSOCKET_BROADCAST_HISTORY_AGE": 300.0,
     # Seconds a call to the broadcast backend (a publish, a history read) may take
     # before it fails with PublishError / HistoryError.
-    "WEBSOCKET_BROADCAST_TIMEOUT": 2.0,
+    "WEBSOCKET_BROADCAST_TIMEOUT": 5.0,
     # Where {% websocket_url %} points pages that did not come through a djws server
     # (runserver beside runwebsocket): None means "the page's host name on port 8001";
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".

@@ -75,7 +75,7 @@ class Backend:
         presence_ttl: float,
         history_length: int = 1000,
         history_age: float = 300.0,
-        timeout: float = 2.0,
+        timeout: float = 5.0,
     ) -> None:
         self.url = url
         #: Seconds a call to the backend may take before it fails.
