@@ -24,7 +24,8 @@ and published is acknowledged with the message as the room receives it::
 
 The ack comes before the room's copy of the message (which has no ``client_id``):
 until it arrives the message may not have reached the server, and a page keeps
-it as its sender's draft.
+it as its sender's draft. A message stored but not published (the broadcast
+backend is down) is acknowledged too, then followed by an error saying so.
 
 A client that joins first gets the room's recent history (the last
 ``WEBSOCKET_CHAT_HISTORY`` messages, oldest first)::

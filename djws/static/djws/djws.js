@@ -78,20 +78,20 @@
   /** Close codes (RFC 6455, 7.4.1, and IANA's registry) in a few plain words. */
   var CLOSE_CODES = {
     1000: "the conversation is over",
-    1001: "the server is going away (restarting or shutting down)",
+    1001: "the server is going away: restarting or shutting down",
     1002: "a protocol error",
     1003: "the server cannot accept this kind of data",
     1005: "no reason given",
     1006: "the connection was lost",
-    1007: "the data was not valid (text that is not UTF-8, say)",
-    1008: "the server refused what was sent (policy violation)",
+    1007: "the data was not valid: text that is not UTF-8, say",
+    1008: "the server refused what was sent: a policy violation",
     1009: "a message was too big for the server",
     1010: "a required extension was not agreed on",
     1011: "the server had an internal error",
     1012: "the server is restarting",
     1013: "the server is overloaded: try again later",
     1014: "a gateway got a bad answer from the server",
-    1015: "the secure (TLS) connection failed",
+    1015: "the TLS handshake failed",
   };
 
   // Closes that report a fault (the server's, the client's or the network's),
