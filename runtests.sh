@@ -6,9 +6,10 @@
 #   ./runtests.sh --fast          # the fast tier: no services, under a minute
 #
 # Creates .venv (or $VENV) with djws and its test dependencies, installs the
-# Debian packages the browser and nginx tests drive when run as root, and fails
-# -- never skips -- when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379)
-# is not running. Before the tests: ruff (lint and format) and mypy --strict.
+# Debian packages the browser and nginx tests drive (and npm, which installs
+# axe-core for the accessibility audit) when run as root, and fails -- never
+# skips -- when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not
+# running. Before the tests: ruff (lint and format) and mypy --strict.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -30,6 +31,8 @@ needs_system() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # npm installs axe-core, pinned by tests/npm/package-lock.json, for the accessibility audit.
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       apt-get update -qq
@@ -57,8 +60,8 @@ if [ "$FAST" = 0 ]; then
   needs_system
 fi
 
-"$VENV/bin/ruff" check djws tests sample_site bench
-"$VENV/bin/ruff" format --check djws tests sample_site bench
+"$VENV/bin/ruff" check djws tests sample_site bench docs/screenshots.py
+"$VENV/bin/ruff" format --check djws tests sample_site bench docs/screenshots.py
 MYPYPATH=tests/project "$VENV/bin/mypy"
 if [ "$FAST" = 1 ]; then
   exec "$VENV/bin/python" -m pytest -m "fast and not postgres and not redis and not browser" "$@"

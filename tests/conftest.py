@@ -1,9 +1,9 @@
-"""Shared fixtures: a migrated test database and real servers."""
+"""Shared fixtures: a migrated test database, real servers, and Chromium's pages."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -72,3 +72,34 @@ def private_redis() -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open a page in a new browser context (its own cookies and storage: another user).
+
+    ``open_page(url, width=900, height=640, **context_options)``; with ``url=None``
+    the page is not loaded yet (to route its WebSockets first). At the end of the
+    test, no page may have had an uncaught JavaScript error.
+    """
+    from .browser import TIMEOUT_MS
+
+    contexts = []
+
+    def open_page(url: str | None, width: int = 900, height: int = 640, **options: Any) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors
+        if url is not None:
+            page.goto(url)
+        return page
+
+    yield open_page
+    for context in contexts:
+        for page in context.pages:
+            assert page.js_errors == [], page.js_errors
+        context.close()

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
+from .browser import TIMEOUT_MS, migrated_sample_site
 from .support import SAMPLE_SITE, Server, run_server
-from .test_browser_playground import TIMEOUT_MS, migrated_sample_site
 
 pytestmark = pytest.mark.browser
 

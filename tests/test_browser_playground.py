@@ -5,30 +5,24 @@
   ``WEBSOCKET_SERVER_URL``, as a developer runs them side by side);
 * ``one-port``: ``manage.py runwebsocket --http`` serves both.
 
-Set ``DJWS_CHAT_SCREENSHOT=docs/_static/chat.png`` to save a screenshot of the
-chat with two users (the one in the documentation).
+The documentation's screenshots are taken by ``docs/screenshots.py``.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from .support import SAMPLE_SITE, Server, free_port, manage, start_server
+from .browser import expect_connected, migrated_sample_site
+from .support import SAMPLE_SITE, Server, free_port, start_server
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT_MS = 20_000
-# A shared 2-core machine, and a page waiting out its reconnection backoff after a
-# restart: wait generously for what must happen.
-expect.set_options(timeout=TIMEOUT_MS)
 _rooms = itertools.count()
 
 
@@ -82,14 +76,6 @@ class Site:
         return f"ws://127.0.0.1:{self.ws_port}"
 
 
-def migrated_sample_site(directory: Path) -> dict[str, str]:
-    """Migrate a fresh sample-site SQLite database in ``directory``; return its environment."""
-    env = {"SAMPLE_SITE_DATABASE": str(directory / "db.sqlite3")}
-    result = manage("migrate", "--noinput", "-v0", cwd=SAMPLE_SITE, env=env)
-    assert result.returncode == 0, result.stderr
-    return env
-
-
 @pytest.fixture(scope="module", params=["two-port", "one-port"])
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -102,34 +88,6 @@ def site(
         yield site
     finally:
         site.stop()
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator:
-    """Open a page in a new browser context (its own cookies and storage: another user)."""
-    contexts = []
-
-    def open_page(url: str, width: int = 900, height: int = 640) -> Page:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.js_errors = errors  # type: ignore[attr-defined]
-        page.goto(url)
-        return page
-
-    yield open_page
-    for context in contexts:
-        for page in context.pages:
-            assert page.js_errors == [], page.js_errors  # type: ignore[attr-defined]
-        context.close()
-
-
-def expect_connected(page: Page) -> None:
-    expect(page.locator("#status")).to_have_attribute("data-state", "open")
-    expect(page.locator("#status")).to_have_text("connected")
 
 
 def set_identity(page: Page, name: str, color: str) -> None:
@@ -188,11 +146,6 @@ def test_two_users_see_each_other_in_their_colours_and_a_latecomer_sees_history(
     expected.append(("Alice", RED[1], "Thanks! Green suits you."))
     expect_messages(bob, expected)
 
-    if screenshot := os.environ.get("DJWS_CHAT_SCREENSHOT"):
-        expect_messages(alice, expected)
-        alice.locator("#message").fill("")
-        alice.screenshot(path=str(Path(screenshot)))
-
     carol = open_page(f"{site.url}/chat/")
     expect_connected(carol)
     expect_messages(carol, expected)
@@ -205,10 +158,12 @@ def test_invalid_name_shows_the_form_error_in_the_page(site, open_page):
     page.fill("#name", "N" * 40)
     say(page, "hello")
     expect(page.locator("#errors")).to_be_visible()
+    # In the words of the form's labels, and the text stays in its box.
     expect(page.locator("#errors")).to_have_text(
-        "name: Ensure this value has at most 32 characters (it has 40)."
+        "Name: Ensure this value has at most 32 characters (it has 40)."
     )
     expect(page.locator("#log li.message")).to_have_count(0)
+    expect(page.locator("#message")).to_have_value("hello")
 
 
 def test_echo_page_repeats_text_and_binary(site, open_page):

@@ -14,6 +14,19 @@ the sender too -- receives::
     {"type": "message", "id": 7, "room": "lobby", "name": "Ada",
      "color": "#1f77b4", "text": "Hello", "time": "2025-01-01T12:00:00+00:00"}
 
+A client may add a ``client_id`` of its choosing (a string of at most
+:data:`CLIENT_ID_MAX_LENGTH` characters) to learn what became of that message:
+the answers to it, to the sender only, carry the same ``client_id``. An error
+is ``{"type": "error", "client_id": "c1", "errors": {...}}``; a message stored
+and published is acknowledged with the message as the room receives it::
+
+    {"type": "ack", "client_id": "c1", "message": {"type": "message", "id": 7, ...}}
+
+The ack comes before the room's copy of the message (which has no ``client_id``):
+until it arrives the message may not have reached the server, and a page keeps
+it as its sender's draft. A message stored but not published (the broadcast
+backend is down) is acknowledged too, then followed by an error saying so.
+
 A client that joins first gets the room's recent history (the last
 ``WEBSOCKET_CHAT_HISTORY`` messages, oldest first)::
 
@@ -45,7 +58,16 @@ if TYPE_CHECKING:
 
     from ...connection import WebSocket
 
-__all__ = ["DEFAULT_ROOM", "ROOM_RE", "chat", "group_name", "history", "post"]
+__all__ = [
+    "CLIENT_ID_MAX_LENGTH",
+    "DEFAULT_ROOM",
+    "ROOM_RE",
+    "chat",
+    "group_name",
+    "history",
+    "post",
+    "store",
+]
 
 logger = logging.getLogger("djws.contrib.chat")
 
@@ -53,6 +75,8 @@ logger = logging.getLogger("djws.contrib.chat")
 DEFAULT_ROOM = "lobby"
 #: Room names: what a URL slug allows, at most as long as ``ChatMessage.room``.
 ROOM_RE = r"[-a-zA-Z0-9_]{1,64}"
+#: The longest ``client_id`` a client may attach to a message.
+CLIENT_ID_MAX_LENGTH = 64
 
 
 def group_name(room: str) -> str:
@@ -73,6 +97,15 @@ def post(room: str, form: ChatMessageForm) -> dict[str, Any]:
     """Store a valid message, forget the room's oldest beyond the history limit,
     and publish the message to the room; return what was published.
     """
+    data = store(room, form)
+    broadcast.publish(group_name(room), data)
+    return data
+
+
+def store(room: str, form: ChatMessageForm) -> dict[str, Any]:
+    """Store a valid message and forget the room's oldest beyond the history limit;
+    return the message as clients receive it (unsaved when the history is off).
+    """
     limit = settings.WEBSOCKET_CHAT_HISTORY
     message: ChatMessage = form.save(commit=False)
     message.room = room
@@ -87,13 +120,14 @@ def post(room: str, form: ChatMessageForm) -> dict[str, Any]:
                 ChatMessage.objects.filter(room=room, id__lte=cutoff[0]).delete()
     else:
         message.created = timezone.now()  # history is off: nothing is stored
-    data = message.as_json()
-    broadcast.publish(group_name(room), data)
-    return data
+    return message.as_json()
 
 
-def _error(ws: WebSocket, errors: dict[str, list[str]]) -> None:
-    ws.send_json({"type": "error", "errors": errors})
+def _error(ws: WebSocket, errors: dict[str, list[str]], client_id: str | None = None) -> None:
+    reply: dict[str, Any] = {"type": "error", "errors": errors}
+    if client_id is not None:
+        reply["client_id"] = client_id
+    ws.send_json(reply)
 
 
 @websocket
@@ -130,17 +164,41 @@ def _receive(ws: WebSocket, room: str, text: str) -> None:
     if not isinstance(data, dict):
         _error(ws, {"__all__": ['Send a JSON object: {"name": ..., "color": ..., "text": ...}.']})
         return
+    client_id = data.get("client_id")
+    if client_id is not None and not (
+        isinstance(client_id, str) and len(client_id) <= CLIENT_ID_MAX_LENGTH
+    ):
+        problem = f"A client_id is a string of at most {CLIENT_ID_MAX_LENGTH} characters."
+        _error(ws, {"client_id": [problem]})
+        return
     form = ChatMessageForm(data)
     if not form.is_valid():
-        _error(ws, {field: [str(m) for m in messages] for field, messages in form.errors.items()})
+        errors = {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+        _error(ws, errors, client_id)
         return
+    message = store(room, form)
     try:
-        post(room, form)
+        broadcast.publish(group_name(room), message)
     except broadcast.PublishError:
         # Stored, so newcomers will see it, but not delivered live: say so
         # rather than closing the connection over a backend outage.
         logger.exception("Cannot publish a chat message to room %r", room)
-        _error(ws, {"__all__": ["Your message was saved but could not be delivered now."]})
+        stored = message["id"] is not None
+        if stored and client_id is not None:
+            _ack(ws, client_id, message)
+        if stored:
+            _error(ws, {"__all__": ["Your message was saved but could not be delivered now."]})
+        else:
+            _error(ws, {"__all__": ["Your message could not be delivered now."]}, client_id)
+        return
+    if client_id is not None:
+        # Sent before this view relays the room's copy of the message: the
+        # sender learns that its message was accepted first.
+        _ack(ws, client_id, message)
+
+
+def _ack(ws: WebSocket, client_id: str, message: dict[str, Any]) -> None:
+    ws.send_json({"type": "ack", "client_id": client_id, "message": message})
 
 
 def _message_id(item: broadcast.GroupMessage) -> Any:

@@ -14,13 +14,19 @@
  *   at the same instant; it stops when the page calls close(), and by default
  *   when the server closes with 1000 (the view returned: it is done with us);
  * - send() works at any time: messages sent while (re)connecting are queued
- *   and go out, in order, once the connection is open;
+ *   and go out, in order, once the connection is open; the queue is visible
+ *   (`queue`, the "queued", "sent" and "dropped" events) and cancel() takes a
+ *   message out of it;
+ * - messages over the server's size limit (option maxMessageSize) are refused
+ *   by send() instead of making the server close the connection;
  * - JSON helpers: sendJSON(obj), and a "json" event for text messages that are JSON;
- * - events "open", "message", "json", "close", "reconnecting" and "error",
- *   through addEventListener() or on(type, listener), which returns a function
- *   that removes the listener.
+ * - its state for a status line: `state`, `retryAt`, `lastClose`, `lastError`,
+ *   and closes described in words (describeClose);
+ * - events "connecting", "open", "message", "json", "close", "reconnecting",
+ *   "queued", "sent", "dropped" and "error", through addEventListener() or
+ *   on(type, listener), which returns a function that removes the listener.
  *
- * Documented in docs/topics/javascript.rst.
+ * Documented in docs/reference/javascript.rst; types in djws.d.ts.
  */
 (function (root, factory) {
   "use strict";
@@ -33,7 +39,7 @@
 })(typeof self !== "undefined" ? self : this, function () {
   "use strict";
 
-  var VERSION = "0.1.0";
+  var VERSION = "0.2.0";
 
   var DEFAULTS = {
     // Subprotocols offered to the server (string or array), as for WebSocket.
@@ -56,6 +62,10 @@
     stableAfter: 5000,
     // Messages kept while not connected; send() throws past this.
     maxQueue: 1000,
+    // The largest message the server accepts, in bytes (UTF-8 for text), as
+    // WEBSOCKET_MAX_MESSAGE_SIZE: send() throws for a larger one instead of
+    // sending it and being closed with 1009. null: no check.
+    maxMessageSize: null,
     // Decide from a close event whether to reconnect (after a server close,
     // never after close() from the page). Default: everything but 1000.
     shouldReconnect: function (event) {
@@ -64,6 +74,73 @@
     // Start connecting at once; otherwise call open().
     autoOpen: true,
   };
+
+  /** Close codes (RFC 6455, 7.4.1, and IANA's registry) in a few plain words. */
+  var CLOSE_CODES = {
+    1000: "the conversation is over",
+    1001: "the server is going away: restarting or shutting down",
+    1002: "a protocol error",
+    1003: "the server cannot accept this kind of data",
+    1005: "no reason given",
+    1006: "the connection was lost",
+    1007: "the data was not valid: text that is not UTF-8, say",
+    1008: "the server refused what was sent: a policy violation",
+    1009: "a message was too big for the server",
+    1010: "a required extension was not agreed on",
+    1011: "the server had an internal error",
+    1012: "the server is restarting",
+    1013: "the server is overloaded: try again later",
+    1014: "a gateway got a bad answer from the server",
+    1015: "the TLS handshake failed",
+  };
+
+  // Closes that report a fault (the server's, the client's or the network's),
+  // as opposed to a normal end, a restart or a lost connection.
+  var ERROR_CODES = [1002, 1003, 1007, 1008, 1009, 1010, 1011, 1014, 1015];
+
+  /**
+   * A close code in plain words, with the server's reason when it gave one:
+   * describeClose(1009, "message of 2000000 bytes or more over the limit") gives
+   * 'a message was too big for the server (1009: message of 2000000 bytes or more over the limit)'.
+   */
+  function describeClose(code, reason) {
+    var words = CLOSE_CODES[code];
+    if (!words) {
+      words = code >= 4000 && code < 5000 ? "closed by the application" : "closed";
+    }
+    return words + " (" + code + (reason ? ": " + reason : "") + ")";
+  }
+
+  /**
+   * The size of a message on the wire, in bytes: UTF-8 for a string (as the
+   * browser sends it: a lone surrogate becomes U+FFFD), byteLength or size otherwise.
+   */
+  function byteLength(data) {
+    if (typeof data === "string") {
+      var bytes = 0;
+      for (var i = 0; i < data.length; i++) {
+        var unit = data.charCodeAt(i);
+        if (unit < 0x80) {
+          bytes += 1;
+        } else if (unit < 0x800) {
+          bytes += 2;
+        } else if (
+          unit >= 0xd800 &&
+          unit <= 0xdbff &&
+          i + 1 < data.length &&
+          (data.charCodeAt(i + 1) & 0xfc00) === 0xdc00
+        ) {
+          bytes += 4;
+          i += 1;
+        } else {
+          bytes += 3;
+        }
+      }
+      return bytes;
+    }
+    if (typeof Blob !== "undefined" && data instanceof Blob) return data.size;
+    return data.byteLength;
+  }
 
   /**
    * Turn a path into a ws:// or wss:// URL of the page's own host:
@@ -88,6 +165,21 @@
     return Math.round(base * (1 - o.jitter * r));
   }
 
+  /**
+   * What send() throws: `reason` is "closed" (after close()), "queue-full"
+   * (maxQueue messages wait already) or "too-big" (over maxMessageSize; `size`
+   * and `limit` are in bytes).
+   */
+  class SendError extends Error {
+    constructor(message, reason, size, limit) {
+      super(message);
+      this.name = "SendError";
+      this.reason = reason;
+      this.size = size === undefined ? null : size;
+      this.limit = limit === undefined ? null : limit;
+    }
+  }
+
   function makeEvent(type, init) {
     var event = new Event(type);
     Object.keys(init || {}).forEach(function (key) {
@@ -105,9 +197,18 @@
       super();
       this.options = Object.assign({}, DEFAULTS, options || {});
       this.url = /^wss?:/.test(address) ? address : url(address);
+      /** Messages waiting for a connection, oldest first. Read it; change it with cancel(). */
       this.queue = [];
       this.attempts = 0;
       this.ws = null;
+      /** "connecting", "open", "waiting" (to reconnect) or "closed". */
+      this.state = "closed";
+      /** When the next reconnection attempt starts (ms since the epoch), while waiting. */
+      this.retryAt = null;
+      /** The last close: {code, reason, wasClean, description}; null before any. */
+      this.lastClose = null;
+      /** The last "error" event's {kind, message, code, reason, error}; null before any. */
+      this.lastError = null;
       this._timer = null;
       this._openedAt = 0;
       this._closedByPage = false;
@@ -138,8 +239,14 @@
       };
     }
 
-    /** Connect now (if not connected or connecting already). */
+    /**
+     * Connect now (if not connected or connecting already); while waiting to
+     * reconnect, skip the rest of the delay.
+     */
     open() {
+      if (this._closedByPage && typeof window !== "undefined") {
+        window.addEventListener("online", this._onOnline);
+      }
       this._closedByPage = false;
       this._clearTimer();
       if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
@@ -148,7 +255,8 @@
         ws = new WebSocket(this.url, this.options.protocols);
       } catch (error) {
         // A malformed URL will never work: report it, do not retry.
-        this.dispatchEvent(makeEvent("error", { error: error }));
+        this.state = "closed";
+        this._error({ kind: "connect", message: String(error.message || error), error: error });
         throw error;
       }
       ws.binaryType = this.options.binaryType;
@@ -157,25 +265,45 @@
       ws.onclose = this._handleClose.bind(this, ws);
       ws.onerror = this._handleError.bind(this, ws);
       this.ws = ws;
+      this.state = "connecting";
+      this.dispatchEvent(makeEvent("connecting", { attempt: this.attempts }));
     }
 
     /**
      * Send a string, ArrayBuffer, typed array or Blob. Return true if it was
-     * sent now, false if it was queued until the connection opens. Throw when
-     * the queue is full, or after close().
+     * sent now, false if it was queued until the connection opens. Throw a
+     * SendError after close(), when the queue is full, or when the message is
+     * over maxMessageSize.
      */
     send(data) {
       if (this._closedByPage) {
-        throw new Error("djws: send() after close(); call open() to reconnect");
+        throw new SendError("djws: send() after close(); call open() to reconnect", "closed");
+      }
+      var limit = this.options.maxMessageSize;
+      if (limit !== null && limit !== undefined) {
+        var size = byteLength(data);
+        if (size > limit) {
+          throw new SendError(
+            "djws: message of " + size + " bytes over the server's limit of " + limit + " bytes",
+            "too-big",
+            size,
+            limit
+          );
+        }
       }
       if (this.connected && this.queue.length === 0) {
         this.ws.send(data);
+        this.dispatchEvent(makeEvent("sent", { data: data, queued: false }));
         return true;
       }
       if (this.queue.length >= this.options.maxQueue) {
-        throw new Error("djws: send queue full (" + this.queue.length + " messages)");
+        throw new SendError(
+          "djws: send queue full (" + this.queue.length + " messages)",
+          "queue-full"
+        );
       }
       this.queue.push(data);
+      this.dispatchEvent(makeEvent("queued", { data: data, length: this.queue.length }));
       return false;
     }
 
@@ -184,11 +312,28 @@
       return this.send(JSON.stringify(value));
     }
 
+    /**
+     * Take a message out of the queue before it is sent (the first one that is
+     * `data`, compared with ===). Return true if it was waiting there.
+     */
+    cancel(data) {
+      var index = this.queue.indexOf(data);
+      if (index === -1) return false;
+      this.queue.splice(index, 1);
+      this.dispatchEvent(makeEvent("dropped", { messages: [data], reason: "cancel" }));
+      return true;
+    }
+
     /** Close for good (no reconnection). Queued messages are dropped. */
     close(code, reason) {
       this._closedByPage = true;
       this._clearTimer();
+      this.state = "closed";
+      var dropped = this.queue;
       this.queue = [];
+      if (dropped.length) {
+        this.dispatchEvent(makeEvent("dropped", { messages: dropped, reason: "close" }));
+      }
       if (typeof window !== "undefined") {
         window.removeEventListener("online", this._onOnline);
       }
@@ -197,24 +342,18 @@
       }
     }
 
-    _handleOpen(ws) {
-      if (ws !== this.ws) return;
-      var reconnected = this._openedAt !== 0 || this.attempts > 0;
-      this._openedAt = Date.now();
-      // Flush in order; stop if the connection drops meanwhile.
-      while (this.queue.length && ws.readyState === WebSocket.OPEN) {
-        ws.send(this.queue.shift());
-      }
-      this.dispatchEvent(makeEvent("open", { reconnected: reconnected }));
-    }
-
-    _handleMessage(ws, message) {
-      if (ws !== this.ws) return;
-      this.dispatchEvent(new MessageEvent("message", { data: message.data }));
-      if (typeof message.data === "string") {
+    /**
+     * Every message received goes through here, and only here, before the
+     * page's listeners see it: the place where a protocol carried in the
+     * messages themselves (acknowledgements, delivery positions to resume
+     * from) can be handled by the client.
+     */
+    _dispatch(data) {
+      this.dispatchEvent(new MessageEvent("message", { data: data }));
+      if (typeof data === "string") {
         var value;
         try {
-          value = JSON.parse(message.data);
+          value = JSON.parse(data);
         } catch (error) {
           return; // not JSON: "message" listeners have it
         }
@@ -222,25 +361,81 @@
       }
     }
 
+    _error(report) {
+      var init = {
+        kind: report.kind,
+        message: report.message,
+        code: report.code === undefined ? null : report.code,
+        reason: report.reason === undefined ? null : report.reason,
+        error: report.error === undefined ? null : report.error,
+      };
+      this.lastError = init;
+      this.dispatchEvent(makeEvent("error", init));
+    }
+
+    _handleOpen(ws) {
+      if (ws !== this.ws) return;
+      var reconnected = this._openedAt !== 0 || this.attempts > 0;
+      this._openedAt = Date.now();
+      this.state = "open";
+      this.retryAt = null;
+      // Flush in order; stop if the connection drops meanwhile.
+      while (this.queue.length && ws.readyState === WebSocket.OPEN) {
+        var data = this.queue.shift();
+        ws.send(data);
+        this.dispatchEvent(makeEvent("sent", { data: data, queued: true }));
+      }
+      this.dispatchEvent(makeEvent("open", { reconnected: reconnected }));
+    }
+
+    _handleMessage(ws, message) {
+      if (ws !== this.ws) return;
+      this._dispatch(message.data);
+    }
+
     _handleError(ws) {
       if (ws !== this.ws) return;
       // Browsers give no detail here; the close event that follows has the code.
-      this.dispatchEvent(makeEvent("error", { error: null }));
+      this._error({
+        kind: "socket",
+        message: "the connection failed or was lost (the close event that follows has the code)",
+      });
     }
 
     _handleClose(ws, event) {
       if (ws !== this.ws) return;
+      this._clearTimer();
       if (this._openedAt && Date.now() - this._openedAt >= this.options.stableAfter) {
         this.attempts = 0;
       }
       var retry =
         !this._closedByPage && this.options.reconnect && this.options.shouldReconnect(event);
       var delay = retry ? backoff(this.attempts, this.options) : null;
+      var description = describeClose(event.code, event.reason);
+      this.lastClose = {
+        code: event.code,
+        reason: event.reason,
+        wasClean: event.wasClean,
+        description: description,
+      };
+      this.state = retry ? "waiting" : "closed";
+      this.retryAt = retry ? Date.now() + delay : null;
+      if (!this._closedByPage && ERROR_CODES.indexOf(event.code) !== -1) {
+        this._error({
+          kind: "close",
+          message: description,
+          code: event.code,
+          reason: event.reason,
+        });
+      }
       this.dispatchEvent(
         makeEvent("close", {
           code: event.code,
           reason: event.reason,
           wasClean: event.wasClean,
+          description: description,
+          // Bytes given to send() that the browser had not sent yet: lost.
+          bufferedAmount: ws.bufferedAmount,
           willReconnect: retry,
           delay: delay,
         })
@@ -248,9 +443,8 @@
       if (!retry) return;
       this.attempts += 1;
       this.dispatchEvent(
-        makeEvent("reconnecting", { attempt: this.attempts, delay: delay })
+        makeEvent("reconnecting", { attempt: this.attempts, delay: delay, at: this.retryAt })
       );
-      this._clearTimer();
       this._timer = setTimeout(this._reconnect.bind(this), delay);
     }
 
@@ -271,14 +465,19 @@
         clearTimeout(this._timer);
         this._timer = null;
       }
+      this.retryAt = null;
     }
   }
 
   return {
     VERSION: VERSION,
     DEFAULTS: DEFAULTS,
+    CLOSE_CODES: CLOSE_CODES,
     Socket: Socket,
+    SendError: SendError,
     backoff: backoff,
+    byteLength: byteLength,
+    describeClose: describeClose,
     url: url,
   };
 });
