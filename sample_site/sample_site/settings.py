@@ -1,7 +1,7 @@
 """Settings of the djws sample site.
 
-A playground meant to start with one command: SQLite, the in-process broadcast
-backend, no web server in front. The environment changes what a deployment needs:
+A playground meant to start with one command: SQLite, djws's default broadcast
+backend (``local://``: nothing else to start), no web server in front. The environment changes what a deployment needs:
 
 ``DJANGO_DEBUG``            ``0`` to turn DEBUG off (default ``1``);
 ``DJANGO_SECRET_KEY``       the secret key (a fixed, public one by default);
@@ -9,7 +9,7 @@ backend, no web server in front. The environment changes what a deployment needs
 ``SAMPLE_SITE_DATABASE``    the SQLite file (default ``db.sqlite3`` beside manage.py);
 ``WEBSOCKET_SERVER_URL``    where pages served by ``runserver`` find the WebSocket
                             server (default: their host name, port 8001);
-``WEBSOCKET_BROADCAST_URL`` the broadcast backend (default in-process, ``memory://``);
+``WEBSOCKET_BROADCAST_URL`` the broadcast backend (default ``local://``: this machine);
 ``WEBSOCKET_CHAT_HISTORY``  messages per chat room kept and shown to newcomers (50).
 """
 
@@ -41,7 +41,7 @@ WSGI_APPLICATION = "sample_site.wsgi.application"
 # djws: the WebSocket views (the built-in echo and ping servers, and the chat).
 WEBSOCKET_URLCONF = "sample_site.websocket_urls"
 WEBSOCKET_SERVER_URL = os.environ.get("WEBSOCKET_SERVER_URL") or None
-WEBSOCKET_BROADCAST_URL = os.environ.get("WEBSOCKET_BROADCAST_URL", "memory://")
+WEBSOCKET_BROADCAST_URL = os.environ.get("WEBSOCKET_BROADCAST_URL", "local://")
 WEBSOCKET_CHAT_HISTORY = int(os.environ.get("WEBSOCKET_CHAT_HISTORY", "50"))
 
 TEMPLATES = [

@@ -30,7 +30,12 @@ backend is down) is acknowledged too, then followed by an error saying so.
 A client that joins first gets the room's recent history (the last
 ``WEBSOCKET_CHAT_HISTORY`` messages, oldest first)::
 
-    {"type": "history", "room": "lobby", "messages": [<message>, ...]}
+    {"type": "history", "room": "lobby", "messages": [<message>, ...], "reloaded": false}
+
+A client that reconnects with its position (djws.js does, by itself) gets the
+messages it missed instead, exactly once; if they are no longer in the
+broadcast history, it gets the history again, with ``"reloaded": true``: the
+page should say that messages older than it may be missing.
 
 History lives in the database (:class:`djws.contrib.chat.models.ChatMessage`),
 so it survives restarts and is shared by every worker; run ``manage.py migrate``.
@@ -132,27 +137,44 @@ def _error(ws: WebSocket, errors: dict[str, list[str]], client_id: str | None = 
 
 @websocket
 def chat(request: HttpRequest, ws: WebSocket, room: str = DEFAULT_ROOM) -> None:
-    """Join ``room``: send its history, then relay messages both ways until the client leaves."""
+    """Join ``room``: send its history, then relay messages both ways until the client leaves.
+
+    A client that resumes (djws.js does) gets exactly the messages it missed
+    instead of the history; if they cannot be replayed any more, it gets the
+    history again, marked ``"reloaded": true``.
+    """
     # Join before reading the history, so that no message falls between the
     # two; one that is both in the history and delivered is skipped by its id.
-    ws.join(group_name(room), forward=False)
+    joined = ws.join(group_name(room), forward=False)
+    sent: set[Any] = set()
+    if joined.recovered is None and not _send_history(ws, room, sent, reloaded=False):
+        return
+    for item in ws:
+        if isinstance(item, broadcast.GroupReset):
+            if not _send_history(ws, room, sent, reloaded=True):
+                return
+        elif isinstance(item, broadcast.GroupMessage):
+            if _message_id(item) in sent:
+                continue  # already sent as part of the history
+            ws.forward(item)  # with its position, for a client that resumes
+        elif isinstance(item, str):
+            _receive(ws, room, item)
+        else:
+            _error(ws, {"__all__": ["Send chat messages as JSON text, not binary."]})
+
+
+def _send_history(ws: WebSocket, room: str, sent: set[Any], *, reloaded: bool) -> bool:
+    """Send the room's recent messages; return False if the database failed (closed 1011)."""
     try:
         recent = history(room)
     except DatabaseError:
         logger.exception("Cannot read the chat history of room %r", room)
         ws.close(CloseCode.INTERNAL_ERROR, "chat history unavailable: run manage.py migrate")
-        return
-    sent = {m.id for m in recent}
-    ws.send_json({"type": "history", "room": room, "messages": [m.as_json() for m in recent]})
-    for item in ws:
-        if isinstance(item, broadcast.GroupMessage):
-            if sent and _message_id(item) in sent:
-                continue  # already sent as part of the history
-            ws.send(item.raw)
-        elif isinstance(item, str):
-            _receive(ws, room, item)
-        else:
-            _error(ws, {"__all__": ["Send chat messages as JSON text, not binary."]})
+        return False
+    sent.update(m.id for m in recent)
+    messages = [m.as_json() for m in recent]
+    ws.send_json({"type": "history", "room": room, "messages": messages, "reloaded": reloaded})
+    return True
 
 
 def _receive(ws: WebSocket, room: str, text: str) -> None:

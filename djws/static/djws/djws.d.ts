@@ -46,6 +46,8 @@ declare namespace djws {
     shouldReconnect?: (event: CloseEvent | { code: number; reason?: string }) => boolean;
     /** Connect at once; with false, call open(). Default true. */
     autoOpen?: boolean;
+    /** Ask for positions (?djws=1) and resume from them after a reconnection. Default true. */
+    resume?: boolean;
   }
 
   /** The options' defaults; changing them changes every Socket made afterwards. */
@@ -132,11 +134,36 @@ declare namespace djws {
 
   interface SocketErrorEvent extends Event, ErrorInfo {}
 
+  /** Set on "message" and "json" events: the group of a group message, and its position. */
+  interface GroupFields {
+    /** The group the message was published to; null for the view's own messages. */
+    readonly group: string | null;
+    /** Its position, "epoch:offset"; null for the view's own messages. */
+    readonly position: string | null;
+  }
+
+  interface JoinedEvent extends Event {
+    readonly group: string;
+    /** Where the connection stands in the group, "epoch:offset". */
+    readonly position: string;
+    /** null: nothing to resume; true: every missed message was replayed; false: not (a reset follows). */
+    readonly recovered: boolean | null;
+  }
+
+  interface ResetEvent extends Event {
+    /** Messages of this group were missed and cannot be replayed: reload its state. */
+    readonly group: string;
+    /** Where delivery continues. */
+    readonly position: string;
+  }
+
   interface SocketEventMap {
     connecting: ConnectingEvent;
     open: OpenEvent;
-    message: MessageEvent;
-    json: CustomEvent<unknown>;
+    message: MessageEvent & GroupFields;
+    json: CustomEvent<unknown> & GroupFields;
+    joined: JoinedEvent;
+    reset: ResetEvent;
     close: SocketCloseEvent;
     reconnecting: ReconnectingEvent;
     queued: QueuedEvent;
@@ -175,6 +202,8 @@ declare namespace djws {
     readonly retryAt: number | null;
     readonly lastClose: CloseInfo | null;
     readonly lastError: ErrorInfo | null;
+    /** The position ("epoch:offset") of the last message received, by group. */
+    readonly positions: Readonly<Record<string, string>>;
     /** The current WebSocket's readyState; CLOSED while waiting to reconnect. */
     readonly readyState: number;
     readonly connected: boolean;

@@ -20,10 +20,17 @@
  * - messages over the server's size limit (option maxMessageSize) are refused
  *   by send() instead of making the server close the connection;
  * - JSON helpers: sendJSON(obj), and a "json" event for text messages that are JSON;
+ * - it resumes: it asks the server for positions (?djws=1), remembers the
+ *   position of every group it receives messages of (`positions`), and
+ *   reconnects with them (djws-since), so the server replays exactly what was
+ *   missed; group messages arrive as ordinary "message" / "json" events, with
+ *   `group` and `position` set on the event; a "joined" event says where each
+ *   group stands, and a "reset" event that what was missed could not be
+ *   replayed (reload the state that depends on the group);
  * - its state for a status line: `state`, `retryAt`, `lastClose`, `lastError`,
  *   and closes described in words (describeClose);
- * - events "connecting", "open", "message", "json", "close", "reconnecting",
- *   "queued", "sent", "dropped" and "error", through addEventListener() or
+ * - events "connecting", "open", "message", "json", "joined", "reset", "close",
+ *   "reconnecting", "queued", "sent", "dropped" and "error", through addEventListener() or
  *   on(type, listener), which returns a function that removes the listener.
  *
  * Documented in docs/reference/javascript.rst; types in djws.d.ts.
@@ -73,7 +80,15 @@
     },
     // Start connecting at once; otherwise call open().
     autoOpen: true,
+    // Ask for positions and resume from them after a reconnection (see
+    // docs/topics/broadcast.rst, "Resuming").
+    resume: true,
   };
+
+  // The beginning of a JSON envelope around a group message (the server
+  // writes it in exactly this form).
+  var ENVELOPE = '{"djws":';
+  var JSON_DATA = ',"kind":"json","data":';
 
   /** Close codes (RFC 6455, 7.4.1, and IANA's registry) in a few plain words. */
   var CLOSE_CODES = {
@@ -170,6 +185,14 @@
    * (maxQueue messages wait already) or "too-big" (over maxMessageSize; `size`
    * and `limit` are in bytes).
    */
+  /** A base64 string as an ArrayBuffer, or a Blob with binaryType "blob". */
+  function decodeBase64(text, binaryType) {
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return binaryType === "blob" ? new Blob([bytes]) : bytes.buffer;
+  }
+
   class SendError extends Error {
     constructor(message, reason, size, limit) {
       super(message);
@@ -209,6 +232,8 @@
       this.lastClose = null;
       /** The last "error" event's {kind, message, code, reason, error}; null before any. */
       this.lastError = null;
+      /** The position ("epoch:offset") of the last message received, by group. */
+      this.positions = {};
       this._timer = null;
       this._openedAt = 0;
       this._closedByPage = false;
@@ -252,7 +277,7 @@
       if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
       var ws;
       try {
-        ws = new WebSocket(this.url, this.options.protocols);
+        ws = new WebSocket(this._address(), this.options.protocols);
       } catch (error) {
         // A malformed URL will never work: report it, do not retry.
         this.state = "closed";
@@ -342,14 +367,74 @@
       }
     }
 
+    /** The URL to connect to now: with djws=1 and, once known, the positions to resume from. */
+    _address() {
+      if (!this.options.resume) return this.url;
+      var address = this.url + (this.url.indexOf("?") === -1 ? "?" : "&") + "djws=1";
+      if (Object.keys(this.positions).length) {
+        address += "&djws-since=" + encodeURIComponent(JSON.stringify(this.positions));
+      }
+      return address;
+    }
+
     /**
      * Every message received goes through here, and only here, before the
      * page's listeners see it: the place where a protocol carried in the
-     * messages themselves (acknowledgements, delivery positions to resume
-     * from) can be handled by the client.
+     * messages themselves is handled -- the envelopes of group messages, with
+     * their positions.
      */
     _dispatch(data) {
-      this.dispatchEvent(new MessageEvent("message", { data: data }));
+      if (this.options.resume && typeof data === "string" && data.startsWith(ENVELOPE)) {
+        if (this._envelope(data)) return;
+      }
+      this._deliver(data, null, null);
+    }
+
+    /** Handle a djws envelope; return false if it was not one after all. */
+    _envelope(text) {
+      var envelope;
+      try {
+        envelope = JSON.parse(text);
+      } catch (error) {
+        return false;
+      }
+      var group = envelope.group;
+      if (typeof group !== "string" || typeof envelope.position !== "string") return false;
+      this.positions[group] = envelope.position;
+      if (envelope.djws === "message") {
+        var data = envelope.data;
+        if (envelope.kind === "json") {
+          data = text.slice(text.indexOf(JSON_DATA) + JSON_DATA.length, -1); // as published
+        } else if (envelope.kind === "binary") {
+          data = decodeBase64(envelope.data, this.options.binaryType);
+        }
+        this._deliver(data, group, envelope.position);
+      } else if (envelope.djws === "joined") {
+        this.dispatchEvent(
+          makeEvent("joined", {
+            group: group,
+            position: envelope.position,
+            recovered: envelope.recovered,
+          })
+        );
+        if (envelope.recovered === false) this._reset(group, envelope.position);
+      } else if (envelope.djws === "reset") {
+        this._reset(group, envelope.position);
+      } else {
+        return false;
+      }
+      return true;
+    }
+
+    _reset(group, position) {
+      this.dispatchEvent(makeEvent("reset", { group: group, position: position }));
+    }
+
+    _deliver(data, group, position) {
+      var event = new MessageEvent("message", { data: data });
+      event.group = group;
+      event.position = position;
+      this.dispatchEvent(event);
       if (typeof data === "string") {
         var value;
         try {
@@ -357,7 +442,10 @@
         } catch (error) {
           return; // not JSON: "message" listeners have it
         }
-        this.dispatchEvent(new CustomEvent("json", { detail: value }));
+        var json = new CustomEvent("json", { detail: value });
+        json.group = group;
+        json.position = position;
+        this.dispatchEvent(json);
       }
     }
 

@@ -18,6 +18,7 @@
   var maxLength = Number(form.dataset.textMaxLength) || null;
   var errors = playground.errorBox(form);
   var seen = new Set(); // message ids shown, so a history after a reconnect adds only news
+  var newest = null; // the largest id shown
   var FIELDS = { name: nameInput, color: colorInput, text: messageInput };
   // The message being sent: {clientId, data, text, item, state}; one at a time.
   var draft = null;
@@ -129,6 +130,7 @@
     if (message.id !== null && message.id !== undefined) {
       if (seen.has(message.id)) return;
       seen.add(message.id);
+      if (newest === null || message.id > newest) newest = message.id;
     }
     var item = playground.log("message", [
       timeElement(message.time),
@@ -165,7 +167,21 @@
     var data = event.detail;
     var mine = draft !== null && data.client_id === draft.clientId;
     if (data.type === "history") {
+      // After a reconnection djws.js resumes: the server replays what was
+      // missed. It sends the history instead ("reloaded") only when it could
+      // not; if that history does not reach back to what this page showed,
+      // messages in between are missing, and the page says so.
+      var reaches = newest === null || data.messages.some(function (m) {
+        return m.id <= newest;
+      });
       data.messages.forEach(show);
+      if (data.reloaded && !reaches) {
+        playground.showNotice(
+          "Some messages sent while you were away could not be recovered: the " +
+            "conversation continues from the most recent ones.",
+          true
+        );
+      }
     } else if (data.type === "message") {
       show(data);
     } else if (data.type === "ack" && mine) {

@@ -338,6 +338,7 @@
     setBusy: setBusy,
     setPending: setPending,
     settle: settle,
+    showNotice: showNotice,
     span: span,
   };
 })();
