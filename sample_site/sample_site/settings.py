@@ -1,7 +1,8 @@
 """Settings of the djws sample site.
 
 A playground meant to start with one command: SQLite, djws's default broadcast
-backend (``local://``: nothing else to start), no web server in front. The environment changes what a deployment needs:
+backend (``local://``: nothing else to start), no web server in front. The
+environment changes what a deployment needs:
 
 ``DJANGO_DEBUG``            ``0`` to turn DEBUG off (default ``1``);
 ``DJANGO_SECRET_KEY``       the secret key (a fixed, public one by default);
