@@ -66,6 +66,7 @@ class WebSocketRouter:
         self.config = ServerSettings.read()
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
+        db.install()
         registry.serving = True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:

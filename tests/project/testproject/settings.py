@@ -1,8 +1,8 @@
 """Settings of the project the tests run real servers for.
 
 ``DJWS_TEST_DATABASE`` picks the database: ``sqlite`` (default), ``psycopg2``
-or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
-``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
+or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST`` and
+``DJWS_TEST_PG_PORT``, database ``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
 ``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out.
 """
 
@@ -70,7 +70,7 @@ else:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("DJWS_TEST_PG_NAME", "test"),
             "HOST": os.environ.get("DJWS_TEST_PG_HOST", "127.0.0.1"),
-            "PORT": "5432",
+            "PORT": os.environ.get("DJWS_TEST_PG_PORT", "5432"),
             "USER": os.environ.get("DJWS_TEST_PG_USER", "postgres"),
             "OPTIONS": {"application_name": os.environ.get("DJWS_TEST_PG_APP", "djws-tests")},
             "CONN_MAX_AGE": int(os.environ.get("DJWS_TEST_CONN_MAX_AGE", "0")),

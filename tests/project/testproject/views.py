@@ -76,6 +76,20 @@ def db_sleep(request, ws):
 
 
 @websocket
+def db_resilient(request, ws):
+    """Like db_sleep, but a database error is answered as 'error NAME', and the view goes on."""
+    from django.db import DatabaseError
+
+    for message in ws:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(%s), pg_backend_pid()", [float(message)])
+                ws.send(str(cursor.fetchone()[1]))
+        except DatabaseError as exc:
+            ws.send(f"error {type(exc).__name__}")
+
+
+@websocket
 def db_write(request, ws):
     """Messages: 'commit TEXT' writes and commits; 'rollback TEXT' writes, waits, rolls back."""
     for message in ws:
@@ -314,3 +328,60 @@ def gc_report(request, ws):
     tracked = sorted(TRACKED)
     gc.enable()
     ws.send_json({"alive": alive, "tracked": tracked})
+
+
+# Collector pauses (bench/churn.py pauses): how long does each collection take?
+
+#: [generation, seconds] of the collections timed since /memory/gc/start/.
+GC_PAUSES: list = []
+
+
+def _gc_timer(phase, info, _started=[0.0]):  # noqa: B006 - the callback's own clock
+    import time
+
+    if phase == "start":
+        _started[0] = time.perf_counter()
+    else:
+        GC_PAUSES.append([info["generation"], time.perf_counter() - _started[0]])
+
+
+@websocket
+def gc_timing_start(request, ws):
+    """Time every collection from now on; ``?thresholds=A,B,C`` and ``?unfreeze=1``
+    change the worker's collector settings first."""
+    import gc
+
+    if request.GET.get("unfreeze"):
+        gc.unfreeze()
+    if request.GET.get("thresholds"):
+        gc.set_threshold(*map(int, request.GET["thresholds"].split(",")))
+    GC_PAUSES.clear()
+    if _gc_timer not in gc.callbacks:
+        gc.callbacks.append(_gc_timer)
+    ws.send_json({"thresholds": gc.get_threshold(), "frozen": gc.get_freeze_count()})
+
+
+@websocket
+def gc_timing_report(request, ws):
+    """Report the collections timed since the last report (``?collect=1``: and time a
+    full one now), with the number of objects the collector tracks."""
+    import gc
+    import time
+
+    pauses = list(GC_PAUSES)
+    GC_PAUSES.clear()
+    report = {
+        "collections": [sum(1 for g, _ in pauses if g == n) for n in range(3)],
+        "max_ms": [
+            round(max([s for g, s in pauses if g == n] or [0.0]) * 1000, 2) for n in range(3)
+        ],
+        "tracked": len(gc.get_objects()),
+        "frozen": gc.get_freeze_count(),
+        "thresholds": gc.get_threshold(),
+    }
+    if request.GET.get("collect"):
+        started = time.perf_counter()
+        gc.collect()
+        report["full_collection_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        GC_PAUSES.clear()
+    ws.send_json(report)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("subprotocol/", views.subprotocol, name="subprotocol"),
     path("not-a-websocket-view/", views.plain_view),
     path("db/sleep/", views.db_sleep, name="db-sleep"),
+    path("db/resilient/", views.db_resilient),
     path("db/write/", views.db_write, name="db-write"),
     path("db/count/", views.db_count, name="db-count"),
     path("db/idle/", views.db_idle, name="db-idle"),
@@ -29,6 +30,8 @@ urlpatterns = [
     path("protocol/ticker/", views.protocol_ticker),
     path("memory/tracked/", views.tracked_echo),
     path("memory/report/", views.gc_report),
+    path("memory/gc/start/", views.gc_timing_start),
+    path("memory/gc/report/", views.gc_timing_report),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)
