@@ -4,6 +4,8 @@
 or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST`` and
 ``DJWS_TEST_PG_PORT``, database ``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
 ``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out.
+``DJWS_TEST_ALLOWED_HOSTS`` and ``DJWS_TEST_COMMON_MIDDLEWARE=0`` change how
+the request's host is validated (tests/test_protocol_origin.py).
 """
 
 import os
@@ -14,6 +16,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "djws-tests-not-secret"
 DEBUG = os.environ.get("DJWS_TEST_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+if "DJWS_TEST_ALLOWED_HOSTS" in os.environ:  # comma-separated; "none" for an empty list
+    _hosts = os.environ["DJWS_TEST_ALLOWED_HOSTS"]
+    ALLOWED_HOSTS = [] if _hosts == "none" else _hosts.split(",")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -35,6 +40,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "testproject.middleware.StampMiddleware",
 ]
+if os.environ.get("DJWS_TEST_COMMON_MIDDLEWARE", "1") == "0":  # nothing validates Host then
+    MIDDLEWARE.remove("django.middleware.common.CommonMiddleware")
 
 ROOT_URLCONF = "testproject.urls"
 WEBSOCKET_URLCONF = os.environ.get("DJWS_TEST_WEBSOCKET_URLCONF", "testproject.websocket_urls")
