@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], int, int]:
+def start_server(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[str], int, int]:
     """Start the test project's server; return it, its port and its worker's PID."""
     database = env.get("DJWS_TEST_SQLITE") or str(Path("/tmp") / f"djws-churn-{os.getpid()}.db")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJWS_TEST_DEBUG": "0", **env}
@@ -73,16 +74,9 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], int, int]:
         check=True,
         timeout=120,
     )
+    command = [sys.executable, "manage.py", "runwebsocket", "--noreload", "--connections"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "runwebsocket",
-            "--noreload",
-            "--connections",
-            "20000",
-            "127.0.0.1:0",
-        ],
+        [*command, "20000", *options, "127.0.0.1:0"],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.PIPE,
@@ -362,6 +356,55 @@ def framing(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+async def idle_async(args: argparse.Namespace, port: int, worker: int) -> dict[str, Any]:
+    base = f"ws://127.0.0.1:{port}"
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/idle/", timeout=30) as response:
+        cookies = response.headers.get_all("Set-Cookie") or []
+    cookie = "; ".join(header.split(";", 1)[0] for header in cookies)
+    gate = asyncio.Semaphore(50)
+
+    async def one() -> Any:
+        async with gate:
+            ws = await connect(
+                f"{base}/whoami/",
+                compression=None,
+                open_timeout=60,
+                ping_interval=None,
+                additional_headers={"Cookie": cookie},
+            )
+            if (name := await asyncio.wait_for(ws.recv(), 60)) != "idle":
+                raise AssertionError(f"not logged in: {name!r} with {cookie!r}")
+            return ws
+
+    async def open_many(count: int) -> list[Any]:
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    held = await open_many(args.connections)
+    time.sleep(2)
+    first = rss_kib(worker)
+    if args.tracemalloc:
+        await probe(base, "/memory/snapshot/?take=1")
+    held += await open_many(args.connections)
+    time.sleep(2)
+    second = rss_kib(worker)
+    report: dict[str, Any] = {}
+    if args.tracemalloc:
+        report = await probe(base, f"/memory/snapshot/?group={args.group}&top={args.top}")
+    await asyncio.gather(*(ws.close() for ws in held))
+    report["kib_per_connection"] = round((second - first) / args.connections, 2)
+    return report
+
+
+def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure what one more idle, logged-in connection costs the worker."""
+    env = {"PYTHONTRACEMALLOC": str(args.tracemalloc)} if args.tracemalloc else {}
+    process, port, worker = start_server(env, "--http")
+    try:
+        return asyncio.run(idle_async(args, port, worker))
+    finally:
+        stop_server(process)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -376,13 +419,19 @@ def main() -> None:
     pauses_parser.add_argument("--seconds", type=float, default=20.0)
     pauses_parser.add_argument("--thresholds", default="", help="A,B,C: set before opening")
     pauses_parser.add_argument("--unfreeze", action="store_true", help="undo gc.freeze() first")
+    idle_parser = sub.add_parser("idle")
+    idle_parser.add_argument("--connections", type=int, default=1000)
+    idle_parser.add_argument("--tracemalloc", type=int, default=0, help="frames to trace")
+    idle_parser.add_argument("--group", default="lineno", choices=["lineno", "traceback"])
+    idle_parser.add_argument("--top", type=int, default=30)
     framing_parser = sub.add_parser("framing")
     framing_parser.add_argument("--fragments", type=int, default=1_000_000)
     framing_parser.add_argument("--empty", type=int, default=2_000_000)
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    result = {"churn": churn, "pauses": pauses, "framing": framing}[args.command](args)
+    commands = {"churn": churn, "pauses": pauses, "idle": idle, "framing": framing}
+    result = commands[args.command](args)
     print(json.dumps(result))
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 
 from .conf import settings
+from .server.stack import inline_middleware_calls
 
 if TYPE_CHECKING:
     from .server.handoff import Upgrade
@@ -35,3 +36,13 @@ class WebSocketDispatcher(WSGIHandler):
     """Run WebSocket requests through Django's full handler and middleware."""
 
     request_class = WebSocketRequest
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        """Build Django's middleware chain, then make its calls cost no C frame.
+
+        A WebSocket view waits inside the whole chain for hours: every C frame
+        on the way is copied for each waiting connection (:mod:`djws.server.stack`).
+        """
+        super().load_middleware(is_async)
+        if not is_async:
+            inline_middleware_calls(getattr(self, "_middleware_chain", None))

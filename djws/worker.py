@@ -25,6 +25,7 @@ imports nothing from Django at module level.
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from typing import Any
@@ -57,6 +58,10 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
 
     def patch(self) -> None:
         """Patch gevent (and psycopg2) before the application, and Django, load."""
+        if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+            # Each greenlet would keep who spawned it and where (for gevent's
+            # debugging tools): half a kilobyte for every connection.
+            gevent.config.track_greenlet_tree = False
         patching.patch()
         patching.ensure_patched()
         raise_open_file_limit()

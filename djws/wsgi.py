@@ -30,6 +30,7 @@ from .patching import ensure_patched
 from .pool import install as install_pool
 from .protocol import http
 from .server.registry import registry
+from .server.stack import direct_call
 
 __all__ = ["WebSocketRouter", "get_wsgi_websocket_application"]
 
@@ -57,6 +58,8 @@ class WebSocketRouter:
     def __init__(self, websocket_app: WSGIApp, http_app: WSGIApp | None = None) -> None:
         self.websocket_app = websocket_app
         self.http_app = http_app
+        # Called without a C frame: a waiting view keeps this call on its stack.
+        self._websocket_call = direct_call(websocket_app)
         #: The server's settings, read once by :meth:`start_serving`.
         self.config: ServerSettings | None = None
 
@@ -73,7 +76,7 @@ class WebSocketRouter:
         if self.config is None:
             self.start_serving()
         if "djws.upgrade" in environ:
-            return self.websocket_app(environ, start_response)
+            return self._websocket_call(environ, start_response)
         if self.http_app is not None:
             return self.http_app(environ, start_response)
         return upgrade_required(start_response)

@@ -141,6 +141,13 @@ class Parser:
     The parser never raises for anything a client sends.
     """
 
+    # No __dict__: a worker holds one parser per connection.
+    __slots__ = (  # noqa: SIM905 - one name per line would take a screen
+        "__weakref__ _buffer _compressed _decoder _frame_data _frame_fin _frame_opcode"
+        " _frame_rsv1 _frames _mask _mask_offset _message _message_opcode _remaining _weight"
+        " close deflate done error max_frame_size max_message_size pings"
+    ).split()
+
     def __init__(
         self,
         *,

@@ -32,6 +32,8 @@ urlpatterns = [
     path("memory/report/", views.gc_report),
     path("memory/gc/start/", views.gc_timing_start),
     path("memory/gc/report/", views.gc_timing_report),
+    path("memory/snapshot/", views.memory_snapshot),
+    path("memory/stacks/", views.memory_stacks),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)
