@@ -348,13 +348,15 @@ def memory_stacks(request, ws):
 GC_PAUSES: list = []
 
 
-def _gc_timer(phase, info, _started=[0.0]):  # noqa: B006 - the callback's own clock
+def _gc_timer(phase, info, _started=[0.0, 0.0]):  # noqa: B006 - the callback's own clock
     import time
 
     if phase == "start":
-        _started[0] = time.perf_counter()
+        _started[:] = [time.perf_counter(), time.thread_time()]
     else:
-        GC_PAUSES.append([info["generation"], time.perf_counter() - _started[0]])
+        wall = time.perf_counter() - _started[0]
+        cpu = time.thread_time() - _started[1]
+        GC_PAUSES.append([info["generation"], wall, cpu])
 
 
 @websocket
@@ -383,18 +385,22 @@ def gc_timing_report(request, ws):
     pauses = list(GC_PAUSES)
     GC_PAUSES.clear()
     report = {
-        "collections": [sum(1 for g, _ in pauses if g == n) for n in range(3)],
+        "collections": [sum(1 for p in pauses if p[0] == n) for n in range(3)],
         "max_ms": [
-            round(max([s for g, s in pauses if g == n] or [0.0]) * 1000, 2) for n in range(3)
+            round(max([p[1] for p in pauses if p[0] == n] or [0.0]) * 1000, 2) for n in range(3)
+        ],
+        "max_cpu_ms": [
+            round(max([p[2] for p in pauses if p[0] == n] or [0.0]) * 1000, 2) for n in range(3)
         ],
         "tracked": len(gc.get_objects()),
         "frozen": gc.get_freeze_count(),
         "thresholds": gc.get_threshold(),
     }
     if request.GET.get("collect"):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         gc.collect()
         report["full_collection_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        report["full_collection_cpu_ms"] = round((time.thread_time() - cpu) * 1000, 2)
         GC_PAUSES.clear()
     ws.send_json(report)
 
