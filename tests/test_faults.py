@@ -4,23 +4,29 @@ Each test injects one fault into a real server -- a killed worker, database
 backends terminated under it, an unreachable database, connection churn,
 hostile framing, a client that opens TCP and says nothing at shutdown -- then
 checks that the worker still serves a healthy client. Every wait is bounded;
-the module runs in CI in about a minute and a half. (Redis faults are in
+the module runs in CI in under a minute. (Redis faults are in
 ``tests/test_broadcast_redis.py``.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import itertools
+import os
 import select
+import signal
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect as async_connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from .support import (
@@ -29,9 +35,11 @@ from .support import (
     manage,
     raw_request,
     run_server,
+    start_server,
     status_of,
     upgrade_request,
 )
+from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
 
 DRIVERS = ["psycopg2", "psycopg"]
 
@@ -236,3 +244,179 @@ def test_a_query_failing_after_accept_closes_with_1011(no_database: Server) -> N
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1011, "internal server error")
     assert_healthy(no_database)
+
+
+# The worker is killed
+
+
+def reconnect_and_echo(server: Server, message: str, timeout: float = 20.0) -> None:
+    """Reconnect until a worker answers (bounded), as a client's backoff would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(f"{server.url}/echo/", open_timeout=5) as ws:
+                ws.send(message)
+                assert ws.recv(timeout=5) == message
+                return
+        except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_killed_worker_is_replaced_and_its_clients_reconnect() -> None:
+    with run_server() as server:
+        killed = worker_pid(server)
+        with contextlib.ExitStack() as stack:
+            clients = [stack.enter_context(connect(f"{server.url}/echo/")) for _ in range(5)]
+            for ws in clients:
+                ws.send("before")
+                assert ws.recv(timeout=10) == "before"
+            os.kill(killed, signal.SIGKILL)
+            for ws in clients:
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=10)
+                assert closed.value.rcvd is None  # no close frame: 1006 for the client
+                assert ws.protocol.close_code == 1006
+        for n in range(5):
+            reconnect_and_echo(server, f"after {n}")
+        assert worker_pid(server) != killed  # gunicorn's arbiter started a new one
+        assert_healthy(server)
+
+
+# Connection churn
+
+
+async def churn_round(url: str, connections: int, deflate: bool) -> None:
+    """Open ``connections`` WebSockets (50 handshakes at a time), echo on each, close all.
+
+    Held open together, their objects outlive two young collections: a
+    reference cycle among them would leak, not die young.
+    """
+    gate = asyncio.Semaphore(50)
+    compression = "deflate" if deflate else None
+
+    async def one() -> Any:
+        async with gate:
+            return await async_connect(url, compression=compression, open_timeout=30)
+
+    clients = await asyncio.gather(*(one() for _ in range(connections)))
+    for n, ws in enumerate(clients):
+        await ws.send(f"message {n}")
+    for n, ws in enumerate(clients):
+        assert await asyncio.wait_for(ws.recv(), 30) == f"message {n}"
+    await asyncio.gather(*(ws.close() for ws in clients))
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["plain", "deflate"])
+def test_churn_leaves_the_worker_memory_flat(deflate: bool) -> None:
+    """12 rounds of 300 connections: RSS after the last within 1.1x of round 3."""
+    with run_server(env={"DJWS_TEST_DEBUG": "0"}) as server:
+        pid = worker_pid(server)
+        rss = []
+        for _ in range(12):
+            asyncio.run(churn_round(f"{server.url}/echo/", 300, deflate))
+            time.sleep(0.2)  # the last views finish
+            rss.append(rss_kib(pid))
+        assert rss[-1] <= 1.1 * rss[2], f"RSS by round, KiB: {rss}"
+        assert_healthy(server)
+
+
+# Hostile framing
+
+
+def flood(client: RawClient, frames: Iterator[bytes], pid: int) -> tuple[bytes, int]:
+    """Send ``frames`` until the server answers; return its answer and the peak RSS."""
+    peak = rss_kib(pid)
+    batch = bytearray()
+    client.sock.settimeout(30)
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        for frame in frames:
+            batch += frame
+            if len(batch) < 65536:
+                continue
+            client.send(bytes(batch))
+            batch.clear()
+            peak = max(peak, rss_kib(pid))
+            if select.select([client.sock], [], [], 0)[0]:
+                break
+    return client.recv_frame(), max(peak, rss_kib(pid))
+
+
+@pytest.fixture(scope="module")
+def hostile_target() -> Iterator[tuple[Server, int]]:
+    with run_server(env={"DJWS_TEST_DEBUG": "0"}) as server:
+        assert_healthy(server)
+        yield server, worker_pid(server)
+
+
+def test_a_million_one_byte_fragments_are_refused_without_memory(
+    hostile_target: tuple[Server, int],
+) -> None:
+    server, pid = hostile_target
+    before = rss_kib(pid)
+    with RawClient(server) as client:
+        fragments = itertools.chain(
+            [client_frame(0x2, b"x", fin=False)],
+            itertools.repeat(client_frame(0x0, b"x", fin=False), 1_000_000),
+        )
+        answer, peak = flood(client, fragments, pid)
+    assert answer == close_frame(
+        1009,
+        "message of 1048579 bytes or more over the limit, counting the headers of its"
+        " 149797 frames",
+    )
+    assert peak - before < 4 * 1024, f"RSS grew by {peak - before} KiB"
+    assert_healthy(server)
+
+
+def test_millions_of_empty_compressed_fragments_are_refused_without_memory(
+    hostile_target: tuple[Server, int],
+) -> None:
+    server, pid = hostile_target
+    before = rss_kib(pid)
+    with RawClient(server, Sec_WebSocket_Extensions="permessage-deflate") as client:
+        assert "permessage-deflate" in client.response
+        fragments = itertools.chain(
+            [client_frame(0x2, b"", fin=False, rsv=0b100)],
+            itertools.repeat(client_frame(0x0, b"", fin=False), 2_000_000),
+        )
+        answer, peak = flood(client, fragments, pid)
+    assert answer == close_frame(
+        1009,
+        "compressed message of 1048578 bytes or more over the limit, counting the headers of"
+        " its 174763 frames",
+    )
+    assert peak - before < 4 * 1024, f"RSS grew by {peak - before} KiB"
+    assert_healthy(server)
+
+
+# Shutdown
+
+
+def test_a_connection_that_never_sent_a_request_does_not_hold_shutdown() -> None:
+    server = start_server()
+    try:
+        assert_healthy(server)
+        with (
+            socket.create_connection(("127.0.0.1", server.port), timeout=10) as silent,
+            connect(f"{server.url}/echo/") as ws,
+        ):
+            ws.send("open")
+            assert ws.recv(timeout=10) == "open"
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1001,
+                "server shutting down",
+            )
+            assert silent.recv(1) == b""  # closed, without waiting for its request
+            server.process.wait(timeout=10)
+            elapsed = time.monotonic() - started
+        # The handshake timeout is 10 s: the silent client was not waited for.
+        assert elapsed < 5.0, f"shutdown took {elapsed:.1f} s"
+    finally:
+        server.stop()
