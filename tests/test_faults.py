@@ -4,8 +4,8 @@ Each test injects one fault into a real server -- a killed worker, database
 backends terminated under it, an unreachable database, connection churn,
 hostile framing, a client that opens TCP and says nothing at shutdown -- then
 checks that the worker still serves a healthy client. Every wait is bounded;
-the module runs in CI in under a minute. (Redis faults are in
-``tests/test_broadcast_redis.py``.)
+the module takes about a minute. The figures behind these tests are in
+``docs/topics/operations.rst``.
 """
 
 from __future__ import annotations
