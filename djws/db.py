@@ -87,11 +87,12 @@ def install() -> None:
     """Make this process's database connections replace themselves once dead.
 
     Wraps each backend's ``ensure_connection``, which Django calls before every
-    cursor and transaction: outside ``atomic()``, a connection that has had an
-    error (``errors_occurred``) or has input while idle (:func:`djws.pool.peer_closed`,
-    one ``poll()``) must pass Django's ``is_usable()`` (``SELECT 1``), or it is
-    closed and a new one opened. Django itself checks only between requests
-    (``CONN_HEALTH_CHECKS``), and a WebSocket view is one request that lasts hours.
+    cursor and transaction: in autocommit mode and outside ``atomic()``, a
+    connection that has had an error (``errors_occurred``) or has input while
+    idle (:func:`djws.pool.peer_closed`, one ``poll()``) must pass Django's
+    ``is_usable()`` (``SELECT 1``), or it is closed and a new one opened.
+    Django itself checks only between requests (``CONN_HEALTH_CHECKS``), and a
+    WebSocket view is one request that lasts hours.
     """
     for alias in connections:
         cls = type(connections[alias])
@@ -102,6 +103,7 @@ def install() -> None:
         def ensure_connection(self: Any, _original: Any = original) -> None:
             if (
                 self.connection is not None
+                and self.autocommit  # a transaction of the view's own is the view's to end
                 and not self.in_atomic_block
                 and (self.errors_occurred or peer_closed(self.connection))
             ):
