@@ -40,6 +40,7 @@ import select
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -52,6 +53,8 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "tests" / "project"
 URL_RE = re.compile(r"ws://127\.0\.0\.1:(\d+)/")
+# The SQLite database of the servers this run starts; removed when it ends.
+WORKDIR = tempfile.TemporaryDirectory(prefix="djws-churn-")
 
 
 def rss_kib(pid: int) -> int:
@@ -64,7 +67,7 @@ def rss_kib(pid: int) -> int:
 
 def start_server(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[str], int, int]:
     """Start the test project's server; return it, its port and its worker's PID."""
-    database = env.get("DJWS_TEST_SQLITE") or str(Path("/tmp") / f"djws-churn-{os.getpid()}.db")
+    database = env.get("DJWS_TEST_SQLITE") or str(Path(WORKDIR.name) / "db.sqlite3")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJWS_TEST_DEBUG": "0", **env}
     env["DJWS_TEST_SQLITE"] = database
     subprocess.run(
