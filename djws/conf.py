@@ -32,7 +32,8 @@ DEFAULTS: dict[str, Any] = {
     # host in ALLOWED_HOSTS". See djws.origin for the pattern grammar.
     "WEBSOCKET_ALLOWED_ORIGINS": None,
     # Largest message (after decompression) and largest single frame a client may
-    # send. Over it: close 1009.
+    # send. Over it: close 1009. A fragmented message also weighs its frames'
+    # headers; a compressed one must fit as it arrives too (djws.protocol.frames).
     "WEBSOCKET_MAX_MESSAGE_SIZE": 1 * MIB,
     "WEBSOCKET_MAX_FRAME_SIZE": None,
     # Bytes queued for a client that does not read before it is closed (1008) -- for

@@ -1,11 +1,11 @@
 """The ``ws`` object a view receives: one WebSocket connection, on gevent.
 
-This is the thin I/O layer over two socket-free parts: the protocol
+The thin I/O layer over two socket-free parts: the protocol
 (:class:`~djws.protocol.protocol.ServerProtocol`: frames, pings, the closing
 handshake, close codes) and the transport (:class:`~djws.server.transport.Transport`:
-non-blocking reads and bounded writes). It moves bytes between them, hands
-messages (``str`` for text, ``bytes`` for binary) to the view, and keeps the
-timer that cuts TCP when a client does not finish the closing handshake.
+non-blocking reads, bounded writes). It moves bytes between them, hands messages
+(``str`` for text, ``bytes`` for binary) to the view, and keeps the timer that
+cuts TCP when a client does not finish the closing handshake.
 
 A connection is created pending by ``@websocket`` from the upgrade request
 (:mod:`djws.opening`) and accepted with :meth:`WebSocket.accept`, which writes
@@ -33,7 +33,6 @@ from websockets.frames import CloseCode
 
 from . import db
 from .exceptions import BufferFull, ConnectionClosed
-from .membership import Membership
 from .opening import NOT_ACCEPTED, AcceptHook, Opening
 from .protocol.frames import OP_BINARY, OP_TEXT
 from .protocol.protocol import ServerProtocol, State
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["CloseCode", "WebSocket"]
 
 
-class WebSocket(Opening, Membership):
+class WebSocket(Opening):
     """A WebSocket connection, used from a synchronous view.
 
     Typical use::
@@ -56,6 +55,10 @@ class WebSocket(Opening, Membership):
         for message in ws:      # str for text frames, bytes for binary ones
             ws.send(message)
     """
+
+    # A worker holds thousands, nearly all idle: no __dict__, and no queue of
+    # received items until there is something in it.
+    __slots__ = ("__weakref__", "_close_timer", "_owner", "_protocol", "_ready", "_transport")
 
     def __init__(
         self,
@@ -68,7 +71,7 @@ class WebSocket(Opening, Membership):
         self._protocol: ServerProtocol | None = None
         self._transport: Transport | None = None
         self._owner = getcurrent()
-        self._ready: deque[Any] = deque()
+        self._ready: deque[Any] | None = None
         self._close_timer: Any = None
 
     # Opening
@@ -122,8 +125,11 @@ class WebSocket(Opening, Membership):
         deadline = None if timeout is None else monotonic() + timeout
         release_delay = self._config.db_release_delay
         while True:
-            if self._ready:
-                return self._ready.popleft()
+            if ready := self._ready:
+                item = ready.popleft()
+                if not ready:
+                    self._ready = None
+                return item
             if protocol.end_pending:
                 protocol.end()  # the messages sent before the close or error are all taken
                 self._sync()
@@ -162,6 +168,8 @@ class WebSocket(Opening, Membership):
         Safe to call from any greenlet of the process; this is how a view waits
         on its socket and on other sources at once without losing a message.
         """
+        if self._ready is None:
+            self._ready = deque()
         self._ready.append(item)
         if self._transport is not None:
             self._transport.wake()
@@ -174,20 +182,20 @@ class WebSocket(Opening, Membership):
             return
         messages = protocol.receive_data(data)
         if messages:
-            self._ready.extend(messages)
+            if self._ready is None:
+                self._ready = deque(messages)
+            else:
+                self._ready.extend(messages)
         if protocol.end_pending and not self._ready:
             protocol.end()
         if protocol.has_output:
             self._sync()
 
     def pump(self) -> None:
-        """Take in what the client sent while the view is busy elsewhere.
+        """Take in what the client sent while the view is busy elsewhere (never blocks).
 
-        For a view that is not waiting in ``receive()`` -- one that only sends,
-        or is slow between messages -- so the client's pongs are seen and pings
-        answered, and a live client is not mistaken for a dead one. Messages
-        wait for the view's next ``receive()``. Never blocks; a no-op while the
-        view itself is reading.
+        So a view that only sends, or is slow between messages, still sees pongs
+        and answers pings; messages wait for its next ``receive()``.
         """
         protocol, transport = self._open()
         if transport.reading or transport.closed or protocol.parser.done:
@@ -304,22 +312,19 @@ class WebSocket(Opening, Membership):
 
         1005 stands for a close frame without a code.
         """
-        if self._protocol is None:
-            return None
-        self._check_transport()
-        return self._protocol.close_code
+        return None if self._protocol is None else self._settled().close_code
 
     @property
     def close_reason(self) -> str | None:
         """The reason that came with :attr:`close_code` (``""`` if none)."""
-        if self._protocol is None:
-            return None
-        self._check_transport()
-        return self._protocol.close_reason
+        return None if self._protocol is None else self._settled().close_reason
 
-    def _check_transport(self) -> None:
-        if self._transport is not None and self._transport.closed and self._protocol is not None:
-            self._protocol.connection_lost()
+    def _settled(self) -> ServerProtocol:
+        """The protocol, told first if the transport found the TCP connection closed."""
+        protocol, transport = self._open()
+        if transport.closed:
+            protocol.connection_lost()
+        return protocol
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake with ``code`` and ``reason``.
@@ -328,18 +333,14 @@ class WebSocket(Opening, Membership):
         client to answer; from another greenlet, return at once: the view's next
         ``receive()`` returns None.
         """
-        protocol, _transport = self._open()
-        self._check_transport()
-        protocol.send_close(code, reason)
+        self._settled().send_close(code, reason)
         self._sync()
         if getcurrent() is self._owner:
             self.wait_closed()
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (RFC 6455, 7.1.7): close frame, then close TCP."""
-        protocol, _transport = self._open()
-        self._check_transport()
-        protocol.fail(code, reason)
+        self._settled().fail(code, reason)
         self._sync()
 
     def _start_close_timer(self) -> None:
@@ -350,7 +351,7 @@ class WebSocket(Opening, Membership):
     def wait_closed(self) -> None:
         """Read and discard until the client has closed the TCP connection."""
         protocol, transport = self._open()
-        self._ready.clear()
+        self._ready = None
         if not self.closed:
             self.close()
             return
@@ -365,7 +366,7 @@ class WebSocket(Opening, Membership):
             if not data:
                 break
             self._receive_data(data)
-            self._ready.clear()
+            self._ready = None
         transport.close()
         protocol.connection_lost()
 

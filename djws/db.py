@@ -7,6 +7,12 @@ is reached by the 101st socket). So djws releases a greenlet's connections
 after the handshake and whenever its view has waited on the socket for
 ``WEBSOCKET_DB_RELEASE_DELAY`` seconds -- never inside ``atomic()``, where
 closing would lose the transaction.
+
+And a connection a view holds may die under it while it waits (a database
+failover, ``pg_terminate_backend``): :func:`install` makes every connection
+check itself before use, outside transactions, so the view's next query runs
+on a new connection instead of failing -- and so does the query after one that
+failed because the connection broke.
 """
 
 from __future__ import annotations
@@ -15,9 +21,15 @@ from typing import Any
 
 from django.db import connections
 
-from .pool import pool
+from .pool import peer_closed, pool
 
-__all__ = ["ALL_DATABASES", "close_all", "connections_in_use", "release_connections"]
+__all__ = [
+    "ALL_DATABASES",
+    "close_all",
+    "connections_in_use",
+    "install",
+    "release_connections",
+]
 
 
 class _AllDatabases:
@@ -69,3 +81,37 @@ def close_all(**kwargs: Any) -> None:
     kept connection would only leak.
     """
     release_connections()
+
+
+def install() -> None:
+    """Make this process's database connections replace themselves once dead.
+
+    Wraps each backend's ``ensure_connection``, which Django calls before every
+    cursor and transaction: in autocommit mode and outside ``atomic()``, a
+    connection that has had an error (``errors_occurred``) or has input while
+    idle (:func:`djws.pool.peer_closed`, one ``poll()``) must pass Django's
+    ``is_usable()`` (``SELECT 1``), or it is closed and a new one opened.
+    Django itself checks only between requests (``CONN_HEALTH_CHECKS``), and a
+    WebSocket view is one request that lasts hours.
+    """
+    for alias in connections:
+        cls = type(connections[alias])
+        if getattr(cls.ensure_connection, "djws_checked", False):
+            continue
+        original = cls.ensure_connection
+
+        def ensure_connection(self: Any, _original: Any = original) -> None:
+            if (
+                self.connection is not None
+                and self.autocommit  # a transaction of the view's own is the view's to end
+                and not self.in_atomic_block
+                and (self.errors_occurred or peer_closed(self.connection))
+            ):
+                if self.is_usable():
+                    self.errors_occurred = False
+                else:
+                    self.close()
+            _original(self)
+
+        ensure_connection.djws_checked = True  # type: ignore[attr-defined]
+        cls.ensure_connection = ensure_connection  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase, HttpResponseRedirectBase
 
 from .conf import settings
+from .server.stack import inline_middleware_calls
 
 if TYPE_CHECKING:
     from .server.handoff import Upgrade
@@ -50,6 +51,11 @@ class WebSocketDispatcher(WSGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         """Build Django's middleware chain, then wrap it to refuse handshakes' login redirects."""
         super().load_middleware(is_async)
+        if not is_async:
+            # A WebSocket view waits inside the whole chain for hours: every C
+            # frame on the way is copied for each waiting connection
+            # (djws.server.stack), so the chain's calls are made direct first.
+            inline_middleware_calls(getattr(self, "_middleware_chain", None))
         chain: Callable[[HttpRequest], HttpResponseBase] = self._middleware_chain  # type: ignore[has-type]
 
         def refuse_login_redirects(request: HttpRequest) -> HttpResponseBase:

@@ -27,7 +27,10 @@ class Groups(Protocol):
 class Membership:
     """The group side of a connection: every call goes to the attached :class:`Groups`."""
 
-    _groups: Groups | None = None
+    __slots__ = ("_groups",)
+
+    def __init__(self) -> None:
+        self._groups: Groups | None = None
 
     def attach_groups(self, groups: Groups) -> None:
         """Let ``groups`` (the broadcast hub) own this connection's group memberships."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .membership import Membership
 from .protocol.handshake import deflate_factory
 
 if TYPE_CHECKING:
@@ -41,12 +42,27 @@ NOT_ACCEPTED = (
 )
 
 
-class Opening:
-    """The pending side of a connection, and the handshake that ends it."""
+class Opening(Membership):
+    """The pending side of a connection, and the handshake that ends it.
+
+    A :class:`~djws.membership.Membership` too, so that the connection's state
+    is laid out in one line of classes, each with ``__slots__`` (a class may not
+    inherit slots from two bases).
+    """
+
+    __slots__ = (
+        "_config",
+        "_on_accept",
+        "_upgrade",
+        "offered_subprotocols",
+        "request",
+        "subprotocol",
+    )
 
     def __init__(
         self, upgrade: Upgrade, request: HttpRequest | None = None, *, on_accept: AcceptHook | None
     ) -> None:
+        super().__init__()
         self._upgrade: Upgrade | None = upgrade
         self._config: ServerSettings = upgrade.config
         self._on_accept = on_accept

@@ -11,12 +11,17 @@ The rule:
 * no ``Origin`` header: allowed. Only non-browser clients omit it, and they can
   send any header they like anyway;
 * ``WEBSOCKET_ALLOWED_ORIGINS`` unset (None): allowed if the Origin's host and
-  port are the request's own ``Host``, or its host matches ``ALLOWED_HOSTS``
-  (with ``DEBUG`` and an empty ``ALLOWED_HOSTS``, Django's development default:
-  localhost, 127.0.0.1 and [::1]). A ``"*"`` in ``ALLOWED_HOSTS`` is ignored
-  here: it says "accept any Host header", not "let any site use my users'
-  cookies", so such a project allows only same-host origins until it lists
-  them in ``WEBSOCKET_ALLOWED_ORIGINS``;
+  port are the request's own host, *as Django validates it* (``get_host()``:
+  ``ALLOWED_HOSTS``, ``USE_X_FORWARDED_HOST``, and with ``DEBUG`` and an empty
+  ``ALLOWED_HOSTS`` Django's development default, ``.localhost``, ``127.0.0.1``
+  and ``[::1]``), or if its host matches ``ALLOWED_HOSTS`` (with the same
+  default). The ``Host`` header is the client's to write: a DNS-rebinding page
+  sends ``Host: evil.example`` with ``Origin: http://evil.example``, which
+  would be "same host" if the host were not validated here, whether or not the
+  project runs ``CommonMiddleware``. A ``"*"`` in ``ALLOWED_HOSTS`` is ignored
+  for the origin's host: it says "accept any Host header", not "let any site
+  use my users' cookies", so such a project allows only same-host origins
+  until it lists them in ``WEBSOCKET_ALLOWED_ORIGINS``;
 * otherwise it must match one of the patterns in the list:
 
   ``"*"``                       any origin (turns the check off);
@@ -37,6 +42,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings as django_settings
+from django.core.exceptions import DisallowedHost
 from django.http.request import validate_host
 
 from .conf import settings
@@ -47,6 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["origin_allowed", "origin_matches", "pattern_error"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# Django's own default when DEBUG is on and ALLOWED_HOSTS is empty (HttpRequest.get_host).
+_DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
 
 
 def _split(url: str) -> tuple[str, str, int | None]:
@@ -105,15 +113,24 @@ def origin_allowed(request: HttpRequest, allowed: Sequence[str] | None = None) -
         _scheme, host, port = _split(origin)
     except ValueError:
         return False
-    request_host = request.META.get("HTTP_HOST", "")
-    if urlsplit(origin).netloc.lower() == request_host.lower() or (
-        port is not None and f"{host}:{port}" == request_host.lower()
+    request_host = _validated_host(request)
+    if request_host is not None and (
+        urlsplit(origin).netloc.lower() == request_host
+        or (port is not None and f"{host}:{port}" == request_host)
     ):
         return True
     allowed_hosts = [pattern for pattern in django_settings.ALLOWED_HOSTS if pattern != "*"]
     if django_settings.DEBUG and not django_settings.ALLOWED_HOSTS:
-        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+        allowed_hosts = _DEBUG_HOSTS
     return validate_host(_host_for_validation(host), allowed_hosts)
+
+
+def _validated_host(request: HttpRequest) -> str | None:
+    """The request's host, lowercased, if Django accepts it; None if ALLOWED_HOSTS does not."""
+    try:
+        return request.get_host().lower()
+    except DisallowedHost:
+        return None
 
 
 def _host_for_validation(host: str) -> str:

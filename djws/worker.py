@@ -25,6 +25,7 @@ imports nothing from Django at module level.
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from typing import Any
@@ -34,15 +35,24 @@ from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
 
 from . import patching
 
-__all__ = ["WebSocketWorker"]
+__all__ = ["WebSocketWorker", "collect_when_quiet"]
 
 KEEPALIVE_TICK = 1.0
-# A worker holding thousands of connections has millions of long-lived objects;
-# with CPython's default thresholds (700, 10, 10) full collections walked them
-# all every few seconds and stalled broadcasts (5,000 subscribers: p99 217 ms,
-# max 266 ms). Freezing what exists after start-up and collecting the young
-# generation less often brought the p99 to 51 ms, the same as with no GC at all.
-GC_THRESHOLDS = (10_000, 50, 100)
+# The cyclic garbage collector. A finished connection is freed by reference
+# counting alone (tests/test_memory.py), so the collector only looks for cycles
+# an application makes. Measured in a worker with 10,000 connections open
+# (bench/churn.py pauses; docs/topics/operations.rst): a collection of the young
+# generations at CPython's default thresholds takes at most 2 ms of CPU; a full
+# one walks every object the connections hold (about 70 each) and takes 370 ms.
+# So the young generations keep CPython's thresholds, automatic full collections
+# are off (a third threshold that is never reached), and the worker runs a full
+# collection itself when it is quiet: at most once a minute, with at most
+# GC_QUIET_CONNECTIONS open (250: about 3 ms), and only if the young generations
+# passed something on since the last one. Objects loaded at start-up (Django,
+# the urlconfs, the views: some 60,000) are frozen, out of every collection.
+GC_THRESHOLDS = (700, 10, 1_000_000)
+GC_QUIET_CONNECTIONS = 250
+GC_FULL_INTERVAL = 60.0
 
 
 def raise_open_file_limit() -> None:
@@ -52,11 +62,28 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def collect_when_quiet() -> bool:
+    """Run a full collection if few connections are open and it may find something.
+
+    Return whether it ran.
+    """
+    from .server.registry import registry
+
+    if len(registry) > GC_QUIET_CONNECTIONS or not gc.get_count()[2]:
+        return False
+    gc.collect()
+    return True
+
+
 class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hints
     """A gevent worker whose requests may become WebSockets accepted by Django views."""
 
     def patch(self) -> None:
         """Patch gevent (and psycopg2) before the application, and Django, load."""
+        if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
+            # Each greenlet would keep who spawned it and where (for gevent's
+            # debugging tools): half a kilobyte for every connection.
+            gevent.config.track_greenlet_tree = False
         patching.patch()
         patching.ensure_patched()
         raise_open_file_limit()
@@ -84,11 +111,15 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
         from .server.keepalive import check_connections
 
         config = getattr(self.wsgi, "config", None) or ServerSettings.read()
+        next_full_collection = time.monotonic() + GC_FULL_INTERVAL
         while self.alive:
             gevent.sleep(KEEPALIVE_TICK)
             now = time.monotonic()
             check_connections(now, config)
             pool.prune(now)
+            if now >= next_full_collection:
+                next_full_collection = now + GC_FULL_INTERVAL
+                collect_when_quiet()
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM: stop accepting, say "going away" to every client, then drain."""

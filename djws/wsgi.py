@@ -44,6 +44,7 @@ from .pool import install as install_pool
 from .protocol import http
 from .protocol.handshake import is_upgrade_request
 from .server.registry import registry
+from .server.stack import direct_call
 
 __all__ = ["WRONG_SERVER", "WebSocketRouter", "get_wsgi_websocket_application"]
 
@@ -80,6 +81,8 @@ class WebSocketRouter:
     def __init__(self, websocket_app: WSGIApp, http_app: WSGIApp | None = None) -> None:
         self.websocket_app = websocket_app
         self.http_app = http_app
+        # Called without a C frame: a waiting view keeps this call on its stack.
+        self._websocket_call = direct_call(websocket_app)
         #: The server's settings, read once by :meth:`start_serving`.
         self.config: ServerSettings | None = None
 
@@ -89,6 +92,7 @@ class WebSocketRouter:
         self.config = ServerSettings.read()
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
+        db.install()
         registry.serving = True
         get_backend().start_serving()
 
@@ -106,7 +110,7 @@ class WebSocketRouter:
         if self.config is None:
             self.start_serving()
         if "djws.upgrade" in environ or self._event_stream(environ):
-            return self.websocket_app(environ, start_response)
+            return self._websocket_call(environ, start_response)
         if "djws.server" not in environ and (
             "wsgi.websocket" in environ or is_upgrade_request(environ)
         ):

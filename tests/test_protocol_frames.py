@@ -149,7 +149,10 @@ def message_over_the_limit(c: RawClient) -> None:
 def fragmented_message_over_the_limit(c: RawClient) -> None:
     c.send_frame(BINARY, b"x" * 40000, fin=False)
     c.send_frame(CONT, b"x" * 40000)
-    c.expect_close(1009, "message of 80000 bytes or more over the limit")
+    # 80,000 bytes of payload and two 8-byte frame headers.
+    c.expect_close(
+        1009, "message of 80016 bytes or more over the limit, counting the headers of its 2 frames"
+    )
 
 
 def huge_frame_refused_from_its_header(c: RawClient) -> None:
@@ -270,9 +273,18 @@ def test_close_inside_a_fragmented_message_is_honoured(limited: Server) -> None:
 
 def test_message_at_the_limit_is_accepted(limited: Server) -> None:
     with RawClient(limited) as client:
-        client.send_frame(BINARY, b"z" * 30000, fin=False)
-        client.send_frame(CONT, b"z" * (MAX_MESSAGE - 30000))
+        client.send_frame(BINARY, b"z" * MAX_MESSAGE)
         assert client.recv_message() == b"z" * MAX_MESSAGE
+
+
+def test_fragmented_message_at_the_limit_with_its_frame_headers_is_accepted(
+    limited: Server,
+) -> None:
+    """Each frame of a fragmented message weighs its header too: 8 bytes here."""
+    with RawClient(limited) as client:
+        client.send_frame(BINARY, b"z" * 30000, fin=False)
+        client.send_frame(CONT, b"z" * (MAX_MESSAGE - 30000 - 16))
+        assert client.recv_message() == b"z" * (MAX_MESSAGE - 16)
 
 
 def test_decompression_bomb_is_closed_with_1009(limited: Server) -> None:

@@ -9,12 +9,13 @@ The rule is documented in :mod:`djws.origin` and ``docs/topics/security.rst``.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 
 import pytest
 
 from djws.origin import origin_matches, pattern_error
 
-from .support import Server, status_of, upgrade_request
+from .support import Server, run_server, status_of, upgrade_request
 
 pytestmark = pytest.mark.fast
 
@@ -69,6 +70,61 @@ def test_view_override_replaces_the_default_rule(server: Server) -> None:
     assert status_of(handshake(server, path, Origin="http://app.example.com")) == 403
     assert status_of(handshake(server, path, Origin=f"http://127.0.0.1:{server.port}")) == 403
     assert status_of(handshake(server, path)) == 101
+
+
+# The same-host rule trusts only a host that Django accepts (ALLOWED_HOSTS).
+
+
+@pytest.fixture(scope="module")
+def no_common_middleware() -> Iterator[Server]:
+    """A server whose MIDDLEWARE has no CommonMiddleware: nothing else validates Host."""
+    with run_server(env={"DJWS_TEST_COMMON_MIDDLEWARE": "0"}) as server:
+        yield server
+
+
+def test_same_host_rule_refuses_a_host_outside_allowed_hosts(no_common_middleware: Server) -> None:
+    """DNS rebinding: the page and the Host header both say evil.example."""
+    server = no_common_middleware
+    reply = handshake(server, Host="evil.example", Origin="http://evil.example")
+    assert status_of(reply) == 403
+    assert b"Origin not allowed for this WebSocket.\n" in reply  # chunked: no CommonMiddleware
+    reply = handshake(server, Host=f"evil.example:{server.port}", Origin="http://evil.example")
+    assert status_of(reply) == 403
+
+
+def test_same_host_rule_allows_a_host_in_allowed_hosts(no_common_middleware: Server) -> None:
+    server = no_common_middleware
+    host = f"127.0.0.1:{server.port}"
+    assert status_of(handshake(server, Host=host, Origin=f"http://{host}")) == 101
+    # Host validated, Origin another host: the same-host rule does not apply.
+    reply = handshake(server, Host=host, Origin=f"http://evil.example:{server.port}")
+    assert status_of(reply) == 403
+
+
+def test_common_middleware_refuses_the_host_itself(server: Server) -> None:
+    """With CommonMiddleware (the default MIDDLEWARE), Django answers 400 first."""
+    assert status_of(handshake(server, Host="evil.example", Origin="http://evil.example")) == 400
+
+
+@pytest.mark.parametrize(
+    ("host", "origin", "status"),
+    [
+        ("localhost:{port}", "http://localhost:{port}", 101),
+        ("app.localhost:{port}", "http://app.localhost:{port}", 101),
+        ("[::1]:{port}", "http://[::1]:{port}", 101),
+        ("evil.example", "http://evil.example", 403),
+        ("evil.example:{port}", "http://evil.example:{port}", 403),
+    ],
+)
+def test_debug_with_empty_allowed_hosts_trusts_django_development_hosts(
+    host: str, origin: str, status: int
+) -> None:
+    env = {"DJWS_TEST_ALLOWED_HOSTS": "none", "DJWS_TEST_COMMON_MIDDLEWARE": "0"}
+    with run_server(env=env) as server:
+        reply = handshake(
+            server, Host=host.format(port=server.port), Origin=origin.format(port=server.port)
+        )
+    assert status_of(reply) == status
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,11 @@ in ``docs/topics/protocol.rst``):
   in practice -- is parsed by one short loop iteration: header, unmask (the C
   ``apply_mask`` of ``websockets``), decode. About twice the ``Protocol`` rate.
 
+**Bounded memory.** A fragmented message is assembled in one ``bytearray``, and
+each of its frames weighs its header (6 to 14 bytes) against ``max_message_size``:
+empty or tiny fragments cannot stretch a message (a million one-byte fragments
+weigh 7 MB). A compressed message must fit both as it arrives and once inflated.
+
 A server frame is never masked, so for an uncompressed message it is a two to
 ten byte header followed by the payload: :func:`encode_frame` builds it without
 any object, and a broadcast builds it once for every recipient. Compressed
@@ -136,6 +141,13 @@ class Parser:
     The parser never raises for anything a client sends.
     """
 
+    # No __dict__: a worker holds one parser per connection.
+    __slots__ = (  # noqa: SIM905 - one name per line would take a screen
+        "__weakref__ _buffer _compressed _decoder _frame_data _frame_fin _frame_opcode"
+        " _frame_rsv1 _frames _mask _mask_offset _message _message_opcode _remaining _weight"
+        " close deflate done error max_frame_size max_message_size pings"
+    ).split()
+
     def __init__(
         self,
         *,
@@ -162,12 +174,13 @@ class Parser:
         self._frame_fin = False
         self._frame_rsv1 = False
         self._frame_opcode = OP_CONT
-        self._frame_chunks: list[bytes] = []
+        self._frame_data = bytearray()  # a compressed frame's payload, inflated once whole
         # The message being assembled from several frames, or several reads.
         self._message_opcode = 0  # 0: none in progress
         self._compressed = False
-        self._size = 0
-        self._parts: list[bytes] | list[str] = []
+        self._message = bytearray()  # its payload so far (inflated)
+        self._weight = 0  # what counts toward the limit as it arrives: see _check_data
+        self._frames = 0
         self._decoder: codecs.IncrementalDecoder | None = None
 
     def feed(self, data: bytes) -> list[str | bytes]:
@@ -213,7 +226,7 @@ class Parser:
                     if self.done:
                         break
                     continue
-                self._check_data(first, opcode, length)
+                self._check_data(first, opcode, length, header)
                 mask = data[pos + header - 4 : pos + header]
                 pos += header
                 if opcode and first & 0xC0 == 0x80 and end - pos >= length:
@@ -245,7 +258,8 @@ class Parser:
         if length > 125:
             raise _Fail(PROTOCOL_ERROR, "control frame payload over 125 bytes")
 
-    def _check_data(self, first: int, opcode: int, length: int) -> None:
+    def _check_data(self, first: int, opcode: int, length: int, header: int) -> None:
+        """Check a data frame's header; count it toward its message's weight."""
         if opcode > OP_BINARY:
             raise _Fail(PROTOCOL_ERROR, f"reserved opcode {opcode}")
         if length >> 63:
@@ -259,10 +273,21 @@ class Parser:
             raise _Fail(PROTOCOL_ERROR, "new message before the previous one was finished")
         if self.max_frame_size is not None and length > self.max_frame_size:
             raise _Fail(MESSAGE_TOO_BIG, f"frame of {length} bytes over the limit")
-        compressed = self._compressed if opcode == OP_CONT else bool(first & 0x40)
-        size = self._size + length if opcode == OP_CONT else length
-        if not compressed and self.max_message_size is not None and size > self.max_message_size:
-            raise _Fail(MESSAGE_TOO_BIG, f"message of {size} bytes or more over the limit")
+        # A message's weight as it arrives, checked before a frame's payload is
+        # read: its payload on the wire and, if fragmented, its frames' headers.
+        if opcode == OP_CONT:
+            weight, frames = self._weight + header + length, self._frames + 1
+        elif first & 0x80:
+            weight, frames = length, 0  # a whole message in one frame
+        else:
+            weight, frames = header + length, 1  # the first of several
+        if self.max_message_size is not None and weight > self.max_message_size:
+            kind = "compressed message" if first & 0x40 or self._compressed else "message"
+            counted = f", counting the headers of its {frames} frames" if frames else ""
+            raise _Fail(
+                MESSAGE_TOO_BIG, f"{kind} of {weight} bytes or more over the limit{counted}"
+            )
+        self._weight, self._frames = weight, frames
 
     # Data frames
 
@@ -272,8 +297,6 @@ class Parser:
         if opcode:
             self._message_opcode = opcode
             self._compressed = bool(first & 0x40)
-            self._size = 0
-            self._parts = []
             self._decoder = _utf8_decoder() if opcode == OP_TEXT else None
         self._frame_opcode = opcode
         self._frame_fin = bool(first & 0x80)
@@ -292,45 +315,49 @@ class Parser:
         self._mask_offset = (offset + len(chunk)) & 3
         self._remaining -= len(chunk)
         if self._compressed:
-            self._frame_chunks.append(chunk)  # inflated once the frame is whole
+            self._frame_data += chunk  # inflated once the frame is whole
         else:
-            self._size += len(chunk)
             self._add(chunk, final=not self._remaining and self._frame_fin)
         if not self._remaining:
             self._end_frame(messages)
 
     def _end_frame(self, messages: list[str | bytes]) -> None:
         if self._compressed:
-            data = b"".join(self._frame_chunks)
-            self._frame_chunks = []
-            limit = self.max_message_size
-            if limit is not None:
-                limit -= self._size
-            frame = Frame(_OPCODES[self._frame_opcode], data, self._frame_fin, self._frame_rsv1)
-            try:
-                data = bytes(self.deflate.decode(frame, max_size=limit).data)  # type: ignore[union-attr]
-            except PayloadTooBig:
-                raise _Fail(MESSAGE_TOO_BIG, "message over the limit once decompressed") from None
-            except ProtocolError as exc:
-                raise _Fail(PROTOCOL_ERROR, str(exc)) from None
-            self._size += len(data)
-            self._add(data, final=self._frame_fin)
+            self._inflate()
         if self._frame_fin:
-            parts = self._parts
-            if self._decoder is None:
-                messages.append(b"".join(parts))  # type: ignore[arg-type]
-            else:
-                messages.append("".join(parts))  # type: ignore[arg-type]
+            message = self._message
+            self._message = bytearray()
             self._message_opcode = 0
-            self._parts = []
-            self._decoder = None
+            if self._decoder is None:
+                messages.append(bytes(message))
+            else:
+                self._decoder = None
+                messages.append(message.decode())  # validated as it arrived
 
-    def _add(self, data: bytes, *, final: bool) -> None:
+    def _inflate(self) -> None:
+        """Inflate the compressed frame just received, within the message limit."""
+        data = self._frame_data
+        self._frame_data = bytearray()
+        frame = Frame(_OPCODES[self._frame_opcode], data, self._frame_fin, self._frame_rsv1)
+        limit = self.max_message_size
+        room = None if limit is None else limit - len(self._message)
+        try:  # room + 1: websockets reads a max_size of 0 as "no limit"
+            max_size = None if room is None else room + 1
+            inflated = self.deflate.decode(frame, max_size=max_size).data  # type: ignore[union-attr]
+        except PayloadTooBig:
+            inflated = None
+        except ProtocolError as exc:
+            raise _Fail(PROTOCOL_ERROR, str(exc)) from None
+        if inflated is None or (room is not None and len(inflated) > room):
+            raise _Fail(MESSAGE_TOO_BIG, "message over the limit once decompressed")
+        self._add(inflated, final=self._frame_fin)
+
+    def _add(self, data: bytes | bytearray | memoryview, *, final: bool) -> None:
         if self._decoder is not None:
-            # Raises UnicodeDecodeError at the first invalid byte, even mid-frame.
-            self._parts.append(self._decoder.decode(data, final))  # type: ignore[arg-type]
-        else:
-            self._parts.append(data)  # type: ignore[arg-type]
+            # Raises UnicodeDecodeError at the first invalid byte, even mid-frame;
+            # the text itself is decoded once, when the message is complete.
+            self._decoder.decode(data, final)
+        self._message += data
 
     # Control frames
 
@@ -361,6 +388,6 @@ class Parser:
         self.error = error
         self.done = True
         self._buffer = b""
-        self._parts = []
-        self._frame_chunks = []
+        self._message = bytearray()
+        self._frame_data = bytearray()
         self._decoder = None

@@ -71,6 +71,22 @@ class State(enum.IntEnum):
 class ServerProtocol:
     """The protocol state of one accepted connection; feed it bytes, write what it says."""
 
+    __slots__ = (
+        "__weakref__",
+        "_clock",
+        "_ended",
+        "_output",
+        "close_rcvd",
+        "close_rcvd_then_sent",
+        "close_sent",
+        "deflate",
+        "last_message",
+        "last_received",
+        "parser",
+        "ping_sent_at",
+        "state",
+    )
+
     def __init__(
         self,
         *,

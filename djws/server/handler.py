@@ -38,6 +38,7 @@ from ..protocol import http
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
 from .registry import registry
+from .stack import direct_call
 
 __all__ = ["WebSocketHandler"]
 
@@ -71,6 +72,32 @@ class _HeaderReader:
         return line
 
 
+class _EnvironHeaders:
+    """The request's headers for gunicorn's access log, read from the WSGI environ.
+
+    Stands in for pywsgi's parsed header message once the environ is built:
+    that message (an ``email`` object, over a kilobyte) would otherwise live
+    as long as the WebSocket.
+    """
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self._environ = environ
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return ``(name, value)`` pairs, names as the access log's atoms want them."""
+        pairs = [
+            (key[5:].replace("_", "-").lower(), value)
+            for key, value in self._environ.items()
+            if key.startswith("HTTP_")
+        ]
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if self._environ.get(key):
+                pairs.append((key.replace("_", "-").lower(), self._environ[key]))
+        return pairs
+
+
 class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no type hints
     """pywsgi handler that validates upgrades and defers the 101 to the view."""
 
@@ -94,7 +121,12 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         try:
             return super().handle_one_request()
         finally:
+            self._stop_header_timer()
+
+    def _stop_header_timer(self) -> None:
+        if self._header_timer is not None:
             self._header_timer.close()
+            self._header_timer = None
 
     def read_requestline(self) -> str:
         """Read the request line; answer 408 if the first one does not come in time.
@@ -125,12 +157,12 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
 
     def get_environ(self) -> dict[str, Any]:
         """Build the WSGI environ; the headers are complete, so stop their timer."""
-        if self._header_timer is not None:
-            self._header_timer.close()
+        self._stop_header_timer()
         environ: dict[str, Any] = super().get_environ()
         # Tells views and template tags (websocket_url) that this request came in
         # through a djws server, so WebSocket URLs are on this same host and port.
         environ["djws.server"] = True
+        self.headers = _EnvironHeaders(environ)
         return environ
 
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
@@ -165,7 +197,8 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         upgrade = Upgrade(handshake, self.socket, self.rfile, self.config)
         self.environ["djws.upgrade"] = upgrade
         try:
-            self.result = self.application(self.environ, self.start_response)
+            # direct_call: the view waits with this call on its stack (see .stack).
+            self.result = direct_call(self.application)(self.environ, self.start_response)
             if not upgrade.committed:
                 self.process_result()  # Django refused: an ordinary HTTP response
                 return

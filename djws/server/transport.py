@@ -11,6 +11,10 @@ Writes try the socket at once; what does not fit is queued and written by one
 short-lived greenlet. The queue is bounded: a non-waiting write past the limit
 raises :class:`~djws.exceptions.BufferFull`, a waiting write blocks until the
 queue drains below the limit.
+
+A worker holds thousands of these, nearly all idle: the write side (the queue,
+its watcher, the event senders wait on) is created only when the kernel's
+buffer first fills, and the queue is dropped again once it has drained.
 """
 
 from __future__ import annotations
@@ -37,20 +41,39 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSL
 class Transport:
     """Read and write bytes on a connected socket without blocking other greenlets."""
 
+    __slots__ = (
+        "__weakref__",
+        "_buffered",
+        "_close_after_flush",
+        "_drained",
+        "_flusher",
+        "_loop",
+        "_out",
+        "_read_watcher",
+        "_reader",
+        "_shutdown_after_flush",
+        "_sock",
+        "_tls",
+        "_write_limit",
+        "_write_watcher",
+        "_writer",
+        "closed",
+        "queued",
+    )
+
     def __init__(self, sock: socket.socket, buffered: bytes = b"", *, write_limit: int) -> None:
         sock.settimeout(0.0)
         self._sock = sock
         self._loop = get_hub().loop
-        fd = sock.fileno()
-        self._read_watcher = self._loop.io(fd, _READ)
-        self._write_watcher = self._loop.io(fd, _WRITE)
+        self._read_watcher = self._loop.io(sock.fileno(), _READ)
         self._buffered = buffered
         self._tls = isinstance(sock, ssl.SSLSocket)
-        self._out: deque[bytes | memoryview] = deque()
         self._write_limit = write_limit
+        # The write side, created when first needed (see the module's docstring).
+        self._out: deque[bytes | memoryview] | None = None
+        self._write_watcher: Any = None
+        self._drained: Event | None = None
         self._flusher: gevent.Greenlet[[], None] | None = None
-        self._drained = Event()
-        self._drained.set()
         self._reader: Waiter[bool] | None = None
         self._writer: Waiter[bool] | None = None
         self._close_after_flush = False
@@ -118,7 +141,8 @@ class Transport:
         """
         if self.closed:
             raise BrokenPipeError("the connection is closed")
-        if not self._out:
+        out = self._out
+        if not out:
             try:
                 sent = self._sock.send(data)
             except _WOULD_BLOCK:
@@ -131,21 +155,29 @@ class Transport:
             data = memoryview(data)[sent:]
         if not wait and not force and self.queued + len(data) > self._write_limit:
             raise BufferFull(f"{self.queued} bytes already queued for a client that is not reading")
-        self._out.append(data)
+        if out is None:
+            out = self._out = deque()
+        out.append(data)
         self.queued += len(data)
         if self._flusher is None:
             self._flusher = gevent.spawn(self._flush)
         while wait and not force and self.queued > self._write_limit and not self.closed:
-            self._drained.clear()
-            self._drained.wait()
+            drained = self._drained
+            if drained is None:
+                drained = self._drained = Event()
+            drained.clear()
+            drained.wait()
 
     def _flush(self) -> None:
+        out = self._out
         try:
-            while self._out and not self.closed:
-                chunk = self._out[0]
+            while out and not self.closed:
+                chunk = out[0]
                 try:
                     sent = self._sock.send(chunk)
                 except _WOULD_BLOCK:
+                    if self._write_watcher is None:
+                        self._write_watcher = self._loop.io(self._sock.fileno(), _WRITE)
                     self._wait(self._write_watcher, None, reader=False)
                     continue
                 except OSError:
@@ -153,14 +185,17 @@ class Transport:
                     return
                 self.queued -= sent
                 if sent == len(chunk):
-                    self._out.popleft()
+                    out.popleft()
                 else:
-                    self._out[0] = memoryview(chunk)[sent:]
-                if self.queued <= self._write_limit:
+                    out[0] = memoryview(chunk)[sent:]
+                if self.queued <= self._write_limit and self._drained is not None:
                     self._drained.set()
         finally:
             self._flusher = None
-            self._drained.set()
+            if not self._out:
+                self._out = None  # drained: an idle connection keeps no queue
+            if self._drained is not None:
+                self._drained.set()
             if self._close_after_flush:
                 self._close_now()
             elif self._shutdown_after_flush:
@@ -187,7 +222,8 @@ class Transport:
 
     def abort(self) -> None:
         """Close now, dropping queued data."""
-        self._out.clear()
+        if self._out is not None:
+            self._out.clear()
         self.queued = 0
         self._close_now()
 
@@ -196,11 +232,13 @@ class Transport:
             return
         self.closed = True
         self._read_watcher.stop()
-        self._write_watcher.stop()
+        if self._write_watcher is not None:
+            self._write_watcher.stop()
         for waiter in (self._reader, self._writer):
             if waiter is not None:
                 self._loop.run_callback(waiter.switch, False)
-        self._drained.set()
+        if self._drained is not None:
+            self._drained.set()
         with contextlib.suppress(OSError):
             self._sock.close()
 

@@ -41,10 +41,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ...pool import peer_closed
 from ..exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from ..position import Entry, Position, Slice, new_epoch
 from .base import ListeningBackend, redact
-from .postgres_driver import Driver, connection_params, has_input
+from .postgres_driver import Driver, connection_params
 from .postgres_sql import (
     CLEANUP_HISTORY_SQL,
     CLEANUP_SQL,
@@ -128,7 +129,7 @@ class PostgresBackend(ListeningBackend):
         with self._pub_lock:
             conn = self._pub_conn
             try:
-                if conn is None or conn.closed or has_input(conn):
+                if conn is None or conn.closed or peer_closed(conn):
                     # An idle connection that has input was ended by the server
                     # (restart, idle timeout): replace it *before* sending, so a
                     # message is never sent twice.
@@ -237,7 +238,11 @@ class PostgresBackend(ListeningBackend):
                 subscribe, group = self._commands.popleft()
                 self._do_listen(conn, group, subscribe)
             self._receive(conn)
-            readable = select.select([fd, wake], [], [], self.keepalive)[0]
+            # poll, not select: a busy worker's descriptors go past select's 1024.
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.register(wake, select.POLLIN)
+            readable = {ready for ready, _event in poller.poll(self.keepalive * 1000)}
             if wake in readable:
                 try:
                     while os.read(wake, 4096):

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-import select
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["Driver", "connection_params", "has_input"]
+__all__ = ["Driver", "connection_params"]
 
 
 class Driver:
@@ -134,11 +133,3 @@ def connection_params(url: str) -> str | dict[str, Any]:
         for key, value in wrapper.get_connection_params().items()
         if key not in drop and isinstance(value, (str, int, float)) and value != ""
     }
-
-
-def has_input(conn: Any) -> bool:
-    """Whether an idle connection has something to read (the server closed it)."""
-    try:
-        return bool(select.select([conn.fileno()], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True

@@ -1,10 +1,12 @@
 """Settings of the project the tests run real servers for.
 
 ``DJWS_TEST_DATABASE`` picks the database: ``sqlite`` (default), ``psycopg2``
-or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST``, database
-``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names the SQLite file.
-``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat`` app out;
-``DJWS_TEST_WITHOUT_DJWS=1`` leaves djws itself out, as a user might forget to add it.
+or ``psycopg`` (both the real PostgreSQL at ``DJWS_TEST_PG_HOST`` and
+``DJWS_TEST_PG_PORT``, database ``DJWS_TEST_PG_NAME``). ``DJWS_TEST_SQLITE`` names
+the SQLite file. ``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat``
+app out; ``DJWS_TEST_WITHOUT_DJWS=1`` leaves djws itself out, as a user might
+forget to add it. ``DJWS_TEST_ALLOWED_HOSTS`` and ``DJWS_TEST_COMMON_MIDDLEWARE=0``
+change how the request's host is validated (tests/test_protocol_origin.py).
 """
 
 import os
@@ -15,6 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = "djws-tests-not-secret"
 DEBUG = os.environ.get("DJWS_TEST_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+if "DJWS_TEST_ALLOWED_HOSTS" in os.environ:  # comma-separated; "none" for an empty list
+    _hosts = os.environ["DJWS_TEST_ALLOWED_HOSTS"]
+    ALLOWED_HOSTS = [] if _hosts == "none" else _hosts.split(",")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -38,6 +43,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "testproject.middleware.StampMiddleware",
 ]
+if os.environ.get("DJWS_TEST_COMMON_MIDDLEWARE", "1") == "0":  # nothing validates Host then
+    MIDDLEWARE.remove("django.middleware.common.CommonMiddleware")
 
 ROOT_URLCONF = "testproject.urls"
 WEBSOCKET_URLCONF = os.environ.get("DJWS_TEST_WEBSOCKET_URLCONF", "testproject.websocket_urls")
@@ -73,7 +80,7 @@ else:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": os.environ.get("DJWS_TEST_PG_NAME", "test"),
             "HOST": os.environ.get("DJWS_TEST_PG_HOST", "127.0.0.1"),
-            "PORT": "5432",
+            "PORT": os.environ.get("DJWS_TEST_PG_PORT", "5432"),
             "USER": os.environ.get("DJWS_TEST_PG_USER", "postgres"),
             "OPTIONS": {"application_name": os.environ.get("DJWS_TEST_PG_APP", "djws-tests")},
             "CONN_MAX_AGE": int(os.environ.get("DJWS_TEST_CONN_MAX_AGE", "0")),

@@ -78,6 +78,20 @@ def db_sleep(request, ws):
 
 
 @websocket
+def db_resilient(request, ws):
+    """Like db_sleep, but a database error is answered as 'error NAME', and the view goes on."""
+    from django.db import DatabaseError
+
+    for message in ws:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(%s), pg_backend_pid()", [float(message)])
+                ws.send(str(cursor.fetchone()[1]))
+        except DatabaseError as exc:
+            ws.send(f"error {type(exc).__name__}")
+
+
+@websocket
 def db_write(request, ws):
     """Messages: 'commit TEXT' writes and commits; 'rollback TEXT' writes, waits, rolls back."""
     for message in ws:
@@ -334,6 +348,179 @@ def gc_report(request, ws):
     tracked = sorted(TRACKED)
     gc.enable()
     ws.send_json({"alive": alive, "tracked": tracked})
+
+
+@websocket
+def memory_stacks(request, ws):
+    """Send the C stack bytes saved by the greenlets of the other open connections."""
+    import gevent
+
+    from djws.server.registry import registry
+
+    gevent.sleep(0.1)  # let the others wait
+    others = [c for c in registry if c is not ws and not c.closed]
+    ws.send(" ".join(str(c._owner._stack_saved) for c in others))
+
+
+# Collector pauses (bench/churn.py pauses): how long does each collection take?
+
+#: [generation, seconds] of the collections timed since /memory/gc/start/.
+GC_PAUSES: list = []
+
+
+def _gc_timer(phase, info, _started=[0.0, 0.0]):  # noqa: B006 - the callback's own clock
+    import time
+
+    if phase == "start":
+        _started[:] = [time.perf_counter(), time.thread_time()]
+    else:
+        wall = time.perf_counter() - _started[0]
+        cpu = time.thread_time() - _started[1]
+        GC_PAUSES.append([info["generation"], wall, cpu])
+
+
+@websocket
+def gc_timing_start(request, ws):
+    """Time every collection from now on; ``?thresholds=A,B,C`` and ``?unfreeze=1``
+    change the worker's collector settings first."""
+    import gc
+
+    if request.GET.get("unfreeze"):
+        gc.unfreeze()
+    if request.GET.get("thresholds"):
+        gc.set_threshold(*map(int, request.GET["thresholds"].split(",")))
+    GC_PAUSES.clear()
+    if _gc_timer not in gc.callbacks:
+        gc.callbacks.append(_gc_timer)
+    ws.send_json({"thresholds": gc.get_threshold(), "frozen": gc.get_freeze_count()})
+
+
+@websocket
+def gc_timing_report(request, ws):
+    """Report the collections timed since the last report (``?collect=1``: and time a
+    full one now), with the number of objects the collector tracks."""
+    import gc
+    import time
+
+    pauses = list(GC_PAUSES)
+    GC_PAUSES.clear()
+    report = {
+        "collections": [sum(1 for p in pauses if p[0] == n) for n in range(3)],
+        "max_ms": [
+            round(max([p[1] for p in pauses if p[0] == n] or [0.0]) * 1000, 2) for n in range(3)
+        ],
+        "max_cpu_ms": [
+            round(max([p[2] for p in pauses if p[0] == n] or [0.0]) * 1000, 2) for n in range(3)
+        ],
+        "tracked": len(gc.get_objects()),
+        "frozen": gc.get_freeze_count(),
+        "thresholds": gc.get_threshold(),
+    }
+    if request.GET.get("collect"):
+        started, cpu = time.perf_counter(), time.thread_time()
+        gc.collect()
+        report["full_collection_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        report["full_collection_cpu_ms"] = round((time.thread_time() - cpu) * 1000, 2)
+        GC_PAUSES.clear()
+    ws.send_json(report)
+
+
+# Idle memory (bench/churn.py idle): where do the bytes of an idle connection go?
+
+#: The tracemalloc snapshot taken by /memory/snapshot/?take=1.
+SNAPSHOTS: list = []
+
+
+@websocket
+def memory_snapshot(request, ws):
+    """``?take=1``: remember a tracemalloc snapshot. Otherwise report the biggest
+    differences since it (``?group=lineno|traceback``, ``?top=N``) and the C stacks
+    greenlets saved (the server must run with PYTHONTRACEMALLOC=N)."""
+    import gc
+    import tracemalloc
+
+    from greenlet import greenlet
+
+    gc.collect()
+    if request.GET.get("who"):  # who keeps the instances of the class ?who=NAME alive
+        name = request.GET["who"]
+        found = [o for o in gc.get_objects() if type(o).__name__ == name]
+        chains = []
+        for obj in found[:3]:
+            chain, current = [], obj
+            for _ in range(6):
+                referrers = [
+                    r for r in gc.get_referrers(current) if r is not found and type(r) is not list
+                ]
+                if not referrers:
+                    break
+                current = referrers[0]
+                keys = list(current)[:8] if isinstance(current, dict) else ""
+                chain.append(f"{type(current).__name__} {keys}")
+            chains.append(chain)
+        ws.send_json({"count": len(found), "chains": chains})
+        return
+    if request.GET.get("attrs"):  # the attributes of one live instance of ?attrs=NAME
+        import sys
+
+        name = request.GET["attrs"]
+        obj = next(o for o in gc.get_objects() if type(o).__name__ == name and o is not request)
+        attrs = getattr(obj, "__dict__", {})
+        ws.send_json(
+            {
+                "dict": sys.getsizeof(attrs),
+                "attrs": {k: [type(v).__name__, sys.getsizeof(v)] for k, v in attrs.items()},
+            }
+        )
+        return
+    if request.GET.get("allocated"):  # objects allocated at ?allocated=FILE_SUFFIX:LINE
+        suffix, line = request.GET["allocated"].rsplit(":", 1)
+        found = []
+        for obj in gc.get_objects():
+            tb = tracemalloc.get_object_traceback(obj)
+            if tb and tb[-1].filename.endswith(suffix) and tb[-1].lineno == int(line):
+                referrers = [type(r).__name__ for r in gc.get_referrers(obj)][:4]
+                found.append(f"{type(obj).__name__} {str(obj)[:80]} <- {referrers}")
+        ws.send_json({"count": len(found), "examples": found[:8]})
+        return
+    if request.GET.get("take"):
+        SNAPSHOTS[:] = [tracemalloc.take_snapshot()]
+        ws.send_json({"taken": True})
+        return
+    snapshot = tracemalloc.take_snapshot()
+    group = request.GET.get("group", "lineno")
+    top = int(request.GET.get("top", "30"))
+    stats = snapshot.compare_to(SNAPSHOTS[0], group) if SNAPSHOTS else []
+    live = [g for g in gc.get_objects() if isinstance(g, greenlet) and not g.dead]
+    stacks = sorted(g._stack_saved for g in live)
+    frames = []
+    deepest = max(live, key=lambda g: g._stack_saved)
+    frame = deepest.gr_frame
+    frame_bytes = 0  # what the frames take in the greenlet's data stack (CPython 3.11)
+    while frame is not None:
+        code = frame.f_code
+        frames.append(f"{code.co_filename.rsplit('/', 2)[-1]}:{code.co_name}")
+        slots = len(code.co_varnames) + len(code.co_cellvars) + len(code.co_freevars)
+        frame_bytes += (slots + code.co_stacksize + 9) * 8
+        frame = frame.f_back
+    ws.send_json(
+        {
+            "diff": [
+                {
+                    "size": stat.size_diff,
+                    "count": stat.count_diff,
+                    "where": [f"{f.filename}:{f.lineno}" for f in stat.traceback][-12:],
+                }
+                for stat in stats[:top]
+            ],
+            "total": sum(stat.size_diff for stat in stats),
+            "greenlets": len(stacks),
+            "stack_saved_median": stacks[len(stacks) // 2] if stacks else 0,
+            "stack_saved_total": sum(stacks),
+            "deepest_frames": frames,
+            "deepest_frame_bytes": frame_bytes,
+        }
+    )
 
 
 # Server-Sent Events (tests/test_eventstream.py)

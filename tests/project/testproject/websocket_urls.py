@@ -16,6 +16,7 @@ urlpatterns = [
     path("subprotocol/", views.subprotocol, name="subprotocol"),
     path("not-a-websocket-view/", views.plain_view),
     path("db/sleep/", views.db_sleep, name="db-sleep"),
+    path("db/resilient/", views.db_resilient),
     path("db/write/", views.db_write, name="db-write"),
     path("db/count/", views.db_count, name="db-count"),
     path("db/idle/", views.db_idle, name="db-idle"),
@@ -31,6 +32,10 @@ urlpatterns = [
     path("memory/report/", views.gc_report),
     path("events/private/", views.private_events),
     path("events/<str:group>/", views.events),
+    path("memory/gc/start/", views.gc_timing_start),
+    path("memory/gc/report/", views.gc_timing_report),
+    path("memory/snapshot/", views.memory_snapshot),
+    path("memory/stacks/", views.memory_stacks),
 ]
 
 # Broadcast tests (tests/test_broadcast_*.py)
