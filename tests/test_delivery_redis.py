@@ -53,6 +53,8 @@ def run_outage(
     env = {
         "DJWS_TEST_BROADCAST_URL": private_redis.url,
         "DJWS_TEST_BROADCAST_PREFIX": unique_prefix(),
+        # Shorter than the 3 s outage: publishes during it fail, and say so.
+        "WEBSOCKET_BROADCAST_TIMEOUT": "1.0",
     }
     server = start_server("--workers", "2", env=env)
     try:
