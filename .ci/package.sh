@@ -316,7 +316,7 @@ tutorial_tests "$WORK/venv-checkout" checkout
 # The floors: every dependency at the oldest version setup.cfg allows.
 clean_venv "${PYTHONS[0]}" "$WORK/venv-floors"
 quiet "$WORK/venv-floors/bin/pip" install -q -c "$FLOORS" \
-  "djws[redis,postgresql,psycopg] @ file://$WHEEL" pytest pytest-django pytest-timeout
+  "djws[redis,postgresql,psycopg,metrics] @ file://$WHEEL" pytest pytest-django pytest-timeout
 "$WORK/venv-floors/bin/python" - "$FLOORS" <<'EOF' || fail "the floors were not installed"
 import sys
 from importlib.metadata import version
@@ -339,7 +339,7 @@ quiet env -C "$ROOT" "$WORK/venv-floors/bin/python" -m pytest -q -p no:cacheprov
   tests/test_core_command.py tests/test_core_views.py tests/test_core_database.py \
   tests/test_protocol_handshake.py tests/test_protocol_negotiation.py \
   tests/test_broadcast_unit.py tests/test_broadcast_redis.py tests/test_broadcast_postgres.py \
-  tests/test_delivery_redis.py tests/test_toolkit.py
+  tests/test_delivery_redis.py tests/test_metrics.py tests/test_toolkit.py
 say "floors: $(grep -E '^[0-9]+ passed' "$WORK/last.log")"
 
 say "all checks passed in $(( $(date +%s) - STARTED )) s"

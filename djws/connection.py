@@ -31,8 +31,9 @@ from gevent import getcurrent
 from gevent.hub import get_hub
 from websockets.frames import CloseCode
 
-from . import db
+from . import db, metrics
 from .exceptions import BufferFull, ConnectionClosed
+from .metrics import tally
 from .opening import NOT_ACCEPTED, AcceptHook, Opening
 from .protocol.frames import OP_BINARY, OP_TEXT
 from .protocol.protocol import ServerProtocol, State
@@ -58,7 +59,18 @@ class WebSocket(Opening):
 
     # A worker holds thousands, nearly all idle: no __dict__, and no queue of
     # received items until there is something in it.
-    __slots__ = ("__weakref__", "_close_timer", "_owner", "_protocol", "_ready", "_transport")
+    __slots__ = (
+        "__weakref__",
+        "_close_timer",
+        "_owner",
+        "_protocol",
+        "_ready",
+        "_transport",
+        "bytes_in",
+        "bytes_out",
+        "messages_in",
+        "messages_out",
+    )
 
     def __init__(
         self,
@@ -68,6 +80,8 @@ class WebSocket(Opening):
         on_accept: AcceptHook | None = None,
     ) -> None:
         super().__init__(upgrade, request, on_accept=on_accept)
+        #: Messages and bytes (frames included) received and sent so far.
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
         self._protocol: ServerProtocol | None = None
         self._transport: Transport | None = None
         self._owner = getcurrent()
@@ -103,6 +117,7 @@ class WebSocket(Opening):
         )
         self._transport = Transport(sock, buffered, write_limit=config.write_buffer_limit)
         registry.add(self)
+        metrics.opened()
         if opened is not None:
             opened()
         if registry.stopping:
@@ -181,7 +196,11 @@ class WebSocket(Opening):
             protocol.connection_lost()
             return
         messages = protocol.receive_data(data)
+        self.bytes_in += len(data)
+        tally.bytes_in += len(data)
         if messages:
+            self.messages_in += len(messages)
+            tally.messages_in += len(messages)
             if self._ready is None:
                 self._ready = deque(messages)
             else:
@@ -257,6 +276,7 @@ class WebSocket(Opening):
         try:
             self._send(opcode, payload, wait=False, frame=frame)
         except BufferFull:
+            metrics.buffer_full()
             self._fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
             return False
         except ConnectionClosed:
@@ -273,6 +293,10 @@ class WebSocket(Opening):
         except OSError as exc:
             protocol.connection_lost()
             raise protocol.closed_error() from exc
+        self.messages_out += 1
+        self.bytes_out += len(data)
+        tally.messages_out += 1
+        tally.bytes_out += len(data)
 
     def ping(self, data: bytes = b"") -> None:
         """Send a ping; the client's pong counts as activity."""
@@ -382,6 +406,8 @@ class WebSocket(Opening):
                 self._close_timer.close()
                 self._close_timer = None
             registry.discard(self)
+            if self._protocol is not None:
+                metrics.closed(self.close_code)
             self.detach_groups()
 
     def __repr__(self) -> str:

@@ -106,6 +106,7 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
             keepalive.kill(block=False)
 
     def _keepalive(self) -> None:
+        from . import metrics
         from .conf import ServerSettings
         from .pool import pool
         from .server.keepalive import check_connections
@@ -117,6 +118,7 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
             now = time.monotonic()
             check_connections(now, config)
             pool.prune(now)
+            metrics.flush()
             if now >= next_full_collection:
                 next_full_collection = now + GC_FULL_INTERVAL
                 collect_when_quiet()

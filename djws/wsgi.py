@@ -34,7 +34,7 @@ from django.core.signals import request_finished
 from django.urls import Resolver404, resolve
 from websockets.frames import Close, CloseCode
 
-from . import db
+from . import db, metrics
 from .broadcast.backends import get_backend
 from .conf import ServerSettings, require_app, settings
 from .dispatcher import WebSocketDispatcher
@@ -85,6 +85,8 @@ class WebSocketRouter:
         self._websocket_call = direct_call(websocket_app)
         #: The server's settings, read once by :meth:`start_serving`.
         self.config: ServerSettings | None = None
+        #: Where the metrics are served (``runwebsocket --metrics``), or None.
+        self.metrics_path: str | None = None
 
     def start_serving(self) -> None:
         """Check the process, read the settings, set up database hygiene."""
@@ -95,6 +97,7 @@ class WebSocketRouter:
         db.install()
         registry.serving = True
         get_backend().start_serving()
+        self.metrics_path = metrics.start()
 
     def _event_stream(self, environ: dict[str, Any]) -> bool:
         """Whether a request for Server-Sent Events is for a view of ``WEBSOCKET_URLCONF``."""
@@ -109,6 +112,10 @@ class WebSocketRouter:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if self.config is None:
             self.start_serving()
+        if self.metrics_path is not None and environ.get("PATH_INFO") == self.metrics_path:
+            body, content_type = metrics.render()
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [body]
         if "djws.upgrade" in environ or self._event_stream(environ):
             return self._websocket_call(environ, start_response)
         if "djws.server" not in environ and (

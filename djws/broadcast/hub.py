@@ -41,8 +41,10 @@ import logging
 import os
 import secrets
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
 from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
 from .exceptions import HistoryError
@@ -198,6 +200,7 @@ class Hub:
             return Joined(history.position, False)
         for entry in history.entries:
             self._send(ws, how, group, Position(history.epoch, entry.offset), entry.wire)
+        metrics.replayed(len(history.entries))
         return Joined(history.position, True, len(history.entries))
 
     def leave(self, ws: Subscriber, group: str) -> None:
@@ -272,8 +275,15 @@ class Hub:
 
     # Ordering: what the backend receives
 
-    def receive(self, group: str, position: Position, wire: bytes) -> None:
-        """Deliver a message received live: fill a gap before it, drop it if seen."""
+    def receive(
+        self, group: str, position: Position, wire: bytes, published_at: float | None = None
+    ) -> None:
+        """Deliver a message received live: fill a gap before it, drop it if seen.
+
+        ``published_at`` (Unix time) is when the backend stored it, if it says.
+        """
+        if published_at is not None:
+            metrics.lag(time.time() - published_at)
         if group not in self.groups and group not in self._held and group != TARGETS:
             return  # no local member (memory:// hands over every message published)
         cursor = self.cursors.get(group)
@@ -318,6 +328,7 @@ class Hub:
             self.reset(group, upto)
             return
         entries = [e for e in history.entries if after < e.offset < upto.offset]
+        metrics.replayed(len(entries))
         expected = upto.offset - after - 1
         if history.epoch != upto.epoch or len(entries) != expected:
             missing = expected - len(entries)

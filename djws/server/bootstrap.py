@@ -10,8 +10,11 @@ from djws.patching import patch
 patch()
 
 import json  # noqa: E402 - everything else comes after the patch, on purpose
+import os  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 
+from djws import metrics  # noqa: E402
 from djws.patching import NotPatchedError, ensure_patched  # noqa: E402
 
 
@@ -27,6 +30,14 @@ def main(argv: list[str]) -> None:
 
     http = config.pop("http", False)
     static = config.pop("static", False)
+    metrics_path = config.pop("metrics", None)
+    if metrics_path:
+        # Before the workers import prometheus_client: they all count into this
+        # directory, and any of them adds the files up when asked.
+        os.environ[metrics.ENV] = metrics_path
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="djws-metrics-")
+        config["child_exit"] = lambda server, worker: metrics.mark_dead(worker.pid)
     WebSocketServer(config, http=http, static=static).run()
 
 

@@ -26,12 +26,14 @@ import contextlib
 import io
 import logging
 import socket
+import time
 from http import HTTPStatus
 from typing import Any
 
 from gevent import Timeout
 from gunicorn.workers.ggevent import PyWSGIHandler
 
+from .. import metrics
 from ..conf import ServerSettings
 from ..exceptions import HandshakeError
 from ..protocol import http
@@ -201,6 +203,7 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
             self.result = direct_call(self.application)(self.environ, self.start_response)
             if not upgrade.committed:
                 self.process_result()  # Django refused: an ordinary HTTP response
+                metrics.handshake(self.code)
                 return
             # The socket was a WebSocket: what Django returns now is a sentinel
             # (djws.decorators.WebSocketResponse), never bytes for the client.
@@ -218,12 +221,33 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
                 self.status = "101 Switching Protocols"
                 self.response_headers: list[tuple[str, str]] = []
                 self.response_length = upgrade.response_length or 0
+                metrics.handshake(101)
+                self._log_connection(getattr(self.result, "websocket", None))
             close = getattr(self.result, "close", None)
             self.result = None
             if close is not None:
                 close()
 
+    def _log_connection(self, ws: Any) -> None:
+        """One access-log line per connection: how it ended, how long, how much."""
+        access_log = getattr(self.server.log, "access_log", None)
+        if ws is None or access_log is None or not self.server.log.cfg.accesslog:
+            return
+        access_log.info(
+            '%s "%s" WebSocket closed %s%s after %.3f s: in %d messages %d B, out %d messages %d B',
+            self.client_address[0] if isinstance(self.client_address, tuple) else "-",
+            self.environ.get("PATH_INFO", ""),
+            ws.close_code,
+            f" ({ws.close_reason})" if ws.close_reason else "",
+            time.time() - self.time_start,
+            ws.messages_in,
+            ws.bytes_in,
+            ws.messages_out,
+            ws.bytes_out,
+        )
+
     def _refuse(self, exc: HandshakeError) -> None:
+        metrics.handshake(exc.status)
         response = http.plain(exc.status, exc.message, exc.headers)
         self.status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
         self.response_headers = []

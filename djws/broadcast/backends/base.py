@@ -33,6 +33,7 @@ import threading
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ... import metrics
 from ..position import Position, Slice
 
 __all__ = ["Backend", "ListeningBackend", "Receiver", "redact"]
@@ -55,7 +56,9 @@ class Receiver(Protocol):
 
     @property
     def worker_id(self) -> str: ...
-    def receive(self, group: str, position: Position, wire: bytes) -> None: ...
+    def receive(
+        self, group: str, position: Position, wire: bytes, published_at: float | None = ...
+    ) -> None: ...
     def catch_up(self, group: str) -> None: ...
     def presence_snapshot(self) -> list[tuple[str, str, str]]: ...
     def local_presence(self, group: str) -> list[dict[str, Any]]: ...
@@ -238,6 +241,8 @@ class ListeningBackend(Backend):
     def _connected(self) -> None:
         """Called by :meth:`_listen` once subscribed: restore presence, wake joiners."""
         self._restore_presence()
+        if self._attempted.is_set():
+            metrics.reconnected()  # connected before: this is a reconnection
         self._attempted.set()
         self._down_logged = False
         logger.info(

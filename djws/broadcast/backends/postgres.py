@@ -258,7 +258,7 @@ class PostgresBackend(ListeningBackend):
             if group is None:
                 continue
             try:
-                epoch, offset, payload = notification.split(":", 2)
+                epoch, offset, ms, payload = notification.split(":", 3)
                 position = Position(epoch, int(offset))
                 wire = decode_payload(payload)
                 if wire is None:  # too large for NOTIFY: read it from the history
@@ -275,7 +275,7 @@ class PostgresBackend(ListeningBackend):
                         )
                         continue
                     wire = bytes(rows[0][0])
-                self.hub.receive(group, position, wire)
+                self.hub.receive(group, position, wire, int(ms) / 1000)
             except self._driver.Error:
                 raise
             except Exception:

@@ -87,7 +87,11 @@ WITH s AS (
     DELETE FROM djws_broadcast_history h USING s
     WHERE h.grp = %(grp)s AND h."offset" <= s.head - %(keep)s
 )
-SELECT s.epoch, s.head, pg_notify(%(channel)s, s.epoch || ':' || s.head || ':' || %(payload)s)
+SELECT s.epoch, s.head, pg_notify(
+    %(channel)s,
+    s.epoch || ':' || s.head || ':'
+    || floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint || ':' || %(payload)s
+)
 FROM s
 """
 

@@ -18,7 +18,7 @@ and sending are atomic: it increments the group's offset in
 message after Redis lost its data), appends the message to the stream
 ``prefix:stream:<group>`` (``XADD`` with the offset as its id, ``MAXLEN ~``
 the history length, expiring after the history age) and ``PUBLISH``\es
-``epoch:offset:wire``. So a message that ``publish()`` reported is in the
+``epoch:offset:milliseconds:wire``. So a message that ``publish()`` reported is in the
 history even if no worker was subscribed at that moment -- a worker that
 reconnects reads it from there.
 
@@ -68,13 +68,13 @@ end
 local epoch = redis.call('HGET', meta, 'epoch')
 local offset = redis.call('HINCRBY', meta, 'head', 1)
 redis.call('PEXPIRE', meta, ARGV[5])
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 if length > 0 then
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   redis.call('XADD', stream, 'MAXLEN', '~', length, offset .. '-0', 't', ms, 'w', ARGV[2])
   redis.call('PEXPIRE', stream, ARGV[4])
 end
-redis.call('PUBLISH', channel, epoch .. ':' .. offset .. ':' .. ARGV[2])
+redis.call('PUBLISH', channel, epoch .. ':' .. offset .. ':' .. ms .. ':' .. ARGV[2])
 return {epoch, offset}
 """
 
@@ -218,9 +218,9 @@ class RedisBackend(ListeningBackend):
             kind = reply[0]
             if kind == b"message":
                 try:
-                    epoch, offset, wire = reply[2].split(b":", 2)
+                    epoch, offset, ms, wire = reply[2].split(b":", 3)
                     position = Position(epoch.decode(), int(offset))
-                    receive(reply[1][start:].decode(), position, wire)
+                    receive(reply[1][start:].decode(), position, wire, int(ms) / 1000)
                 except Exception:
                     logger.exception("Could not deliver a message of %r", reply[1])
             elif kind == b"subscribe":

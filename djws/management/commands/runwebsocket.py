@@ -146,6 +146,12 @@ class Command(RunserverCommand):
             help="Log every request to stderr (default: when DEBUG is True).",
         )
         parser.add_argument(
+            "--metrics",
+            metavar="PATH",
+            help="Serve Prometheus metrics at this path of the server's port, e.g. /metrics "
+            "(needs prometheus_client: pip install 'djws[metrics]').",
+        )
+        parser.add_argument(
             "--graceful-timeout",
             type=int,
             default=10,
@@ -170,6 +176,15 @@ class Command(RunserverCommand):
         for name in ("certfile", "keyfile"):
             if options[name] and not os.path.isfile(options[name]):
                 raise CommandError(f"--{name} {options[name]!r} does not exist.")
+        if options["metrics"]:
+            if not options["metrics"].startswith("/"):
+                raise CommandError(f"--metrics {options['metrics']!r}: give a path, like /metrics.")
+            try:
+                import prometheus_client  # noqa: F401
+            except ImportError:
+                raise CommandError(
+                    "--metrics needs prometheus_client: pip install 'djws[metrics]'."
+                ) from None
         os.environ[WORKERS_ENV] = str(options["workers"])
         # SIGTERM ends this supervisor through SystemExit, so atexit stops the server.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
@@ -256,6 +271,7 @@ class Command(RunserverCommand):
             "loglevel": LOG_LEVELS.get(options["verbosity"], "info"),
             "http": options["http"],
             "static": options["http"] and options["use_static_handler"] and settings.DEBUG,
+            "metrics": options["metrics"],
             "sys_path": [p for p in sys.path if p],
         }
 

@@ -1,0 +1,179 @@
+"""Prometheus metrics of a ``runwebsocket`` server (optional: ``pip install 'djws[metrics]'``).
+
+``runwebsocket --metrics /metrics`` turns them on: every worker counts, and any
+worker answers ``GET /metrics`` with the figures of the whole server, through
+``prometheus_client``'s multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a
+directory the command makes unless it is set). Put the path behind your proxy's
+access rules: it is served on the WebSocket port.
+
+==================================  =====================================================
+metric                              what
+==================================  =====================================================
+``djws_connections_open``           accepted connections open now (all workers)
+``djws_handshakes_total{status}``   handshakes answered: 101, or the HTTP refusal
+``djws_messages_total{direction}``  messages received (``in``) and sent (``out``)
+``djws_bytes_total{direction}``     bytes received and sent, frames included
+``djws_closes_total{code}``         connections ended, by close code (1006: dropped)
+``djws_send_buffer_closes_total``   clients closed (1008) for not reading a broadcast
+``djws_broadcast_lag_seconds``      from publish() to delivery in this worker (Redis,
+                                    PostgreSQL: across processes)
+``djws_broadcast_reconnects_total`` reconnections of a worker to the broadcast backend
+``djws_broadcast_replayed_total``   messages delivered from the history (gaps, resumes)
+==================================  =====================================================
+
+The hot paths only add to plain integers (:data:`tally`); the worker's
+keepalive loop moves them to the shared counters once a second (:func:`flush`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = [
+    "ENV",
+    "Tally",
+    "buffer_full",
+    "closed",
+    "enabled",
+    "flush",
+    "handshake",
+    "lag",
+    "mark_dead",
+    "opened",
+    "reconnected",
+    "render",
+    "replayed",
+    "start",
+    "tally",
+]
+
+#: Set by ``runwebsocket --metrics PATH`` for its workers: the path served.
+ENV = "DJWS_METRICS_PATH"
+
+
+class Tally:
+    """Counts kept as plain integers by the hot paths, until the next :func:`flush`."""
+
+    __slots__ = ("bytes_in", "bytes_out", "messages_in", "messages_out")
+
+    def __init__(self) -> None:
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
+
+
+#: This process's counts since the last flush.
+tally = Tally()
+_metrics: Any = None
+
+
+def enabled() -> bool:
+    """Whether this process reports metrics."""
+    return _metrics is not None
+
+
+def start() -> str | None:
+    """Create this worker's metrics if ``runwebsocket --metrics`` asked; return the path."""
+    global _metrics
+    path = os.environ.get(ENV)
+    if not path or _metrics is not None:
+        return path
+    from prometheus_client import Counter, Gauge, Histogram
+
+    class Metrics:
+        open = Gauge(
+            "djws_connections_open", "Accepted connections open now", multiprocess_mode="livesum"
+        )
+        handshakes = Counter("djws_handshakes", "Handshakes answered, by status", ["status"])
+        messages = Counter("djws_messages", "Messages, in and out", ["direction"])
+        bytes = Counter("djws_bytes", "Bytes of frames, in and out", ["direction"])
+        closes = Counter("djws_closes", "Connections ended, by close code", ["code"])
+        buffer_closes = Counter(
+            "djws_send_buffer_closes", "Clients closed for not reading a broadcast"
+        )
+        lag = Histogram(
+            "djws_broadcast_lag_seconds",
+            "From publish() to delivery in this worker",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        reconnects = Counter("djws_broadcast_reconnects", "Reconnections to the backend")
+        replays = Counter("djws_broadcast_replayed", "Messages delivered from the history")
+
+    _metrics = Metrics
+    return path
+
+
+def flush() -> None:
+    """Move :data:`tally` to the shared counters (once a second, from the worker)."""
+    if _metrics is None:
+        return
+    for direction, messages, size in (
+        ("in", tally.messages_in, tally.bytes_in),
+        ("out", tally.messages_out, tally.bytes_out),
+    ):
+        if messages:
+            _metrics.messages.labels(direction).inc(messages)
+        if size:
+            _metrics.bytes.labels(direction).inc(size)
+    tally.messages_in = tally.messages_out = tally.bytes_in = tally.bytes_out = 0
+
+
+def handshake(status: int) -> None:
+    """A handshake was answered with ``status`` (101: accepted)."""
+    if _metrics is not None:
+        _metrics.handshakes.labels(str(status)).inc()
+
+
+def opened() -> None:
+    """A connection was accepted."""
+    if _metrics is not None:
+        _metrics.open.inc()
+
+
+def closed(code: int | None) -> None:
+    """A connection ended with ``code``."""
+    if _metrics is not None:
+        _metrics.open.dec()
+        _metrics.closes.labels(str(code)).inc()
+
+
+def buffer_full() -> None:
+    """A client was closed for not reading a broadcast."""
+    if _metrics is not None:
+        _metrics.buffer_closes.inc()
+
+
+def lag(seconds: float) -> None:
+    """A message published ``seconds`` ago was delivered here."""
+    if _metrics is not None:
+        _metrics.lag.observe(max(seconds, 0.0))
+
+
+def reconnected() -> None:
+    """The broadcast backend connection came back."""
+    if _metrics is not None:
+        _metrics.reconnects.inc()
+
+
+def replayed(count: int) -> None:
+    """``count`` messages were delivered from the history."""
+    if _metrics is not None and count:
+        _metrics.replays.inc(count)
+
+
+def render() -> tuple[bytes, str]:
+    """The whole server's metrics, every worker's added up, and their content type."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    flush()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def mark_dead(pid: int) -> None:
+    """Forget the live gauges of a worker that exited (gunicorn's ``child_exit``)."""
+    if os.environ.get(ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
