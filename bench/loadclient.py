@@ -1028,7 +1028,7 @@ class StormHandler(Handler):
     def __init__(self, pages: list[Page], path: str, policy: str, seed: int) -> None:
         self.pages = pages
         self.path = path
-        self.policy = policy  # "djws.js" as shipped, or "reset-on-close" (see README)
+        self.policy = policy  # "djws.js" as shipped, "reset-on-close", "spread-5s" (README)
         self.rng = random.Random(seed)
         self.engine: Engine | None = None
         self.schedule: list[tuple[float, int]] = []
@@ -1045,6 +1045,8 @@ class StormHandler(Handler):
         self.not_recovered = 0
         self.resets = 0
         self.bad = 0
+        #: After the restart: seconds from connect() to the joined envelope, per resume.
+        self.resume_latencies: list[float] = []
         #: The first gaps and duplicates: (page, group, had, got, seconds since the restart).
         self.anomalies: list[tuple[str, int, str, str, str, float]] = []
 
@@ -1080,9 +1082,12 @@ class StormHandler(Handler):
             return
         if page.opened_at is not None and now - page.opened_at >= BACKOFF["stable_after"]:
             page.attempts = 0
-        if self.policy == "reset-on-close":
+        if self.policy != "djws.js":
             page.opened_at = None
         delay = backoff(page.attempts, self.rng)
+        if self.policy == "spread-5s" and page.attempts == 0:
+            # An experiment, not djws.js: the first reconnection anywhere in 5 s.
+            delay = 5.0 * self.rng.random()
         page.attempts += 1
         heapq.heappush(self.schedule, (now + delay, page.index))
 
@@ -1122,6 +1127,7 @@ class StormHandler(Handler):
             if now >= self.dropped_at and page.back_at is None:
                 page.back_at = now
                 self.back += 1
+                self.resume_latencies.append(now - conn.started)
         elif kind == "reset":
             self.resets += 1
             page.epoch, page.offset = epoch, offset
@@ -1300,6 +1306,9 @@ def scenario_storm(cfg: dict[str, Any]) -> dict[str, Any]:
                 for second in range(int(back_times[-1]) + 1 if back_times else 0)
             ],
             closed_s=round(handler.last_close - handler.dropped_at, 3),
+            # From the successful attempt's connect() to its joined envelope: the
+            # server's own time per resume (queueing included), not the backoff.
+            resume=latency_summary(handler.resume_latencies),
             reconnect_attempts=attempts,
             failed_attempts=max(0, attempts - n),
             storm_errors=storm_errors,

@@ -474,7 +474,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--storm-policy",
-        choices=["djws.js", "reset-on-close"],
+        choices=["djws.js", "reset-on-close", "spread-5s"],
         default="djws.js",
         help="reconnection policy of the storm's pages (README: Scenarios, storm)",
     )
