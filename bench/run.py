@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 import traceback
+import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,12 @@ from servers import (
     VENVS,
     Server,
     Target,
+    djws_gunicorn_command,
+    djws_storm_command,
     free_port,
     log,
     prepare_database,
+    redis_cleanup,
     venv_bin,
 )
 
@@ -237,7 +242,59 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                     },
                 }
             )
+    if "storm" in args.scenarios:
+        cases.append(
+            {
+                "case": "storm",
+                "scenario": "storm",
+                "path": "/storm/",
+                "only": "djws",
+                "client": {
+                    "connections": args.storm_connections,
+                    "groups": args.storm_groups,
+                    "concurrency": 100,
+                    "steady": 2.0,
+                    "after": 1.0,
+                    "drain": 20.0,
+                    "storm_timeout": 120.0,
+                    "open_timeout": 300.0,
+                    "policy": args.storm_policy,
+                },
+            }
+        )
     return cases
+
+
+def storm_setup(
+    case: dict[str, Any], target: Target, args: argparse.Namespace, db: Path | None
+) -> tuple[Target, dict[str, str], dict[str, Any]]:
+    """The reconnect storm's server (two workers, Redis) and its publisher process."""
+    env = {
+        "BENCH_BROADCAST_URL": args.storm_redis,
+        "BENCH_BROADCAST_PREFIX": f"djws-bench-{uuid.uuid4().hex[:10]}",
+    }
+    publisher = {
+        "argv": [
+            venv_bin("djws", "python"),
+            "manage.py",
+            "benchpublish",
+            "--groups",
+            str(case["client"]["groups"]),
+            "--rate",
+            str(args.storm_rate),
+        ],
+        "cwd": str(target.cwd),
+        "env": {
+            **env,
+            "DJANGO_SETTINGS_MODULE": target.settings or "",
+            "BENCH_DB": str(db),
+            "PYTHONUNBUFFERED": "1",
+        },
+    }
+    command = djws_storm_command
+    if args.storm_backlog:
+        command = djws_gunicorn_command(args.storm_backlog)
+    return replace(target, command=command), env, publisher
 
 
 def client_budget(cfg: dict[str, Any]) -> float:
@@ -285,7 +342,14 @@ def run_case(
     """Start ``target``, run ``case`` on it (every variant), stop it. One record each."""
     db = TMP / f"{target.venv}.sqlite3" if target.django else None
     port = free_port()
-    server = Server(target, port, logs / f"{target.name}.log", db, args.server_cpu)
+    extra_env: dict[str, str] = {}
+    publisher: dict[str, Any] | None = None
+    server_cpu, client_cpu = args.server_cpu, args.client_cpu
+    if case["scenario"] == "storm":
+        # Two workers and the client share both cores: nothing is pinned.
+        target, extra_env, publisher = storm_setup(case, target, args, db)
+        server_cpu = client_cpu = None
+    server = Server(target, port, logs / f"{target.name}.log", db, server_cpu, extra_env)
     records: list[dict[str, Any]] = []
     variants = target.variants if case["scenario"] == "echo" else {target.name: case["path"]}
     base = {
@@ -304,9 +368,11 @@ def run_case(
                 "port": port,
                 "path": path,
                 "server_pid": server.pid,
-                "cpu": args.client_cpu,
+                "cpu": client_cpu,
                 **case["client"],
             }
+            if publisher is not None:
+                cfg["publisher"] = publisher
             if case.get("auth"):
                 cfg["cookie"] = sessions.get(target.venv, "no-session-on-this-server")
                 cfg["expect_user"] = "bench" if target.django else None
@@ -335,6 +401,9 @@ def run_case(
             )
     finally:
         server.stop()
+        if "BENCH_BROADCAST_PREFIX" in extra_env:
+            prefix = extra_env["BENCH_BROADCAST_PREFIX"]
+            log(f"  deleted Redis keys {prefix}:*: {redis_cleanup(args.storm_redis, prefix)}")
     return records
 
 
@@ -359,8 +428,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default="echo,handshake,idle,broadcast",
-        help="comma-separated: echo,handshake,idle,broadcast",
+        default="echo,handshake,idle,broadcast,storm",
+        help="comma-separated: echo,handshake,idle,broadcast,storm",
     )
     parser.add_argument(
         "--idle-connections",
@@ -389,6 +458,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds to wait for late deliveries after the last publish "
         "(default 20; quick 10); what has not arrived then is lost",
     )
+    parser.add_argument(
+        "--storm-connections",
+        type=int,
+        help="pages dropped at once in the reconnect storm (default 10000; quick 2000)",
+    )
+    parser.add_argument(
+        "--storm-groups", type=int, default=100, help="groups the storm's pages join"
+    )
+    parser.add_argument(
+        "--storm-rate",
+        type=float,
+        default=50.0,
+        help="messages/s published (in all, round-robin over the groups) during the storm",
+    )
+    parser.add_argument(
+        "--storm-policy",
+        choices=["djws.js", "reset-on-close", "spread-5s"],
+        default="djws.js",
+        help="reconnection policy of the storm's pages (README: Scenarios, storm)",
+    )
+    parser.add_argument(
+        "--storm-backlog",
+        type=int,
+        help="run the storm's server as gunicorn -k djws.worker.WebSocketWorker with this "
+        "listen queue (runwebsocket's is 2048; the kernel caps it at net.core.somaxconn)",
+    )
+    parser.add_argument(
+        "--storm-redis",
+        default="redis://127.0.0.1:6379/0",
+        help="Redis for the storm's two workers (keys under a prefix of the run, deleted after)",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for servers (default 0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the client (default 1)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<time>)")
@@ -399,6 +499,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     quick = args.quick
     args.repetitions = args.repetitions or (1 if quick else 3)
     args.idle_connections = args.idle_connections or (2000 if quick else 10000)
+    args.storm_connections = args.storm_connections or (2000 if quick else 10000)
     args.duration = args.duration or (3.0 if quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
     args.broadcast_duration = args.broadcast_duration or (3.0 if quick else 10.0)
@@ -481,6 +582,8 @@ def main(argv: list[str]) -> int:
         for rep in range(1, args.repetitions + 1):
             for case in cases:
                 for target in targets:
+                    if case.get("only", target.name) != target.name:
+                        continue
                     if target.name == "djws" and case["scenario"] in pending:
                         records.append(
                             {

@@ -32,7 +32,7 @@ HOST = "127.0.0.1"
 
 # The virtualenvs the benchmark makes for itself, and what goes in each.
 ENVS: dict[str, list[str]] = {
-    "djws": ["-e", str(REPO)],
+    "djws": ["-e", f"{REPO}[redis]"],  # Redis: the reconnect storm's two workers
     "raw": ["gevent-websocket==0.10.1", "gunicorn[gevent]>=23", "gevent>=24.10.1"],
     "channels": [
         "Django>=5.2,<6",
@@ -77,19 +77,55 @@ class Target:
         return self.settings is not None
 
 
-def _djws_command(port: int) -> list[str]:
+def _djws_command(port: int, workers: int = 1) -> list[str]:
     return [
         venv_bin("djws", "python"),
         "manage.py",
         "runwebsocket",
         "--noreload",
         "--workers",
-        "1",
+        str(workers),
         "--connections",
         "20000",
         "--skip-checks",
         f"{HOST}:{port}",
     ]
+
+
+#: Workers of djws in the reconnect storm: the issue's "2 workers on 2 cores".
+STORM_WORKERS = 2
+
+
+def djws_storm_command(port: int) -> list[str]:
+    """djws for the reconnect storm: two workers (sharing Redis), not pinned."""
+    return _djws_command(port, workers=STORM_WORKERS)
+
+
+def djws_gunicorn_command(backlog: int) -> Callable[[int], list[str]]:
+    """djws's worker under gunicorn run directly, with a listen queue of ``backlog``."""
+
+    def command(port: int) -> list[str]:
+        return [
+            venv_bin("djws", "gunicorn"),
+            "-k",
+            "djws.worker.WebSocketWorker",
+            "-w",
+            str(STORM_WORKERS),
+            "--worker-connections",
+            "20000",
+            "--backlog",
+            str(backlog),
+            "--no-control-socket",
+            "--graceful-timeout",
+            "10",
+            "--log-level",
+            "warning",
+            "-b",
+            f"{HOST}:{port}",
+            "benchproject.wsgi_djws:websocket",
+        ]
+
+    return command
 
 
 def _raw_command(port: int) -> list[str]:
@@ -288,9 +324,16 @@ class Server:
     """One running server process (and its process group)."""
 
     def __init__(
-        self, target: Target, port: int, log_path: Path, db: Path | None, cpu: int | None
+        self,
+        target: Target,
+        port: int,
+        log_path: Path,
+        db: Path | None,
+        cpu: int | None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.target = target
+        self.extra_env = extra_env or {}
         self.port = port
         self.log_path = log_path
         self.db = db
@@ -313,7 +356,7 @@ class Server:
             self.proc = subprocess.Popen(
                 self.argv,
                 cwd=self.target.cwd,
-                env=server_env(self.target, self.db),
+                env={**server_env(self.target, self.db), **self.extra_env},
                 stdin=subprocess.DEVNULL,
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
@@ -362,6 +405,29 @@ class Server:
                 break
         self.proc.poll()
         self.proc = None
+
+
+REDIS_CLEANUP = """
+import sys
+import redis
+client = redis.Redis.from_url(sys.argv[1], socket_timeout=10)
+keys = list(client.scan_iter(match=sys.argv[2] + ":*", count=1000))
+for start in range(0, len(keys), 1000):
+    client.delete(*keys[start : start + 1000])
+print(len(keys))
+"""
+
+
+def redis_cleanup(url: str, prefix: str) -> str:
+    """Delete the keys under ``prefix:`` that a run left in Redis (only those)."""
+    out = subprocess.run(
+        [venv_bin("djws", "python"), "-c", REDIS_CLEANUP, url, prefix],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return (out.stdout or out.stderr).strip()[-300:]
 
 
 def _group_alive(pgid: int) -> bool:

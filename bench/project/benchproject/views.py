@@ -40,3 +40,12 @@ def control(request: Any, ws: Any) -> None:
 
     for message in ws:
         broadcast.publish(GROUP, message)
+
+
+@websocket
+def storm(request: Any, ws: Any, group: str) -> None:
+    """Join ``group``, then wait: the reconnect storm's page (it resumes by itself
+    when it connects with ``?djws=1&djws-since=...``, as djws.js does)."""
+    ws.join(group)
+    for _message in ws:
+        pass

@@ -9,4 +9,5 @@ urlpatterns = [
     path("whoami", views.whoami),
     path("sub", views.subscribe),
     path("control", views.control),
+    path("storm/<str:group>", views.storm),
 ]

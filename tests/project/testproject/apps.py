@@ -1,4 +1,12 @@
-"""The test project's app: reports Django's request signals in the server log."""
+"""The test project's app: reports Django's request signals in the server log.
+
+``DJWS_TEST_BROADCAST_KEEPALIVE`` shortens how long the Redis and PostgreSQL
+listeners wait in silence before checking their connection (10 s in djws, a
+class attribute rather than a setting): the multi-host tests cut a host off
+from Redis for a few seconds and want the cut noticed within them.
+"""
+
+import os
 
 from django.apps import AppConfig
 from django.core.signals import request_finished, request_started
@@ -19,3 +27,7 @@ class TestProjectConfig(AppConfig):
     def ready(self):
         request_started.connect(_started)
         request_finished.connect(_finished)
+        if "DJWS_TEST_BROADCAST_KEEPALIVE" in os.environ:
+            from djws.broadcast.backends.base import ListeningBackend
+
+            ListeningBackend.keepalive = float(os.environ["DJWS_TEST_BROADCAST_KEEPALIVE"])

@@ -127,3 +127,7 @@ if "DJWS_TEST_BROADCAST_PRESENCE_TTL" in os.environ:
 # Mistake tests (tests/test_core_mistakes.py): a project-wide origin list.
 if "DJWS_TEST_ALLOWED_ORIGINS" in os.environ:
     WEBSOCKET_ALLOWED_ORIGINS = os.environ["DJWS_TEST_ALLOWED_ORIGINS"].split()
+
+# Multi-host tests (tests/test_multihost.py) serve on addresses of their own
+# network namespaces, and name them here: "10.213.7.11,10.213.7.12".
+ALLOWED_HOSTS += [h for h in os.environ.get("DJWS_TEST_ALLOWED_HOSTS", "").split(",") if h]
