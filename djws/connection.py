@@ -7,16 +7,11 @@ non-blocking reads, bounded writes). It moves bytes between them, hands messages
 (``str`` for text, ``bytes`` for binary) to the view, and keeps the timer that
 cuts TCP when a client does not finish the closing handshake.
 
-A connection is created pending by ``@websocket`` from the upgrade request
-(:mod:`djws.opening`) and accepted with :meth:`WebSocket.accept`, which writes
-the ``101``; it enters the process's registry then (:mod:`djws.server.registry`)
-and leaves it in :meth:`~WebSocket.finish`. Group membership
-(:meth:`~WebSocket.join`) belongs to the broadcast hub, which attaches itself
-after accept (:mod:`djws.membership`): this module does not import it.
-
-The greenlet that accepted the connection -- the view's -- is the only one that
-reads the socket. Any greenlet may send, close, or :meth:`~WebSocket.deliver`
-an item to the view; such calls never block on the socket's reader.
+Created pending by ``@websocket`` (:mod:`djws.opening`), accepted with
+:meth:`WebSocket.accept` (the ``101``), it is in the process's registry
+(:mod:`djws.server.registry`) until :meth:`~WebSocket.finish`; its groups
+belong to the broadcast hub (:mod:`djws.membership`). Only the view's greenlet
+reads the socket; any greenlet may send, close or :meth:`~WebSocket.deliver`.
 """
 
 from __future__ import annotations
@@ -59,18 +54,10 @@ class WebSocket(Opening):
 
     # A worker holds thousands, nearly all idle: no __dict__, and no queue of
     # received items until there is something in it.
-    __slots__ = (
-        "__weakref__",
-        "_close_timer",
-        "_owner",
-        "_protocol",
-        "_ready",
-        "_transport",
-        "bytes_in",
-        "bytes_out",
-        "messages_in",
-        "messages_out",
-    )
+    __slots__ = (  # noqa: SIM905 - one name a line would take a screen
+        "__weakref__ _close_timer _owner _protocol _ready _transport"
+        " bytes_in bytes_out messages_in messages_out"
+    ).split()
 
     def __init__(
         self,
@@ -223,22 +210,17 @@ class WebSocket(Opening):
         if data is not None:
             self._receive_data(data)
 
-    def tick(
-        self,
-        now: float,
-        *,
-        ping_interval: float | None,
-        ping_timeout: float | None,
-        idle_timeout: float | None,
-    ) -> None:
-        """Keepalive, once a second from the worker: ping, time out, or close if idle."""
+    def tick(self, now: float, **limits: float | None) -> None:
+        """Keepalive, once a second from the worker: ping, time out, or close if idle.
+
+        ``limits``: ``ping_interval``, ``ping_timeout``, ``idle_timeout``
+        (:meth:`djws.protocol.protocol.ServerProtocol.tick`).
+        """
         if self.closed:
             return
         self.pump()
         protocol, _transport = self._open()
-        protocol.tick(
-            now, ping_interval=ping_interval, ping_timeout=ping_timeout, idle_timeout=idle_timeout
-        )
+        protocol.tick(now, **limits)
         if protocol.has_output:
             self._sync()
 

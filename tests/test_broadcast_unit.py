@@ -17,6 +17,7 @@ from djws.broadcast.backends.postgres import NOTIFY_LIMIT, decode_payload, encod
 from djws.broadcast.backends.postgres_driver import Driver
 from djws.broadcast.message import check_wire, encode, opcode_of, split_target, with_target
 from djws.broadcast.names import check_group, session_group, user_group
+from djws.broadcast.position import Entry, Position, Slice
 from djws.protocol.frames import OP_BINARY, OP_TEXT
 
 pytestmark = pytest.mark.fast
@@ -172,3 +173,67 @@ def test_both_drivers_listen_and_receive(name: str) -> None:
     finally:
         driver.close(listener)
         driver.close(sender)
+
+
+class FakeBackend:
+    """A backend whose history is a list, for the hub's ordering logic alone."""
+
+    def __init__(self, epoch: str, wires: list[bytes]) -> None:
+        self.epoch = epoch
+        self.wires = wires
+
+    def read(self, group: str, after: int) -> Slice:
+        entries = [Entry(n, w) for n, w in enumerate(self.wires, 1) if n > after]
+        return Slice(self.epoch, len(self.wires), entries)
+
+    def subscribe(self, group: str) -> None: ...
+    def unsubscribe(self, group: str) -> None: ...
+    def wait_subscribed(self, group: str, timeout: float) -> bool:
+        return True
+
+    def presence_add(self, *args: object) -> None: ...
+    def presence_remove(self, *args: object) -> None: ...
+
+
+class Client:
+    """What the hub delivers to, recording what it was sent."""
+
+    request = None
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def attach_groups(self, groups: object) -> None: ...
+    def deliver(self, item: object) -> None: ...
+    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = None) -> bool:
+        self.sent.append(payload)
+        return True
+
+
+def test_a_resume_ahead_of_the_workers_live_stream_gets_each_message_once(monkeypatch) -> None:
+    """The history read during a join already holds 4 and 5; the worker's live
+    stream delivers them afterwards: the resumed client must not get them twice."""
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    backend = FakeBackend("e", [b"t1", b"t2", b"t3", b"t4", b"t5"])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    watcher, resumed = Client(), Client()
+    for client in (watcher, resumed):
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    hub.join(watcher, "g")  # the worker's cursor is at 5... of an older read:
+    hub.cursors["g"] = Position("e", 3)  # its live stream has delivered up to 3
+    joined = hub.join(resumed, "g", since=Position("e", 2))
+    assert (joined.recovered, joined.position) == (True, Position("e", 5))
+    for offset in (4, 5, 6):  # what the live stream brings now
+        hub.receive("g", Position("e", offset), f"t{offset}".encode())
+    assert resumed.sent == [b"3", b"4", b"5", b"6"]
+    assert watcher.sent == [b"4", b"5", b"6"]
+
+
+def test_a_position_from_before_any_stream_resumes_from_the_first_message() -> None:
+    history = Slice("e", 2, [Entry(1, b"ta"), Entry(2, b"tb")])
+    assert history.covers(Position.parse(":0"))
+    assert not Slice("e", 3, [Entry(2, b"tb"), Entry(3, b"tc")]).covers(Position.parse(":0"))
+    assert Slice("e", 0, []).covers(Position.parse(":0"))

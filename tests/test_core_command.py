@@ -318,3 +318,16 @@ def test_handshakes_during_shutdown_are_refused_so_shutdown_stays_fast() -> None
         assert time.monotonic() - started < 4, f"shutdown took too long: {statuses}"
     finally:
         server.stop()
+
+
+def test_backlog_sets_the_listen_queue() -> None:
+    with run_server("--backlog", "123") as server:
+        result = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{server.port}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    # ss shows a listening socket's backlog as its Send-Q.
+    assert result.stdout.split()[2] == "123", result.stdout

@@ -25,22 +25,17 @@ silently skipped.
 
 A connection may join **from a position** (``ws.join(group, since=...)``, or
 djws.js's ``djws-since``): it gets what it missed from the history, then live
-messages, exactly once and in order. While its history is read, live messages
-for it are held back and released after.
+messages, exactly once and in order: live ones are held back while its history
+is read, and those it got from a history ahead of this worker are not sent twice.
 
-Users and sessions are groups too, with reserved names (:mod:`.names`), that a
-connection enters when it is attached. Their messages share one backend channel
-per process (:data:`~.names.TARGETS`), so opening a connection costs no round
-trip to Redis or PostgreSQL.
+Users and sessions are groups too (:mod:`.names`), entered on attach; their
+messages share one backend channel per process (:data:`~.names.TARGETS`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +43,7 @@ from .. import metrics
 from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
 from .exceptions import HistoryError
-from .members import Identity, Joined, Member, Subscriber, client_options
+from .members import Identity, Joined, Member, Subscriber, client_options, worker_id
 from .message import (
     GroupMessage,
     GroupReset,
@@ -87,20 +82,15 @@ class Hub:
         self.cursors: dict[str, Position] = {}
         # group name -> {connection reading its history: live messages held back}
         self._held: dict[str, dict[Subscriber, list[tuple[Position, bytes]]]] = {}
+        # group name -> {connection whose replay went past this worker's live
+        # stream: the last position it has, so the live copy is not sent again}
+        self._ahead: dict[str, dict[Subscriber, Position]] = {}
         self._targets_backend: Backend | None = None
-        self._worker: tuple[int, str] | None = None
 
     @property
     def worker_id(self) -> str:
-        """``host:pid:token`` -- names this process in presence entries.
-
-        The token tells apart two processes that got the same pid (a restart
-        within the presence TTL); computed after fork, never inherited.
-        """
-        pid = os.getpid()
-        if self._worker is None or self._worker[0] != pid:
-            self._worker = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}")
-        return self._worker[1]
+        """``host:pid:token`` -- names this process in presence entries."""
+        return worker_id()
 
     def backend(self) -> Backend:
         """This process's backend (it delivers what it receives to this hub)."""
@@ -170,16 +160,21 @@ class Hub:
             joined = self._replay(ws, group, how, since, backend)
             # Where the connection stands, before the live messages that came meanwhile.
             if how == _ENVELOPE:
-                self._send_text(ws, joined_envelope(group, joined.position, joined.recovered))
+                ws.send_nowait(OP_TEXT, joined_envelope(group, joined.position, joined.recovered))
             elif how == _DELIVER and joined.recovered is False:
                 ws.deliver(GroupReset(group, joined.position))
+            last = joined.position
             for position, wire in held:
-                if position.epoch != joined.position.epoch or position > joined.position:
+                if position.epoch != last.epoch or position > last:
                     self._send(ws, how, group, position, wire)
+                    last = position
         finally:
             del self._held[group][ws]
             if not self._held[group]:
                 del self._held[group]
+        cursor = self.cursors.get(group)
+        if cursor is not None and cursor.epoch == last.epoch and cursor < last:
+            self._ahead.setdefault(group, {})[ws] = last
         members[ws] = how
         if not already:
             backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
@@ -235,8 +230,10 @@ class Hub:
         if members is None:
             return
         members.pop(ws, None)
+        self._ahead.get(group, {}).pop(ws, None)
         if not members:
             del self.groups[group]
+            self._ahead.pop(group, None)
             self.cursors.pop(group, None)
             self.backend().unsubscribe(group)
 
@@ -350,7 +347,7 @@ class Hub:
         self.cursors[group] = Position(position.epoch, max(position.offset - 1, 0))
         for ws, how in list(self.groups.get(group, {}).items()):
             if how == _ENVELOPE:
-                self._send_text(ws, reset_envelope(group, position))
+                ws.send_nowait(OP_TEXT, reset_envelope(group, position))
             elif how == _DELIVER:
                 ws.deliver(GroupReset(group, position))
 
@@ -368,7 +365,12 @@ class Hub:
         opcode = opcode_of(wire)
         payload = wire[1:]
         frame = enveloped = None
+        ahead = self._ahead.get(group)
         for ws, how in list(members.items()):
+            if ahead is not None and ws in ahead:
+                if position.epoch == ahead[ws].epoch and position <= ahead[ws]:
+                    continue  # replayed to it from the history already
+                del ahead[ws]
             if how == _FORWARD:
                 if frame is None:
                     frame = encode_frame(opcode, payload)
@@ -385,13 +387,9 @@ class Hub:
         if how == _FORWARD:
             ws.send_nowait(opcode_of(wire), wire[1:])
         elif how == _ENVELOPE:
-            self._send_text(ws, envelope(group, position, wire))
+            ws.send_nowait(OP_TEXT, envelope(group, position, wire))
         else:
             ws.deliver(GroupMessage(group, wire, position))
-
-    @staticmethod
-    def _send_text(ws: Subscriber, text: bytes) -> None:
-        ws.send_nowait(OP_TEXT, text)
 
 
 #: The hub of this process.

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import socket
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .names import session_group, user_group
@@ -32,6 +34,7 @@ __all__ = [
     "Subscriber",
     "client_options",
     "identify",
+    "worker_id",
 ]
 
 logger = logging.getLogger("djws.broadcast")
@@ -93,6 +96,22 @@ def client_options(request: HttpRequest | None) -> tuple[bool, dict[str, Positio
         logger.warning("Ignoring a malformed %s parameter: %.200r", SINCE_PARAM, raw)
         return envelope, {}
     return envelope, since
+
+
+_worker: tuple[int, str] | None = None
+
+
+def worker_id() -> str:
+    """``host:pid:token`` -- names this process in presence entries.
+
+    The token tells apart two processes that got the same pid (a restart
+    within the presence TTL); computed after fork, never inherited.
+    """
+    global _worker
+    pid = os.getpid()
+    if _worker is None or _worker[0] != pid:
+        _worker = (pid, f"{socket.gethostname()}:{pid}:{secrets.token_hex(3)}")
+    return _worker[1]
 
 
 class Member:

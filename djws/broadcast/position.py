@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from typing import NamedTuple
 
-__all__ = ["Entry", "Position", "Slice", "new_epoch"]
+__all__ = ["NOTHING_YET", "Entry", "Position", "Slice", "new_epoch"]
 
 
 def new_epoch() -> str:
@@ -47,6 +47,10 @@ class Position(NamedTuple):
         return cls(epoch, int(offset))
 
 
+#: The position of a client that joined a group before its stream existed.
+NOTHING_YET = Position("", 0)
+
+
 class Entry(NamedTuple):
     """One stored message: its offset and its wire bytes (:mod:`.message`)."""
 
@@ -69,6 +73,9 @@ class Slice(NamedTuple):
 
     def covers(self, since: Position) -> bool:
         """Tell whether every message after ``since`` is in this slice."""
+        if since == NOTHING_YET and self.epoch:
+            # Before any stream existed: every message of the stream there is now.
+            return self.head == 0 or (bool(self.entries) and self.entries[0].offset == 1)
         if since.epoch != self.epoch or since.offset > self.head:
             return False
         if since.offset == self.head:

@@ -54,7 +54,7 @@ class ChatServerTests(TestCase):
             self.client.connect("/ws/chat/lobby/") as ada,
             self.client.connect("/ws/chat/lobby/") as grace,
         ):
-            history = {"type": "history", "room": "lobby", "messages": []}
+            history = {"type": "history", "room": "lobby", "messages": [], "reloaded": False}
             self.assertEqual(ada.receive_json(), history)
             self.assertEqual(grace.receive_json()["messages"], [])
             with capture_broadcasts() as sent:

@@ -65,7 +65,9 @@ class Listener:
     def __init__(self, server_address: tuple[str, int], handler: Any, ipv6: bool = False) -> None:
         inherited = os.environ.get(LISTEN_FD_ENV)
         self.socket = (
-            socket.socket(fileno=int(inherited)) if inherited else bind(server_address, ipv6)
+            socket.socket(fileno=int(inherited))
+            if inherited
+            else bind(server_address, ipv6, self.options["backlog"])
         )
         self.server_port: int = self.socket.getsockname()[1]
 
@@ -77,13 +79,13 @@ class Listener:
         self.command.start(self.socket, self.options)
 
 
-def bind(address: tuple[str, int], ipv6: bool) -> socket.socket:
+def bind(address: tuple[str, int], ipv6: bool, backlog: int = 2048) -> socket.socket:
     """Create the listening socket the server inherits; OSError as ``runserver`` reports it."""
     sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise
@@ -146,6 +148,13 @@ class Command(RunserverCommand):
             help="Log every request to stderr (default: when DEBUG is True).",
         )
         parser.add_argument(
+            "--backlog",
+            type=int,
+            default=2048,
+            help="Connections the kernel queues before they are accepted (default 2048; the "
+            "kernel caps it at net.core.somaxconn). Raise both for reconnection storms.",
+        )
+        parser.add_argument(
             "--metrics",
             metavar="PATH",
             help="Serve Prometheus metrics at this path of the server's port, e.g. /metrics "
@@ -168,7 +177,7 @@ class Command(RunserverCommand):
         given_port = (addrport or "").rpartition(":")[2]
         if given_port.isdigit() and int(given_port) > 65535:
             raise CommandError(f"{given_port!r} is not a valid port number.")
-        for name in ("workers", "connections"):
+        for name in ("workers", "connections", "backlog"):
             if options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1.")
         if bool(options["certfile"]) != bool(options["keyfile"]):
@@ -200,7 +209,7 @@ class Command(RunserverCommand):
             # The outermost process: bind once for every server the reloader starts.
             # If that fails, the child binds and reports the error as runserver does.
             with contextlib.suppress(OSError):
-                listener = bind((self.addr, int(self.port)), self.use_ipv6)
+                listener = bind((self.addr, int(self.port)), self.use_ipv6, options["backlog"])
                 os.environ[LISTEN_FD_ENV] = str(listener.fileno())
                 self._listener = listener  # kept open for the children
         super().run(**options)

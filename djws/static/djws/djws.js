@@ -236,6 +236,7 @@
       this.positions = {};
       this._timer = null;
       this._openedAt = 0;
+      this._everOpened = false;
       this._closedByPage = false;
       this._onOnline = this._reconnectNow.bind(this);
       if (typeof window !== "undefined") {
@@ -463,7 +464,8 @@
 
     _handleOpen(ws) {
       if (ws !== this.ws) return;
-      var reconnected = this._openedAt !== 0 || this.attempts > 0;
+      var reconnected = this._everOpened || this.attempts > 0;
+      this._everOpened = true;
       this._openedAt = Date.now();
       this.state = "open";
       this.retryAt = null;
@@ -496,6 +498,9 @@
       if (this._openedAt && Date.now() - this._openedAt >= this.options.stableAfter) {
         this.attempts = 0;
       }
+      // Measured from this connection's open only: a later attempt that fails
+      // without opening must keep backing off.
+      this._openedAt = 0;
       var retry =
         !this._closedByPage && this.options.reconnect && this.options.shouldReconnect(event);
       var delay = retry ? backoff(this.attempts, this.options) : null;
