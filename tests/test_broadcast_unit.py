@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import threading
+import time
 import uuid
 
 import pytest
@@ -13,7 +15,12 @@ from django.core.exceptions import ImproperlyConfigured
 from djws.broadcast import GroupMessage
 from djws.broadcast.backends import backend_path
 from djws.broadcast.backends.base import redact
-from djws.broadcast.backends.postgres import NOTIFY_LIMIT, decode_payload, encode_payload
+from djws.broadcast.backends.postgres import (
+    NOTIFY_LIMIT,
+    PostgresBackend,
+    decode_payload,
+    encode_payload,
+)
 from djws.broadcast.backends.postgres_driver import Driver
 from djws.broadcast.message import check_wire, encode, opcode_of, split_target, with_target
 from djws.broadcast.names import check_group, session_group, user_group
@@ -173,6 +180,59 @@ def test_both_drivers_listen_and_receive(name: str) -> None:
     finally:
         driver.close(listener)
         driver.close(sender)
+
+
+class Recorder:
+    """A receiver that records what a backend delivers."""
+
+    worker_id = "unit"
+
+    def __init__(self) -> None:
+        self.received: list[tuple[int, bytes]] = []
+
+    def receive(
+        self, group: str, position: Position, wire: bytes, published_at: float | None = None
+    ) -> None:
+        self.received.append((position.offset, wire))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["psycopg", "psycopg2"])
+def test_notifications_arriving_while_a_large_message_is_read_are_delivered_at_once(
+    name: str,
+) -> None:
+    """The driver buffers them off the socket: the listener must not wait for the socket."""
+    url = "postgresql://postgres@127.0.0.1:5432/test"
+    backend = PostgresBackend(url, prefix=f"unit{uuid.uuid4().hex[:8]}", presence_ttl=30)
+    backend._driver = driver = Driver(name)
+    recorder = Recorder()
+    backend.attach(recorder)  # type: ignore[arg-type]
+    listener, locker, sender = (driver.connect(url) for _ in range(3))
+    channel = backend._channel("big")
+    backend._channels[channel] = "big"
+    large = b"x" * (NOTIFY_LIMIT * 2)
+
+    def notify_then_unlock() -> None:
+        time.sleep(0.3)  # the listener waits on the locked table meanwhile
+        driver.execute(sender, "SELECT pg_notify(%s, %s)", [channel, f"{epoch}:2:0:usmall"])
+        time.sleep(0.3)
+        driver.execute(locker, "COMMIT")
+
+    try:
+        driver.execute(listener, f'LISTEN "{channel}"')
+        epoch = backend.publish("big", large).epoch
+        time.sleep(0.2)  # its notification is in the listener's socket
+        driver.execute(locker, "BEGIN")
+        driver.execute(locker, "LOCK TABLE djws_broadcast_history IN ACCESS EXCLUSIVE MODE")
+        thread = threading.Thread(target=notify_then_unlock)
+        thread.start()
+        backend._receive(listener)
+        thread.join()
+        assert recorder.received == [(1, large), (2, b"small")]
+    finally:
+        for conn in (listener, locker, sender):
+            driver.close(conn)
+        backend.close()
 
 
 class FakeBackend:

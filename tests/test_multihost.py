@@ -76,7 +76,7 @@ def cluster() -> Iterator[Cluster]:
             "DJWS_TEST_BROADCAST_PREFIX": unique_prefix(),
             "DJWS_TEST_BROADCAST_PRESENCE_TTL": str(PRESENCE_TTL),
             "DJWS_TEST_BROADCAST_KEEPALIVE": str(KEEPALIVE),
-            "DJWS_TEST_ALLOWED_HOSTS": f"{one.front},{two.front},{three.front}",
+            "DJWS_TEST_EXTRA_HOSTS": f"{one.front},{two.front},{three.front}",
         }
         cluster = Cluster(net, one, two, three, {}, env)
         try:

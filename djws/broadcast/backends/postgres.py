@@ -253,33 +253,40 @@ class PostgresBackend(ListeningBackend):
                 self._driver.execute(conn, "SELECT 1")  # raises if the server is gone
 
     def _receive(self, conn: Any) -> None:
-        for channel, notification in self._driver.notifies(conn):
-            group = self._channels.get(channel)
-            if group is None:
-                continue
-            try:
-                epoch, offset, ms, payload = notification.split(":", 3)
-                position = Position(epoch, int(offset))
-                wire = decode_payload(payload)
-                if wire is None:  # too large for NOTIFY: read it from the history
-                    rows = self._driver.execute(
-                        conn,
-                        'SELECT data FROM djws_broadcast_history WHERE grp = %s AND "offset" = %s',
-                        [self._group_key(group), position.offset],
+        # Until none is left: notifications that arrive while a large message
+        # is read from the history are buffered by the driver, off the socket
+        # that the loop waits on.
+        while notifications := self._driver.notifies(conn):
+            for channel, notification in notifications:
+                self._deliver(conn, channel, notification)
+
+    def _deliver(self, conn: Any, channel: str, notification: str) -> None:
+        group = self._channels.get(channel)
+        if group is None:
+            return
+        try:
+            epoch, offset, ms, payload = notification.split(":", 3)
+            position = Position(epoch, int(offset))
+            wire = decode_payload(payload)
+            if wire is None:  # too large for NOTIFY: read it from the history
+                rows = self._driver.execute(
+                    conn,
+                    'SELECT data FROM djws_broadcast_history WHERE grp = %s AND "offset" = %s',
+                    [self._group_key(group), position.offset],
+                )
+                if not rows:
+                    # Pruned already: the hub fills the gap from the history, or
+                    # tells its clients the gap could not be filled.
+                    logger.warning(
+                        "Message %s of group %r is gone from the history", position, group
                     )
-                    if not rows:
-                        # Pruned already: the hub fills the gap from the history, or
-                        # tells its clients the gap could not be filled.
-                        logger.warning(
-                            "Message %s of group %r is gone from the history", position, group
-                        )
-                        continue
-                    wire = bytes(rows[0][0])
-                self.hub.receive(group, position, wire, int(ms) / 1000)
-            except self._driver.Error:
-                raise
-            except Exception:
-                logger.exception("Could not deliver a message of group %r", group)
+                    return
+                wire = bytes(rows[0][0])
+            self.hub.receive(group, position, wire, int(ms) / 1000)
+        except self._driver.Error:
+            raise
+        except Exception:
+            logger.exception("Could not deliver a message of group %r", group)
 
     # Presence
 

@@ -130,4 +130,4 @@ if "DJWS_TEST_ALLOWED_ORIGINS" in os.environ:
 
 # Multi-host tests (tests/test_multihost.py) serve on addresses of their own
 # network namespaces, and name them here: "10.213.7.11,10.213.7.12".
-ALLOWED_HOSTS += [h for h in os.environ.get("DJWS_TEST_ALLOWED_HOSTS", "").split(",") if h]
+ALLOWED_HOSTS += [h for h in os.environ.get("DJWS_TEST_EXTRA_HOSTS", "").split(",") if h]
