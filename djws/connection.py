@@ -30,7 +30,7 @@ from . import db, metrics
 from .exceptions import BufferFull, ConnectionClosed
 from .metrics import tally
 from .opening import NOT_ACCEPTED, AcceptHook, Opening
-from .protocol.frames import OP_BINARY, OP_TEXT
+from .protocol.frames import OP_BINARY, OP_TEXT, Outgoing
 from .protocol.protocol import ServerProtocol, State
 from .server.registry import registry
 from .server.transport import Transport
@@ -233,9 +233,9 @@ class WebSocket(Opening):
         :class:`~djws.exceptions.ConnectionClosed` if the connection is closed.
         """
         if isinstance(message, str):
-            self._send(OP_TEXT, message.encode(), wait=True)
+            self._send(((OP_TEXT, message.encode(), None),), wait=True)
         elif isinstance(message, (bytes, bytearray, memoryview)):
-            self._send(OP_BINARY, bytes(message), wait=True)
+            self._send(((OP_BINARY, bytes(message), None),), wait=True)
         else:
             raise TypeError(
                 f"send() takes str or bytes, not {type(message).__name__}; "
@@ -253,10 +253,14 @@ class WebSocket(Opening):
         recipients. A client that lets too much pile up is closed with 1008;
         return False if the message was not queued.
         """
+        return self.send_many_nowait(((opcode, payload, frame),))
+
+    def send_many_nowait(self, messages: Sequence[Outgoing]) -> bool:
+        """:meth:`send_nowait` for ``(opcode, payload, frame)`` messages, in one write."""
         if self.closed:
             return False
         try:
-            self._send(opcode, payload, wait=False, frame=frame)
+            self._send(messages, wait=False)
         except BufferFull:
             metrics.buffer_full()
             self._fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
@@ -265,19 +269,22 @@ class WebSocket(Opening):
             return False
         return True
 
-    def _send(self, opcode: int, payload: bytes, *, wait: bool, frame: bytes | None = None) -> None:
+    def _send(self, messages: Sequence[Outgoing], *, wait: bool) -> None:
         protocol, transport = self._open()
         if transport.closed:
             protocol.connection_lost()
-        data = protocol.send_message(opcode, payload, frame)
+        if len(messages) == 1:
+            data = protocol.send_message(*messages[0])
+        else:
+            data = b"".join([protocol.send_message(*message) for message in messages])
         try:
             transport.write(data, wait=wait)
         except OSError as exc:
             protocol.connection_lost()
             raise protocol.closed_error() from exc
-        self.messages_out += 1
+        self.messages_out += len(messages)
         self.bytes_out += len(data)
-        tally.messages_out += 1
+        tally.messages_out += len(messages)
         tally.bytes_out += len(data)
 
     def ping(self, data: bytes = b"") -> None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -52,6 +52,7 @@ from .broadcast.message import GroupMessage, GroupReset
 from .broadcast.names import RESERVED_PREFIX
 from .broadcast.position import Position
 from .origin import origin_allowed
+from .protocol.frames import Outgoing
 from .server.registry import registry
 
 __all__ = ["EventStream", "event_stream", "is_event_stream_request"]
@@ -102,6 +103,9 @@ class EventStream:
 
     def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = None) -> bool:
         return True  # a stream joins with forward=False only: nothing is forwarded raw
+
+    def send_many_nowait(self, messages: Sequence[Outgoing]) -> bool:
+        return True
 
     # What the server calls (djws.server.registry.Connection)
 

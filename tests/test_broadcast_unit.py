@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 import threading
 import time
 import uuid
@@ -269,6 +270,10 @@ class Client:
         self.sent.append(payload)
         return True
 
+    def send_many_nowait(self, messages: list[tuple[int, bytes, bytes | None]]) -> bool:
+        self.sent.extend(payload for _opcode, payload, _frame in messages)
+        return True
+
 
 def test_a_resume_ahead_of_the_workers_live_stream_gets_each_message_once(monkeypatch) -> None:
     """The history read during a join already holds 4 and 5; the worker's live
@@ -297,3 +302,46 @@ def test_a_position_from_before_any_stream_resumes_from_the_first_message() -> N
     assert history.covers(Position.parse(":0"))
     assert not Slice("e", 3, [Entry(2, b"tb"), Entry(3, b"tc")]).covers(Position.parse(":0"))
     assert Slice("e", 0, []).covers(Position.parse(":0"))
+
+
+def test_a_resume_is_written_in_a_few_batches_framed_once_for_all(monkeypatch) -> None:
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    backend = FakeBackend("e", [f"t{n}".encode() for n in range(1, 151)])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    writes: dict[Client, list[int]] = {}
+
+    class Counting(Client):
+        def send_many_nowait(self, messages: list[tuple[int, bytes, bytes | None]]) -> bool:
+            writes.setdefault(self, []).append(len(messages))
+            return super().send_many_nowait(messages)
+
+    first, second = Counting(), Counting()
+    for client in (first, second):
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+        assert hub.join(client, "g", since=Position("e", 0)).replayed == 150
+        assert client.sent == [f"{n}".encode() for n in range(1, 151)]
+        assert writes[client] == [64, 64, 22]
+    assert len(hub.framed) == 150  # framed for the first client, reused for the second
+
+
+def test_the_frame_cache_is_bounded_in_bytes_and_keeps_no_large_message() -> None:
+    from djws.broadcast.framed import FrameCache
+
+    cache = FrameCache(limit=64 * 100)
+    first = cache.get("g", Position("e", 1), b"t" + b"a" * 40, enveloped=False)
+    assert first == (OP_TEXT, b"a" * 40, bytes([0x81, 40]) + b"a" * 40)
+    assert cache.get("g", Position("e", 1), b"t" + b"a" * 40, enveloped=False) is first
+    assert cache.size == 40 + 42
+    enveloped = cache.get("g", Position("e", 1), b"tx", enveloped=True)
+    assert json.loads(enveloped[1])["position"] == "e:1"
+    for offset in range(2, 200):
+        cache.get("g", Position("e", offset), b"t" + b"a" * 40, enveloped=False)
+        assert cache.size <= 64 * 100
+    assert cache.get("g", Position("e", 1), b"t" + b"a" * 40, enveloped=False) is not first
+    large = b"b" + bytes(101)  # above limit / 64: framed, not kept
+    before = len(cache)
+    assert cache.get("g", Position("e", 500), large, enveloped=False)[1] == bytes(101)
+    assert len(cache) == before

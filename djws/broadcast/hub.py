@@ -43,6 +43,7 @@ from .. import metrics
 from ..protocol.frames import OP_TEXT, encode_frame
 from .backends import get_backend, set_receiver
 from .exceptions import HistoryError
+from .framed import FrameCache
 from .members import Identity, Joined, Member, Subscriber, client_options, worker_id
 from .message import (
     GroupMessage,
@@ -68,6 +69,8 @@ logger = logging.getLogger("djws.broadcast")
 SUBSCRIBE_TIMEOUT = 5.0
 # How a member receives a group's messages.
 _DELIVER, _FORWARD, _ENVELOPE = 0, 1, 3
+# Messages per write when a member is sent what it missed.
+_BATCH = 64
 
 
 class Hub:
@@ -86,6 +89,8 @@ class Hub:
         # stream: the last position it has, so the live copy is not sent again}
         self._ahead: dict[str, dict[Subscriber, Position]] = {}
         self._targets_backend: Backend | None = None
+        #: Recent messages, framed once for every member sent them.
+        self.framed = FrameCache()
 
     @property
     def worker_id(self) -> str:
@@ -157,17 +162,14 @@ class Hub:
         held = self._held.setdefault(group, {})[ws] = []
         try:
             self._subscribed(backend, group)
-            joined = self._replay(ws, group, how, since, backend)
-            # Where the connection stands, before the live messages that came meanwhile.
-            if how == _ENVELOPE:
-                ws.send_nowait(OP_TEXT, joined_envelope(group, joined.position, joined.recovered))
-            elif how == _DELIVER and joined.recovered is False:
-                ws.deliver(GroupReset(group, joined.position))
-            last = joined.position
+            joined, missed = self._missed(group, since, backend)
+            # What it missed, where it stands, then the live messages that came meanwhile.
+            last, replayed = joined.position, len(missed)
             for position, wire in held:
                 if position.epoch != last.epoch or position > last:
-                    self._send(ws, how, group, position, wire)
+                    missed.append((position, wire))
                     last = position
+            self._catch_up_member(ws, how, group, joined, missed, replayed)
         finally:
             del self._held[group][ws]
             if not self._held[group]:
@@ -180,23 +182,51 @@ class Hub:
             backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
         return joined
 
-    def _replay(
-        self, ws: Subscriber, group: str, how: int, since: Position | None, backend: Backend
-    ) -> Joined:
+    def _missed(
+        self, group: str, since: Position | None, backend: Backend
+    ) -> tuple[Joined, list[tuple[Position, bytes]]]:
+        """Where a member joining from ``since`` stands, and what it missed since then."""
         cursor = self.cursors.get(group, Position("", 0))
         if since is None:
-            return Joined(cursor, None)
+            return Joined(cursor, None), []
         try:
             history = backend.read(group, since.offset)
         except HistoryError as exc:
             logger.warning("Cannot resume group %r from %s: %s", group, since, exc)
-            return Joined(cursor, False)
+            return Joined(cursor, False), []
         if not history.covers(since):
-            return Joined(history.position, False)
-        for entry in history.entries:
-            self._send(ws, how, group, Position(history.epoch, entry.offset), entry.wire)
+            return Joined(history.position, False), []
         metrics.replayed(len(history.entries))
-        return Joined(history.position, True, len(history.entries))
+        missed = [(Position(history.epoch, entry.offset), entry.wire) for entry in history.entries]
+        return Joined(history.position, True, len(missed)), missed
+
+    def _catch_up_member(
+        self,
+        ws: Subscriber,
+        how: int,
+        group: str,
+        joined: Joined,
+        messages: list[tuple[Position, bytes]],
+        replayed: int,
+    ) -> None:
+        """Send ``messages``, with where ``ws`` stands after the first ``replayed`` of them."""
+        if how == _DELIVER:
+            items: list[Any] = [GroupMessage(group, wire, position) for position, wire in messages]
+            if joined.recovered is False:
+                items.insert(replayed, GroupReset(group, joined.position))
+            for item in items:
+                ws.deliver(item)
+            return
+        framed = self.framed.get
+        enveloped = how == _ENVELOPE
+        out = [framed(group, position, wire, enveloped=enveloped) for position, wire in messages]
+        if enveloped:
+            out.insert(
+                replayed, (OP_TEXT, joined_envelope(group, joined.position, joined.recovered), None)
+            )
+        # In writes of a few messages: a resume is one system call, not one per message.
+        for start in range(0, len(out), _BATCH):
+            ws.send_many_nowait(out[start : start + _BATCH])
 
     def leave(self, ws: Subscriber, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
@@ -377,19 +407,10 @@ class Hub:
                 ws.send_nowait(opcode, payload, frame=frame)
             elif how == _ENVELOPE:
                 if enveloped is None:
-                    text = envelope(group, position, wire)
-                    enveloped = (text, encode_frame(OP_TEXT, text))
-                ws.send_nowait(OP_TEXT, enveloped[0], frame=enveloped[1])
+                    enveloped = self.framed.get(group, position, wire, enveloped=True)
+                ws.send_nowait(*enveloped)
             else:
                 ws.deliver(GroupMessage(group, wire, position))
-
-    def _send(self, ws: Subscriber, how: int, group: str, position: Position, wire: bytes) -> None:
-        if how == _FORWARD:
-            ws.send_nowait(opcode_of(wire), wire[1:])
-        elif how == _ENVELOPE:
-            ws.send_nowait(OP_TEXT, envelope(group, position, wire))
-        else:
-            ws.deliver(GroupMessage(group, wire, position))
 
 
 #: The hub of this process.

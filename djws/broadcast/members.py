@@ -17,8 +17,10 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from ..protocol.frames import Outgoing
 from .names import session_group, user_group
 from .position import Position
 
@@ -147,6 +149,7 @@ class Subscriber(Protocol):
     def attach_groups(self, groups: Any) -> None: ...
     def deliver(self, item: Any) -> None: ...
     def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = ...) -> bool: ...
+    def send_many_nowait(self, messages: Sequence[Outgoing]) -> bool: ...
 
 
 class Joined(NamedTuple):

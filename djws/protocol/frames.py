@@ -58,6 +58,7 @@ __all__ = [
     "OP_PING",
     "OP_PONG",
     "OP_TEXT",
+    "Outgoing",
     "Parser",
     "encode_close",
     "encode_compressed",
@@ -71,6 +72,10 @@ OP_BINARY = 0x2
 OP_CLOSE = 0x8
 OP_PING = 0x9
 OP_PONG = 0xA
+
+#: A message to send: opcode, payload, and the payload already framed (or None),
+#: when one frame is shared by the recipients of a broadcast.
+Outgoing = tuple[int, bytes, bytes | None]
 
 # Close codes (RFC 6455, 7.4), named where the parser uses them.
 PROTOCOL_ERROR = 1002
