@@ -184,6 +184,44 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def resume_chart(summary: dict[str, Any], path: Path) -> bool:
+    """djws's mass resume against reloading the last rows from the database."""
+    entry = summary.get("resume", {}).get("djws", {})
+    bars = [
+        ("resume_all_s", "resume (djws-since,\nreplayed from the history)", COLORS["djws"]),
+        ("reload_all_s", "reload the last rows\nfrom the database", "#3b6ea8"),
+    ]
+    bars = [b for b in bars if isinstance(entry.get(b[0]), int | float)]
+    if not bars:
+        return False
+    fig, ax = plt.subplots(figsize=(6.0, 4.2), dpi=110)
+    drawn = ax.bar([label for _, label, _ in bars], [entry[key] for key, _, _ in bars])
+    for i, (bar, (key, _label, color)) in enumerate(zip(drawn, bars, strict=True)):
+        bar.set_color(color)
+        runs = entry.get(f"{key}_all", [])
+        ax.scatter([i] * len(runs), runs, color="black", s=10, zorder=3)
+        ax.annotate(
+            f"{entry[key]:.1f} s",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    clients, missed = entry.get("connections"), entry.get("messages_per_group")
+    ax.set_title(
+        f"{clients:,.0f} clients come back, each missed {missed or '?'} messages (djws)"
+        if isinstance(clients, int | float)
+        else "Mass resume (djws)",
+        fontsize=10,
+    )
+    ax.set_ylabel("seconds until every client is caught up (lower is better)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Draw every chart next to the results.json given."""
     source = Path(argv[0])
@@ -198,6 +236,8 @@ def main(argv: list[str]) -> int:
             drawn.append(name)
     if broadcast_chart(summary, source.parent / "broadcast.png"):
         drawn.append("broadcast.png")
+    if resume_chart(summary, source.parent / "resume.png"):
+        drawn.append("resume.png")
     print("plots: " + ", ".join(drawn), file=sys.stderr)
     return 0
 

@@ -79,6 +79,32 @@ METRICS["storm"] = [
     ("cpu_other_percent", "other CPU % (Redis, publisher, other work)", ""),
 ]
 
+# Two phases on the same djws server: the resume (djws-since, from the history), then
+# the baseline (the same clients reload the last M rows from the database).
+METRICS["resume"] = [
+    ("connections", "clients that missed messages and come back at once", ""),
+    ("messages_per_group", "messages each missed", ""),
+    ("resume_all_s", "resume: seconds until every client is caught up", "lower"),
+    ("resume_clients_per_s", "resume: clients caught up per second", "higher"),
+    ("resume_p50_ms", "resume: per client, connect to caught up, p50 (ms)", "lower"),
+    ("resume_p99_ms", "resume: per client, p99 (ms)", "lower"),
+    ("replayed", "resume: messages replayed", ""),
+    ("reload_all_s", "reload from the DB: seconds until every client has its rows", "lower"),
+    ("reload_clients_per_s", "reload: clients per second", "higher"),
+    ("reload_p50_ms", "reload: per client, connect to rows, p50 (ms)", "lower"),
+    ("reload_p99_ms", "reload: per client, p99 (ms)", "lower"),
+    ("reload_over_resume", "reload time / resume time", ""),
+    ("open_clients_per_s", "for reference: clients/s joining with nothing to replay", ""),
+    ("resume_cpu_server_percent", "server CPU % during the resume", ""),
+    ("resume_cpu_client_percent", "client CPU % during the resume", ""),
+    ("resume_cpu_other_percent", "other CPU % during the resume (noise)", ""),
+    ("reload_cpu_server_percent", "server CPU % during the reload", ""),
+    ("reload_cpu_other_percent", "other CPU % during the reload (noise)", ""),
+]
+
+# The figures of a progress line, when not the first four of METRICS.
+HEADLINE = {"resume": ["resume_all_s", "resume_p99_ms", "reload_all_s", "reload_over_resume"]}
+
 TARGET_ORDER = ["djws", "raw", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
 LABELS = {
     "djws": "djws",
@@ -102,7 +128,7 @@ def one_line(case: dict[str, Any], result: dict[str, Any]) -> str:
     """A short progress summary of one client result."""
     if not result.get("ok"):
         return "FAILED: " + str(result.get("error", result.get("errors", "?")))[:200]
-    keys = [key for key, _label, _better in METRICS[case["scenario"]]][:4]
+    keys = HEADLINE.get(case["scenario"]) or [key for key, _l, _b in METRICS[case["scenario"]]][:4]
     return ", ".join(f"{key}={result.get(key)}" for key in keys) + (
         f", errors={result['errors']}" if result.get("errors") else ""
     )
@@ -120,6 +146,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, An
         if not good:
             entry["error"] = results[-1].get("error", "failed")
             entry["pending"] = bool(results[-1].get("pending"))
+            entry["na"] = bool(results[-1].get("na"))
         for key, _label, _better in METRICS[scenario_of(case)]:
             values = [r[key] for r in good if isinstance(r.get(key), int | float)]
             if values:
@@ -282,7 +309,8 @@ def markdown(
             c
             for c, by in summary.items()
             for e in by.values()
-            if isinstance(e.get("cpu_other_percent"), int | float) and e["cpu_other_percent"] > 25
+            for key in ("cpu_other_percent", "resume_cpu_other_percent", "reload_cpu_other_percent")
+            if isinstance(e.get(key), int | float) and e[key] > 25
         }
     )
     if noisy:
@@ -304,7 +332,8 @@ def markdown(
         lines.append(f"| {check['target']} | {check['goal']} | {fmt(check['measured'])} | {met} |")
     lines.append("")
     for case, by_target in summary.items():
-        targets = [t for t in TARGET_ORDER if t in by_target]
+        # A server with no equivalent of the scenario gets a line, not a column.
+        targets = [t for t in TARGET_ORDER if t in by_target and not by_target[t].get("na")]
         bases = [f"djws/{b}" for b in RATIO_BASES if f"djws/{b}" in ratio_table.get(case, {})]
         lines += [f"## {case}", ""]
         header = ["metric", *[LABELS.get(t, t) for t in targets], *bases]
@@ -320,7 +349,7 @@ def markdown(
             lines.append("| " + " | ".join(row) + " |")
         failures = {t: e for t, e in by_target.items() if not e.get("ok_runs")}
         for target, entry in failures.items():
-            kind = "PENDING" if entry.get("pending") else "FAILED"
+            kind = "n/a" if entry.get("na") else "PENDING" if entry.get("pending") else "FAILED"
             lines.append(f"\n{kind} on {LABELS.get(target, target)}: {entry.get('error')}")
         lines.append("")
     lines += [

@@ -262,7 +262,42 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 },
             }
         )
+    if "resume" in args.scenarios:
+        cases.append(
+            {
+                "case": "resume",
+                "scenario": "resume",
+                "path": "/storm/",
+                "only": "djws",
+                "na": "no equivalent: nothing else resumes a group from a position "
+                "(djws-since) out of a server-side history",
+                "client": {
+                    "connections": args.resume_connections,
+                    "groups": args.resume_groups,
+                    "messages": args.resume_messages,
+                    "concurrency": args.resume_concurrency,
+                    "reload_path": "/reload/",
+                    "size": 64,
+                    "open_timeout": 120.0,
+                    "phase_timeout": 120.0,
+                    "fill_timeout": 120.0,
+                },
+            }
+        )
     return cases
+
+
+def resume_fill(target: Target, db: Path | None) -> dict[str, Any]:
+    """How the resume scenario's client runs ``manage.py benchfill`` (the djws venv)."""
+    return {
+        "argv": [venv_bin("djws", "python"), "manage.py", "benchfill"],
+        "cwd": str(target.cwd),
+        "env": {
+            "DJANGO_SETTINGS_MODULE": target.settings or "",
+            "BENCH_DB": str(db),
+            "PYTHONUNBUFFERED": "1",
+        },
+    }
 
 
 def storm_setup(
@@ -305,6 +340,8 @@ def client_budget(cfg: dict[str, Any]) -> float:
         + cfg.get("open_timeout", 60)
         + cfg.get("drain", 0)
         + cfg.get("answer_timeout", 0)
+        + 2 * cfg.get("phase_timeout", 0)  # resume: the resume and the reload
+        + 2 * cfg.get("fill_timeout", 0)
         + 120.0
     )
 
@@ -373,6 +410,8 @@ def run_case(
             }
             if publisher is not None:
                 cfg["publisher"] = publisher
+            if case["scenario"] == "resume":
+                cfg["fill"] = resume_fill(target, db)
             if case.get("auth"):
                 cfg["cookie"] = sessions.get(target.venv, "no-session-on-this-server")
                 cfg["expect_user"] = "bench" if target.django else None
@@ -428,8 +467,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default="echo,handshake,idle,broadcast,storm",
-        help="comma-separated: echo,handshake,idle,broadcast,storm",
+        default="echo,handshake,idle,broadcast,storm,resume",
+        help="comma-separated: echo,handshake,idle,broadcast,storm,resume",
     )
     parser.add_argument(
         "--idle-connections",
@@ -489,6 +528,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default="redis://127.0.0.1:6379/0",
         help="Redis for the storm's two workers (keys under a prefix of the run, deleted after)",
     )
+    parser.add_argument(
+        "--resume-connections",
+        type=int,
+        help="clients that resume at once in the resume scenario (default 5000; quick 1000)",
+    )
+    parser.add_argument(
+        "--resume-groups", type=int, default=50, help="groups the resume scenario's clients join"
+    )
+    parser.add_argument(
+        "--resume-messages",
+        type=int,
+        default=100,
+        help="messages each resume client misses (per group; the history keeps 1,000)",
+    )
+    parser.add_argument(
+        "--resume-concurrency",
+        type=int,
+        default=200,
+        help="resume clients connected and not yet caught up at a time (default 200)",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for servers (default 0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the client (default 1)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<time>)")
@@ -500,6 +559,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.repetitions = args.repetitions or (1 if quick else 3)
     args.idle_connections = args.idle_connections or (2000 if quick else 10000)
     args.storm_connections = args.storm_connections or (2000 if quick else 10000)
+    args.resume_connections = args.resume_connections or (1000 if quick else 5000)
     args.duration = args.duration or (3.0 if quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if quick else 2.0)
     args.broadcast_duration = args.broadcast_duration or (3.0 if quick else 10.0)
@@ -583,6 +643,17 @@ def main(argv: list[str]) -> int:
             for case in cases:
                 for target in targets:
                     if case.get("only", target.name) != target.name:
+                        if case.get("na"):  # the report says "n/a" for this server
+                            records.append(
+                                {
+                                    "case": case["case"],
+                                    "scenario": case["scenario"],
+                                    "server": target.name,
+                                    "target": target.name,
+                                    "repetition": rep,
+                                    "result": {"ok": False, "na": True, "error": case["na"]},
+                                }
+                            )
                         continue
                     if target.name == "djws" and case["scenario"] in pending:
                         records.append(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from djws.decorators import websocket
+
+from .models import Message
 
 GROUP = "bench"
 
@@ -47,5 +50,33 @@ def storm(request: Any, ws: Any, group: str) -> None:
     """Join ``group``, then wait: the reconnect storm's page (it resumes by itself
     when it connects with ``?djws=1&djws-since=...``, as djws.js does)."""
     ws.join(group)
+    for _message in ws:
+        pass
+
+
+#: How many rows ``reload`` sends: "the last 100 messages" of the group.
+RELOAD_ROWS = 100
+
+
+@websocket
+def reload(request: Any, ws: Any, group: str) -> None:
+    """The resume scenario's baseline: a page that reconnects without djws's history.
+
+    Joins ``group`` for the live messages (first, so that nothing published
+    during the query is missed), then reloads the group's last 100 rows from the
+    database and sends them, oldest first, as one JSON message
+    ``{"group": ..., "messages": [{"position": ..., "text": ...}, ...]}``.
+    ``?rows=N`` asks for another number of rows (at most 1,000).
+    """
+    try:
+        count = max(1, min(1000, int(request.GET.get("rows", RELOAD_ROWS))))
+    except ValueError:
+        count = RELOAD_ROWS
+    ws.join(group)
+    rows = list(
+        Message.objects.filter(group=group).order_by("-id").values("position", "text")[:count]
+    )
+    rows.reverse()
+    ws.send(json.dumps({"group": group, "messages": rows}))
     for _message in ws:
         pass

@@ -10,4 +10,5 @@ urlpatterns = [
     path("sub", views.subscribe),
     path("control", views.control),
     path("storm/<str:group>", views.storm),
+    path("reload/<str:group>", views.reload),
 ]
