@@ -223,7 +223,7 @@ required = [
     "djws/py.typed",
     "djws/static/djws/djws.js",
     "djws/templatetags/websockets.py",
-    "djws/migrations/__init__.py",
+    "djws/contrib/chat/migrations/0001_initial.py",
     "djws/management/commands/runwebsocket.py",
 ]
 problems += [f"the wheel lacks {n}" for n in required if n not in names]
