@@ -52,6 +52,15 @@ CHARTS: list[tuple[str, str, str, str, str, bool, float | None]] = [
         None,
     ),
     (
+        "handshake_anon.png",
+        "handshake-anon",
+        "handshakes_per_s",
+        "Handshakes without a cookie (the same view and middleware)",
+        "handshakes/s (higher is better)",
+        False,
+        None,
+    ),
+    (
         "idle_rss.png",
         "idle",
         "rss_per_conn_kib",

@@ -208,6 +208,15 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "client": {"concurrency": 50, "warmup": args.warmup, "duration": args.duration},
             }
         )
+        cases.append(
+            {
+                "case": "handshake-anon",
+                "scenario": "handshake",
+                "path": "/whoami",
+                "anonymous": True,
+                "client": {"concurrency": 50, "warmup": args.warmup, "duration": args.duration},
+            }
+        )
     if "idle" in args.scenarios:
         cases.append(
             {
@@ -415,6 +424,8 @@ def run_case(
             if case.get("auth"):
                 cfg["cookie"] = sessions.get(target.venv, "no-session-on-this-server")
                 cfg["expect_user"] = "bench" if target.django else None
+            if case.get("anonymous"):  # no cookie: the session and user lookups find nothing
+                cfg["expect_user"] = "anonymous" if target.django else None
             started = time.monotonic()
             result = run_client(cfg, logs / "client.log")
             result.setdefault("ok", False)

@@ -8,6 +8,7 @@ a well-behaved client and its memory is back near where it started.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from .support import Server, run_server, status_of, upgrade_request
-from .test_protocol_support import rss_kib, worker_pid
+from .test_protocol_support import RawClient, rss_kib, worker_pid
 
 pytestmark = pytest.mark.fast
 
@@ -209,6 +210,35 @@ def test_too_many_headers_get_400(impatient: Server, baseline: tuple[int, int]) 
     assert status == 400
     assert body == b"Bad request.\n"
     assert_recovered(impatient, baseline)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["X-Broken header line\r\n", "X-Space : v\r\n"],
+    ids=["no-colon", "space-before-colon"],
+)
+def test_a_malformed_header_line_gets_400(
+    impatient: Server, baseline: tuple[int, int], extra: str
+) -> None:
+    """Refused whole (RFC 9112), not read as the end of the headers."""
+    status, _headers, body = send(impatient, upgrade_request(extra=extra))
+    assert status == 400
+    assert body == b"Bad request.\n"
+    assert_recovered(impatient, baseline)
+
+
+def test_header_values_reach_django_as_sent_and_a_folded_one_joined(impatient: Server) -> None:
+    """obs-fold (RFC 9112): the continuation becomes part of one value, with a space."""
+    client = RawClient(
+        impatient, "/headers/", extra="X-Folded: one\r\n two\r\nX-Plain:  spaced  \r\n"
+    )
+    try:
+        headers = json.loads(client.recv_message())
+    finally:
+        client.sock.close()
+    assert headers["X-Folded"] == "one two"
+    assert headers["X-Plain"] == "spaced"
+    assert headers["Upgrade"] == "websocket"
 
 
 @pytest.mark.parametrize(

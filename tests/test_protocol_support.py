@@ -74,11 +74,12 @@ class RawClient:
         *,
         timeout: float = 10.0,
         answer_pings: bool = True,
+        extra: str = "",
         **headers: str,
     ) -> None:
         address = (server.host.strip("[]"), server.port)
         self.sock = socket.create_connection(address, timeout=timeout)
-        self.sock.sendall(upgrade_request(path, **headers))
+        self.sock.sendall(upgrade_request(path, extra=extra, **headers))
         data = b""
         while b"\r\n\r\n" not in data:
             chunk = self.sock.recv(65536)

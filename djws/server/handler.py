@@ -4,7 +4,8 @@ gevent-websocket's handler answers ``101 Switching Protocols`` before the
 application runs, so Django can no longer refuse with a 403, a 404 or a login
 redirect. This handler defers the upgrade instead:
 
-1. gevent's pywsgi reads the request line and headers, which must arrive
+1. gevent's pywsgi reads the request line and :mod:`.headers` the header
+   lines (one pass, no ``email`` parser); they must arrive
    within ``WEBSOCKET_HANDSHAKE_TIMEOUT`` (else 408) and add up to at most
    ``WEBSOCKET_MAX_HEADER_SIZE`` bytes (else 431): a client that opens TCP and
    dribbles headers forever holds neither a greenlet nor memory for long;
@@ -39,6 +40,7 @@ from ..exceptions import HandshakeError
 from ..protocol import http
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
+from .headers import EnvironHeaders, HeaderReader, HeadersTooLarge, RequestHeaders
 from .registry import registry
 from .stack import direct_call
 
@@ -51,61 +53,14 @@ class HeaderTimeout(socket.timeout):
     """The client did not send its request headers in time."""
 
 
-class HeadersTooLarge(ValueError):  # noqa: N818 - named like HeaderTimeout
-    """The request's header block is over ``WEBSOCKET_MAX_HEADER_SIZE``."""
-
-
-class _HeaderReader:
-    """Give ``http.client.parse_headers`` lines of ``rfile`` until a byte budget is spent.
-
-    The standard library bounds each header line (64 KiB) and their number
-    (100), so about 6.5 MB; this bounds their total.
-    """
-
-    def __init__(self, rfile: Any, budget: int) -> None:
-        self._rfile = rfile
-        self._budget = budget
-
-    def readline(self, limit: int = -1) -> bytes:
-        line: bytes = self._rfile.readline(limit)
-        self._budget -= len(line)
-        if self._budget < 0:
-            raise HeadersTooLarge("request header block too large")
-        return line
-
-
-class _EnvironHeaders:
-    """The request's headers for gunicorn's access log, read from the WSGI environ.
-
-    Stands in for pywsgi's parsed header message once the environ is built:
-    that message (an ``email`` object, over a kilobyte) would otherwise live
-    as long as the WebSocket.
-    """
-
-    __slots__ = ("_environ",)
-
-    def __init__(self, environ: dict[str, Any]) -> None:
-        self._environ = environ
-
-    def items(self) -> list[tuple[str, str]]:
-        """Return ``(name, value)`` pairs, names as the access log's atoms want them."""
-        pairs = [
-            (key[5:].replace("_", "-").lower(), value)
-            for key, value in self._environ.items()
-            if key.startswith("HTTP_")
-        ]
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if self._environ.get(key):
-                pairs.append((key.replace("_", "-").lower(), self._environ[key]))
-        return pairs
-
-
 class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no type hints
     """pywsgi handler that validates upgrades and defers the 101 to the view."""
 
     _header_timer: Timeout | None = None
     _requests_started = 0
     rfile: Any  # pywsgi's buffered reader of the socket
+    headers: Any  # RequestHeaders, then EnvironHeaders once the environ is built
+    MessageClass = RequestHeaders  # pywsgi's header parser
 
     @property
     def config(self) -> ServerSettings:
@@ -151,7 +106,7 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
     def read_request(self, raw_requestline: str) -> bool:
         """Parse the request line and headers, within ``WEBSOCKET_MAX_HEADER_SIZE``."""
         rfile = self.rfile
-        self.rfile = _HeaderReader(rfile, self.config.max_header_size - len(raw_requestline))
+        self.rfile = HeaderReader(rfile, self.config.max_header_size - len(raw_requestline))
         try:
             return bool(super().read_request(raw_requestline))
         finally:
@@ -164,8 +119,12 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         # Tells views and template tags (websocket_url) that this request came in
         # through a djws server, so WebSocket URLs are on this same host and port.
         environ["djws.server"] = True
-        self.headers = _EnvironHeaders(environ)
+        self.headers = EnvironHeaders(environ)
         return environ
+
+    def _headers(self) -> Any:
+        """The environ's ``HTTP_*`` items (pywsgi re-splits its message's lines)."""
+        return self.headers.environ_items()
 
     def _handle_client_error(self, ex: Exception) -> tuple[str, bytes]:
         # pywsgi prints a traceback for anything but ValueError; a client's

@@ -1,5 +1,6 @@
 """WebSocket views the tests talk to."""
 
+import json
 import os
 
 import gevent
@@ -32,6 +33,14 @@ def close_with(request, ws, code):
 @websocket
 def whoami(request, ws):
     ws.send(request.user.username or "anonymous")
+    for _ in ws:
+        pass
+
+
+@websocket
+def headers(request, ws):
+    """Send the request's headers as Django sees them (request.headers), as JSON."""
+    ws.send(json.dumps(dict(request.headers)))
     for _ in ws:
         pass
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("raise/", views.raise_error, name="raise"),
     path("close/<int:code>/", views.close_with, name="close"),
     path("whoami/", views.whoami, name="whoami"),
+    path("headers/", views.headers),
     path("private/", views.private, name="private"),
     path("forbidden/", views.forbidden, name="forbidden"),
     path("blocked-by-middleware/", views.echo),
