@@ -13,7 +13,9 @@ What it adds to ``GeventWebSocketWorker``:
   view and keeps gunicorn's access log;
 * a keepalive loop that pings silent clients and closes dead or idle ones
   (:mod:`djws.server.keepalive`);
-* on SIGTERM, SIGINT or SIGQUIT, close 1001 "going away" to every open
+* on SIGTERM, SIGINT or SIGQUIT, stop accepting at once (gunicorn's own loop
+  would accept for up to a second more, only to answer 503: in a reload, the
+  new workers are already accepting), close 1001 "going away" to every open
   WebSocket at once (the connections of :mod:`djws.server.registry`), and drop
   connections that have not sent a request yet, instead of leaving sockets open
   until the graceful timeout and then cutting TCP without a close frame.
@@ -78,6 +80,17 @@ def collect_when_quiet() -> bool:
 class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hints
     """A gevent worker whose requests may become WebSockets accepted by Django views."""
 
+    #: The pywsgi servers of this worker's listening sockets, once it runs.
+    servers: tuple[Any, ...] = ()
+
+    def server_class(self, *args: Any, **kwargs: Any) -> Any:
+        """Make gunicorn's pywsgi server for a listening socket, and keep it."""
+        from gunicorn.workers.ggevent import PyWSGIServer
+
+        server = PyWSGIServer(*args, **kwargs)
+        self.servers = (*self.servers, server)
+        return server
+
     def patch(self) -> None:
         """Patch gevent (and psycopg2) before the application, and Django, load."""
         if "GEVENT_TRACK_GREENLET_TREE" not in os.environ:
@@ -139,6 +152,8 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
         from .server.registry import registry
 
         registry.stopping = True
+        for server in self.servers:
+            server.stop_accepting()
         registry.drop_waiting()
         connections = [ws for ws in registry if not ws.closed]
         for ws in connections:

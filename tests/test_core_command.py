@@ -264,6 +264,31 @@ def test_sighup_replaces_workers_and_keeps_serving() -> None:
                 assert ws.recv(timeout=5) == "after HUP"
 
 
+def test_sighup_keeps_the_old_worker_serving_until_the_new_one_accepts() -> None:
+    """No moment without a worker that accepts: the old one serves while the new one
+    loads the application (made to take 2 s), says 1001 only when the new one serves,
+    and a client that reconnects then is answered at once."""
+    with (
+        run_server(env={"DJWS_TEST_SLOW_START": "2"}) as server,
+        connect(f"{server.url}/echo/") as old,
+    ):
+        server.process.send_signal(signal.SIGHUP)
+        signalled = time.monotonic()
+        time.sleep(1.0)  # the new worker is loading
+        old.send("still served")
+        assert old.recv(timeout=10) == "still served"
+        with pytest.raises(ConnectionClosed):
+            old.recv(timeout=60)  # the old worker's 1001, once the new one serves
+        closed = time.monotonic()
+        assert old.close_code == 1001
+        with connect(f"{server.url}/echo/", open_timeout=10) as ws:
+            ws.send("at once")
+            assert ws.recv(timeout=10) == "at once"
+        answered = time.monotonic()
+    assert closed - signalled > 2.0
+    assert answered - closed < 1.0, f"the next handshake took {answered - closed:.2f} s"
+
+
 def test_psycopg_imported_before_the_patch_is_refused(tmp_path) -> None:
     config = tmp_path / "gunicorn.conf.py"
     config.write_text("import psycopg  # imported by the arbiter, before any patching\n")

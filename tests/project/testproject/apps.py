@@ -7,6 +7,7 @@ from Redis for a few seconds and want the cut noticed within them.
 """
 
 import os
+import time
 
 from django.apps import AppConfig
 from django.core.signals import request_finished, request_started
@@ -25,6 +26,7 @@ class TestProjectConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        time.sleep(float(os.environ.get("DJWS_TEST_SLOW_START", "0")))
         request_started.connect(_started)
         request_finished.connect(_finished)
         if "DJWS_TEST_BROADCAST_KEEPALIVE" in os.environ:
