@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from .support import SAMPLE_SITE, Server, free_port, manage, run_server, start_server
 
@@ -18,6 +18,7 @@ __all__ = [
     "PHONE",
     "TIMEOUT_MS",
     "RestartableSite",
+    "echo_page",
     "expect_connected",
     "migrated_sample_site",
     "one_port_site",
@@ -46,6 +47,18 @@ def one_port_site(directory: Path, **env: str) -> Iterator[Server]:
     env = {**migrated_sample_site(directory), **env}
     with run_server("--http", cwd=SAMPLE_SITE, env=env) as server:
         yield server
+
+
+@contextlib.contextmanager
+def echo_page(browser: Browser, server: Server) -> Iterator[Page]:
+    """The sample site's echo page in a new browser context, djws.js loaded."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"{server.http_url}/echo/")
+    page.wait_for_function("window.djws !== undefined")
+    yield page
+    context.close()
 
 
 class RestartableSite:

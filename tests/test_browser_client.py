@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from .browser import TIMEOUT_MS, migrated_sample_site
+from .browser import echo_page, one_port_site
 from .support import SAMPLE_SITE, Server, run_server
 
 pytestmark = pytest.mark.browser
@@ -20,20 +20,14 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    env = migrated_sample_site(tmp_path_factory.mktemp("client"))
-    with run_server("--http", cwd=SAMPLE_SITE, env=env) as server:
+    with one_port_site(tmp_path_factory.mktemp("client")) as server:
         yield server
 
 
 @pytest.fixture
 def page(browser: Browser, server: Server) -> Iterator[Page]:
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"{server.http_url}/echo/")
-    page.wait_for_function("window.djws !== undefined")
-    yield page
-    context.close()
+    with echo_page(browser, server) as page:
+        yield page
 
 
 def closed_port() -> int:
