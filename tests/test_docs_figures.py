@@ -1,0 +1,114 @@
+"""The benchmark figures in the README and the docs are those of the committed run.
+
+``bench/results/official/results.json`` is what ``bench/run.sh --out
+bench/results/official`` measured; every figure the README's table and the
+benchmarks page quote is read back from it here, formatted as they print it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.fast
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = json.loads((ROOT / "bench" / "results" / "official" / "results.json").read_text())
+SUMMARY: dict[str, Any] = RESULTS["summary"]
+
+
+def value(case: str, server: str, key: str) -> float:
+    figure = SUMMARY[case][server][key]
+    assert isinstance(figure, int | float), (case, server, key, figure)
+    return figure
+
+
+def rate(case: str, server: str, key: str = "handshakes_per_s") -> str:
+    return f"{round(value(case, server, key)):,}"
+
+
+def latency(case: str, server: str) -> str:
+    ms = value(case, server, "p99_ms")
+    return f"{round(ms)} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def lost(case: str, server: str) -> str:
+    missing, delivered = value(case, server, "lost"), value(case, server, "delivered")
+    return "0" if missing == 0 else f"{round(100 * missing / (missing + delivered))} %"
+
+
+def kib(server: str) -> str:
+    return f"{round(value('idle', server, 'rss_per_conn_kib'))} KiB"
+
+
+def readme_rows() -> list[str]:
+    """The rows of the README's benchmark table, as the committed run gives them."""
+    b5 = "broadcast-5000"
+    return [
+        f"| echo, 100 connections, messages/s | {rate('echo', 'djws', 'msgs_per_s')} "
+        f"| {rate('echo', 'raw', 'msgs_per_s')} | {rate('echo', 'daphne', 'msgs_per_s')} |",
+        f"| handshakes/s, logged-in DB session | {rate('handshake', 'djws')} "
+        f"| {rate('handshake', 'raw')} (no Django) | {rate('handshake', 'daphne')} |",
+        f"| handshakes/s, no cookie | {rate('handshake-anon', 'djws')} "
+        f"| {rate('handshake-anon', 'raw')} (no Django) | {rate('handshake-anon', 'daphne')} |",
+        f"| broadcast to 5,000 sockets, p99 / lost | {latency(b5, 'djws')} / {lost(b5, 'djws')} "
+        f"| {latency(b5, 'raw')} / {lost(b5, 'raw')} "
+        f"| {latency(b5, 'daphne')} / {lost(b5, 'daphne')} |",
+        f"| RSS per idle connection at 10,000 | {kib('djws')} | {kib('raw')} | {kib('daphne')} |",
+    ]
+
+
+def test_the_readme_table_quotes_the_committed_run() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for row in readme_rows():
+        assert row in readme, f"README.md should have the row\n{row}"
+
+
+def test_the_readme_quotes_the_storm_and_the_resume_of_the_committed_run() -> None:
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    storm = value("storm", "djws", "all_back_s")
+    pages = value("storm", "djws", "connections")
+    quoted = f"{pages:,.0f} pages dropped by a restart were back and caught up in {storm:.1f} s"
+    assert quoted in readme
+    resume, reload = (
+        value("resume", "djws", "resume_all_s"),
+        value("resume", "djws", "reload_all_s"),
+    )
+    assert (
+        f"caught up in {resume:.1f} s (reloading the rows from the database: {reload:.1f} s)"
+        in (readme)
+    )
+
+
+def test_the_committed_run_is_complete_and_of_a_committed_tree() -> None:
+    assert not RESULTS["meta"]["repository"]["dirty"]
+    assert RESULTS["meta"]["args"]["repetitions"] == 3
+    for case in (
+        "echo",
+        "handshake",
+        "handshake-anon",
+        "idle",
+        "broadcast-5000",
+        "storm",
+        "resume",
+    ):
+        assert SUMMARY[case]["djws"]["ok_runs"] == 3, case
+
+
+def test_the_benchmarks_page_quotes_the_committed_run() -> None:
+    page = (ROOT / "docs" / "topics" / "benchmarks.rst").read_text()
+    rows = {line.split("  ")[0]: line for line in page.splitlines() if "  " in line}
+    servers = ("djws", "raw", "daphne")
+    echo = rows["echo, 100 connections, messages/s"].split()[-5:-2]
+    assert echo == [rate("echo", s, "msgs_per_s") for s in servers]
+    for label, case in (
+        ("handshakes/s, logged-in DB session", "handshake"),
+        ("handshakes/s, no cookie", "handshake-anon"),
+    ):
+        cells = rows[label].split()[-5:-2]
+        assert cells == [rate(case, s) for s in servers], label
+    idle = rows["RSS per idle connection at 10,000, KiB"].split()[-5:-2]
+    assert idle == [f"{value('idle', s, 'rss_per_conn_kib'):.1f}" for s in servers]
