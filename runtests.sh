@@ -8,8 +8,8 @@
 # Creates .venv (or $VENV) with djws and its test dependencies, installs the
 # Debian packages the browser and nginx tests drive (and npm, which installs
 # axe-core for the accessibility audit) when run as root, and fails -- never
-# skips -- when PostgreSQL (127.0.0.1:5432) or Redis (127.0.0.1:6379) is not
-# running. Before the tests: ruff (lint and format) and mypy --strict.
+# skips -- when PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) or RabbitMQ
+# (127.0.0.1:5672) is not running. Before the tests: ruff (lint and format) and mypy --strict.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -52,6 +52,11 @@ needs_system() {
   if ! service_up 127.0.0.1 6379; then
     echo "error: Redis is not running on 127.0.0.1:6379." >&2
     echo "       start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no" >&2
+    exit 1
+  fi
+  if ! service_up 127.0.0.1 5672; then
+    echo "error: RabbitMQ is not running on 127.0.0.1:5672 (guest/guest): the Celery test's broker." >&2
+    echo "       start it: rabbitmq-server -detached" >&2
     exit 1
   fi
 }
