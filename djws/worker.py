@@ -34,6 +34,7 @@ from typing import Any
 
 import gevent
 from geventwebsocket.gunicorn.workers import GeventWebSocketWorker
+from gunicorn.workers.ggevent import PyWSGIServer
 
 from . import patching
 
@@ -85,8 +86,6 @@ class WebSocketWorker(GeventWebSocketWorker):  # type: ignore[misc] # no type hi
 
     def server_class(self, *args: Any, **kwargs: Any) -> Any:
         """Make gunicorn's pywsgi server for a listening socket, and keep it."""
-        from gunicorn.workers.ggevent import PyWSGIServer
-
         server = PyWSGIServer(*args, **kwargs)
         self.servers = (*self.servers, server)
         return server

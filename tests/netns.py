@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .faults import PUBLISHER, Publisher
-from .support import PROJECT, URL_RE, Server, project_env
+from .support import PROJECT, URL_RE, Server, project_env, wait_for_port
 
 __all__ = ["IP", "Namespace", "Network", "network"]
 
@@ -234,7 +234,7 @@ class Network:
         server = Server(process=process, port=port, host=namespace.front, output=output)
         if not started.wait(30) or process.poll() is not None:
             raise AssertionError(f"runwebsocket did not start in {namespace.name}:\n{server.log()}")
-        self.wait_for_port(namespace.front, port)
+        wait_for_port(namespace.front, port, timeout=15.0)
         return server
 
     def publisher(
@@ -251,21 +251,6 @@ class Network:
         )
         self.processes.append(process)
         return Publisher(process)
-
-    @staticmethod
-    def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
-        """Wait until ``host:port`` (a test host's address) accepts TCP connections."""
-        import socket
-
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
     def close(self) -> None:
         """Kill every process in the namespaces, then remove namespaces and bridges."""
