@@ -43,6 +43,7 @@ from servers import (
     VENVS,
     Server,
     Target,
+    child_setup,
     djws_gunicorn_command,
     djws_storm_command,
     free_port,
@@ -356,7 +357,8 @@ def client_budget(cfg: dict[str, Any]) -> float:
 
 
 def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
-    """Run the load client once (pinned to the client core); return its JSON result."""
+    """Run the load client once (on the client core, or on every core when ``cfg["cpu"]``
+    is None); return its JSON result."""
     argv = [sys.executable, str(LOADCLIENT), json.dumps(cfg)]
     with open(log_path, "ab") as logfile:
         try:
@@ -364,6 +366,7 @@ def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=logfile,
+                preexec_fn=child_setup(cfg.get("cpu")),
                 timeout=client_budget(cfg),
                 check=False,
             )

@@ -270,12 +270,17 @@ def handshake_once(port: int, path: str = "/echo", timeout: float = 2.0) -> bool
         return False
 
 
-def _preexec(cpu: int | None) -> Callable[[], None]:
+#: Every core this machine gives the benchmark (before run.py pins itself to one).
+ALL_CPUS = frozenset(os.sched_getaffinity(0))
+
+
+def child_setup(cpu: int | None) -> Callable[[], None]:
     def setup() -> None:
         _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        if cpu is not None:
-            os.sched_setaffinity(0, {cpu})
+        # Pinned to ``cpu``, or free to use every core: never the pinning of run.py,
+        # which a child would otherwise inherit.
+        os.sched_setaffinity(0, {cpu} if cpu is not None else ALL_CPUS)
 
     return setup
 
@@ -361,7 +366,7 @@ class Server:
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_preexec(self.cpu),
+                preexec_fn=child_setup(self.cpu),
             )
         deadline = time.monotonic() + ready_timeout
         for _ in range(int(ready_timeout / 0.2) + 1):
