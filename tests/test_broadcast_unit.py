@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from djws.broadcast import GroupMessage
 from djws.broadcast.backends import backend_path
-from djws.broadcast.backends.base import redact
+from djws.broadcast.backends.base import ListeningBackend, PresenceBatch, redact
 from djws.broadcast.backends.postgres import (
     NOTIFY_LIMIT,
     PostgresBackend,
@@ -297,6 +297,62 @@ def test_a_resume_ahead_of_the_workers_live_stream_gets_each_message_once(monkey
     assert watcher.sent == [b"4", b"5", b"6"]
 
 
+def test_members_that_joined_before_the_subscription_was_confirmed_miss_nothing(
+    monkeypatch,
+) -> None:
+    """Under load the backend may confirm a new subscription after join() stopped
+    waiting: what was published in between is not received live, and must be
+    replayed from the history once the subscription is confirmed."""
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    class Unconfirmed(FakeBackend):
+        def wait_subscribed(self, group: str, timeout: float) -> bool:
+            return False
+
+    backend = Unconfirmed("e", [b"t1", b"t2", b"t3"])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    resumed, fresh = Client(), Client()
+    for client in (resumed, fresh):
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    assert hub.join(resumed, "g", since=Position("e", 2)).position == Position("e", 3)
+    hub.join(fresh, "g")
+    backend.wires += [b"t4", b"t5"]  # published before the subscription took effect
+    hub.subscribed("g")  # what the backend calls when it confirms the subscription
+    hub.receive("g", Position("e", 6), b"t6")  # and then live
+    assert resumed.sent == [b"3", b"4", b"5", b"6"]
+    assert fresh.sent == [b"4", b"5", b"6"]
+
+
+def test_a_catch_up_ends_where_the_cursor_is_when_its_read_returns(monkeypatch) -> None:
+    """Two catch-ups of a new group overlap (the confirmation's, and a join's): the one
+    that returns last must not move the cursor past what the other delivered."""
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    backend = FakeBackend("e", [b"t1"])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    client = Client()
+    hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    hub.join(client, "g")
+    read = backend.read
+
+    def read_then_more_arrive(group: str, after: int) -> Slice:
+        history = read(group, after)
+        backend.wires.append(b"t2")  # published, and received live, while the read
+        hub.receive("g", Position("e", 2), b"t2")  # was on its way back
+        return history
+
+    del hub.cursors["g"]  # as before the group's first catch_up
+    monkeypatch.setattr(backend, "read", read_then_more_arrive)
+    hub.catch_up("g")
+    assert hub.cursors["g"] == Position("e", 2)
+    hub.receive("g", Position("e", 3), b"t3")
+    assert client.sent == [b"2", b"3"]
+
+
 def test_a_position_from_before_any_stream_resumes_from_the_first_message() -> None:
     history = Slice("e", 2, [Entry(1, b"ta"), Entry(2, b"tb")])
     assert history.covers(Position.parse(":0"))
@@ -345,3 +401,73 @@ def test_the_frame_cache_is_bounded_in_bytes_and_keeps_no_large_message() -> Non
     before = len(cache)
     assert cache.get("g", Position("e", 500), large, enveloped=False)[1] == bytes(101)
     assert len(cache) == before
+
+
+class _RecordingBackend(ListeningBackend):
+    """A listening backend whose presence writes are recorded; the first one waits
+    until ``hold`` is released, as a slow round trip would."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__("test://", prefix="t", presence_ttl=30.0)
+        self.live = True
+        self.fail = fail
+        self.hold = threading.Event()
+        self.writes: list[tuple[list[tuple[str, str, str]], list[tuple[str, str]]]] = []
+
+    def start(self) -> None:
+        pass  # no listener: the test drives presence alone
+
+    def _presence_write(
+        self, add: list[tuple[str, str, str]], remove: list[tuple[str, str]]
+    ) -> None:
+        if not self.writes:
+            self.writes.append((add, remove))
+            assert self.hold.wait(10)
+        else:
+            self.writes.append((add, remove))
+        if self.fail:
+            raise OSError("backend down")
+
+
+def test_presence_changes_made_during_a_write_are_written_together_in_the_next() -> None:
+    backend = _RecordingBackend()
+    first = threading.Thread(target=backend.presence_add, args=("g", "c0", "e0"))
+    first.start()
+    for _ in range(1000):
+        if backend.writes:
+            break
+        time.sleep(0.01)
+    others = [
+        threading.Thread(target=backend.presence_add, args=("g", f"c{i}", f"e{i}"))
+        for i in range(1, 20)
+    ]
+    others.append(threading.Thread(target=backend.presence_remove, args=("h", "old")))
+    for thread in others:
+        thread.start()
+    for _ in range(1000):  # every change is in the waiting batch
+        if len(backend._presence_batch.add) == 19 and backend._presence_batch.remove:
+            break
+        time.sleep(0.01)
+    backend.hold.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert [len(add) for add, _ in backend.writes] == [1, 19]
+    assert backend.writes[1][1] == [("h", "old")]
+    assert sorted(backend.writes[1][0]) == sorted(("g", f"c{i}", f"e{i}") for i in range(1, 20))
+    assert not backend._presence_dirty
+
+
+def test_a_failed_presence_write_is_retried_for_everyone_in_its_batch() -> None:
+    backend = _RecordingBackend(fail=True)
+    backend.hold.set()
+    backend.presence_add("g", "c1", "e1")
+    backend.presence_remove("g", "c2")
+    assert backend._presence_dirty  # rewritten from the snapshot by the heartbeat
+    assert backend._stale_presence == {("g", "c2")}
+
+
+def test_a_removal_cancels_an_addition_waiting_in_the_same_batch() -> None:
+    batch = PresenceBatch().add_entry("g", "c", "e").remove_entry("g", "c")
+    assert (batch.add, batch.remove) == ({}, {("g", "c")})
+    batch = PresenceBatch().remove_entry("g", "c").add_entry("g", "c", "e")
+    assert (batch.add, batch.remove) == ({("g", "c"): ("g", "c", "e")}, set())

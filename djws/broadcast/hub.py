@@ -125,16 +125,18 @@ class Hub:
 
     def _subscribed(self, backend: Backend, group: str) -> bool:
         """Wait for the subscription to ``group``; make sure its cursor is set."""
-        if not backend.wait_subscribed(group, SUBSCRIBE_TIMEOUT):
+        confirmed = backend.wait_subscribed(group, SUBSCRIBE_TIMEOUT)
+        if not confirmed:
             logger.warning(
                 "Group %r: the broadcast backend has not confirmed the subscription yet; "
                 "it will be restored, and what was missed replayed, when it is reachable",
                 group,
             )
-            return False
         if group not in self.cursors:
+            # Unconfirmed too: the confirmation's catch_up() then replays from here
+            # what was published before the subscription took effect.
             self.catch_up(group)
-        return True
+        return confirmed
 
     def join(
         self,
@@ -324,10 +326,21 @@ class Hub:
                 self._fill(group, 0, position)  # a new stream: from its start
         self._deliver(group, position, wire)
 
+    def subscribed(self, group: str) -> None:
+        """The backend confirmed a subscription to ``group``: replay what was missed.
+
+        A group this worker has no cursor for yet has nothing to replay: its
+        joiners read where it stands (``join()``). Not reading it here keeps the
+        listener free: in a reconnect storm hundreds of groups are confirmed at
+        once, and a read each delayed every later confirmation by seconds.
+        """
+        if group in self.cursors:
+            self.catch_up(group)
+
     def catch_up(self, group: str) -> None:
         """Read what the history holds after the cursor, before anything live.
 
-        Called by the backend once a (re)subscription is confirmed, and by
+        Called once a resubscription is confirmed (:meth:`subscribed`), and by
         ``join()`` for a group without a cursor (which then starts at the head).
         """
         cursor = self.cursors.get(group)
@@ -336,6 +349,9 @@ class Hub:
         except HistoryError as exc:
             logger.error("Cannot catch up on group %r: %s; retrying when it reconnects", group, exc)
             return
+        # Where the cursor is now: another catch_up() or a live message may have moved
+        # it during the read (the history read holds everything after the old one).
+        cursor = self.cursors.get(group)
         if cursor is None or not history.epoch:
             if cursor is None:
                 self.cursors[group] = history.position

@@ -59,7 +59,7 @@ class Receiver(Protocol):
     def receive(
         self, group: str, position: Position, wire: bytes, published_at: float | None = ...
     ) -> None: ...
-    def catch_up(self, group: str) -> None: ...
+    def subscribed(self, group: str) -> None: ...
     def presence_snapshot(self) -> list[tuple[str, str, str]]: ...
     def local_presence(self, group: str) -> list[dict[str, Any]]: ...
 
@@ -147,6 +147,29 @@ class Backend:
         """Release connections (tests, and a changed setting)."""
 
 
+class PresenceBatch:
+    """Presence changes written together: entries to add, and (group, connection)
+    pairs to remove. A removal cancels an addition of the same pair in the batch,
+    so a connection that joins and leaves before the write leaves nothing behind."""
+
+    __slots__ = ("add", "error", "remove")
+
+    def __init__(self) -> None:
+        self.add: dict[tuple[str, str], tuple[str, str, str]] = {}
+        self.remove: set[tuple[str, str]] = set()
+        self.error: Exception | None = None
+
+    def add_entry(self, group: str, connection_id: str, entry: str) -> PresenceBatch:
+        self.remove.discard((group, connection_id))
+        self.add[group, connection_id] = (group, connection_id, entry)
+        return self
+
+    def remove_entry(self, group: str, connection_id: str) -> PresenceBatch:
+        self.add.pop((group, connection_id), None)
+        self.remove.add((group, connection_id))
+        return self
+
+
 class ListeningBackend(Backend):
     """A backend with one listening connection per worker, kept alive by a greenlet.
 
@@ -176,6 +199,9 @@ class ListeningBackend(Backend):
         #: Presence removals that failed: undone when the backend is back.
         self._stale_presence: set[tuple[str, str]] = set()
         self._presence_dirty = False
+        #: Presence changes waiting for the write in progress to finish.
+        self._presence_batch = PresenceBatch()
+        self._batch_lock = threading.Lock()
 
     # Lifecycle
 
@@ -239,8 +265,14 @@ class ListeningBackend(Backend):
         return groups
 
     def _connected(self) -> None:
-        """Called by :meth:`_listen` once subscribed: restore presence, wake joiners."""
-        self._restore_presence()
+        """Called by :meth:`_listen` once subscribed: wake joiners, restore presence.
+
+        Presence is rewritten in a greenlet of its own: the listener goes on at once
+        to read the confirmations of the subscriptions joiners wait for (its round
+        trips, behind a reconnect storm's, held them for seconds).
+        """
+        import gevent
+
         if self._attempted.is_set():
             metrics.reconnected()  # connected before: this is a reconnection
         self._attempted.set()
@@ -248,6 +280,7 @@ class ListeningBackend(Backend):
         logger.info(
             "Broadcast backend %s connected (%d groups)", redact(self.url), len(self.wanted)
         )
+        gevent.spawn(self._restore_presence)
 
     def _beat_forever(self) -> None:
         import gevent
@@ -282,7 +315,7 @@ class ListeningBackend(Backend):
         now, before the listener reads any further live message.
         """
         if self.receiver is not None:
-            self.receiver.catch_up(group)
+            self.receiver.subscribed(group)
         count = self._pending.get(group, 0) - 1
         if count > 0:
             self._pending[group] = count
@@ -328,24 +361,43 @@ class ListeningBackend(Backend):
         self._stale_presence.discard((group, connection_id))
         if not self.live:
             return  # written by _restore_presence on reconnection
-        with self._presence_lock:
-            try:
-                self._presence_write([(group, connection_id, entry)], [])
-            except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
-                logger.debug("Presence write failed: %s", exc)
-                self._presence_dirty = True
+        with self._batch_lock:
+            batch = self._presence_batch.add_entry(group, connection_id, entry)
+        error = self._write_presence(batch)
+        if error is not None:
+            logger.debug("Presence write failed: %s", error)
+            self._presence_dirty = True
 
     def presence_remove(self, group: str, connection_id: str) -> None:
         if not self.live:
             self._stale_presence.add((group, connection_id))
             return
+        with self._batch_lock:
+            batch = self._presence_batch.remove_entry(group, connection_id)
+        error = self._write_presence(batch)
+        if error is not None:
+            logger.debug("Presence removal failed: %s", error)
+            self._stale_presence.add((group, connection_id))
+            self._presence_dirty = True
+
+    def _write_presence(self, batch: PresenceBatch) -> Exception | None:
+        """Wait until ``batch`` is written; return what it failed with, if it did.
+
+        Group commit: whoever takes the lock first writes the whole batch, in one
+        round trip, with every change made to it while the previous batch was being
+        written (a reconnect storm joins thousands of sockets at once; a write per
+        join, one at a time, capped joins at one per round trip).
+        """
         with self._presence_lock:
+            with self._batch_lock:
+                if batch is not self._presence_batch:
+                    return batch.error  # written by an earlier holder of the lock
+                self._presence_batch = PresenceBatch()
             try:
-                self._presence_write([], [(group, connection_id)])
+                self._presence_write(list(batch.add.values()), list(batch.remove))
             except Exception as exc:  # noqa: BLE001 - any backend failure: retry later
-                logger.debug("Presence removal failed: %s", exc)
-                self._stale_presence.add((group, connection_id))
-                self._presence_dirty = True
+                batch.error = exc
+        return batch.error
 
     def _restore_presence(self) -> None:
         """Rewrite this worker's liveness and presence entries after a reconnection."""

@@ -252,11 +252,19 @@ class RedisBackend(ListeningBackend):
     ) -> None:
         if not add and not remove:
             return
-        pipe = self._client.pipeline(transaction=False)
+        # One HDEL and one HSET per group, whatever the number of connections: a
+        # batch (see ListeningBackend._write_presence) can hold thousands.
+        removed: dict[str, list[str]] = {}
         for group, connection_id in remove:
-            pipe.hdel(self._presence_key(group), connection_id)
+            removed.setdefault(group, []).append(connection_id)
+        added: dict[str, list[str]] = {}
         for group, connection_id, entry in add:
-            pipe.hset(self._presence_key(group), connection_id, entry)
+            added.setdefault(group, []).extend((connection_id, entry))
+        pipe = self._client.pipeline(transaction=False)
+        for group, connection_ids in removed.items():
+            pipe.hdel(self._presence_key(group), *connection_ids)
+        for group, fields in added.items():
+            pipe.hset(self._presence_key(group), items=fields)
         pipe.execute()
 
     def presence(self, group: str) -> list[dict[str, Any]]:
