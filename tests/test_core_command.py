@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -345,14 +346,20 @@ def test_handshakes_during_shutdown_are_refused_so_shutdown_stays_fast() -> None
         server.stop()
 
 
+def listen_queue(port: int) -> str:
+    """The backlog of the socket listening on ``port`` (``ss`` shows it as Send-Q)."""
+    result = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, timeout=10, check=True
+    )
+    return result.stdout.split()[2]
+
+
 def test_backlog_sets_the_listen_queue() -> None:
     with run_server("--backlog", "123") as server:
-        result = subprocess.run(
-            ["ss", "-ltnH", f"sport = :{server.port}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    # ss shows a listening socket's backlog as its Send-Q.
-    assert result.stdout.split()[2] == "123", result.stdout
+        assert listen_queue(server.port) == "123"
+
+
+def test_the_listen_queue_holds_4096_by_default_or_what_the_kernel_allows() -> None:
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    with run_server() as server:
+        assert listen_queue(server.port) == str(min(4096, somaxconn))

@@ -40,6 +40,9 @@ import djws
 
 LISTEN_FD_ENV = "DJWS_LISTEN_FD"
 LOG_LEVELS = {0: "error", 1: "warning", 2: "info", 3: "debug"}
+#: The listen queue: Linux's own cap (net.core.somaxconn) since 5.4. gunicorn's 2048
+#: overflowed in a reconnect storm of 10,000 (SYN cookies, resets, seconds of retries).
+BACKLOG = 4096
 #: Set for the checks (djws.checks.check_broadcast: memory:// needs one worker),
 #: also in the autoreloader's child, which inherits the environment.
 WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
@@ -79,7 +82,7 @@ class Listener:
         self.command.start(self.socket, self.options)
 
 
-def bind(address: tuple[str, int], ipv6: bool, backlog: int = 2048) -> socket.socket:
+def bind(address: tuple[str, int], ipv6: bool, backlog: int = BACKLOG) -> socket.socket:
     """Create the listening socket the server inherits; OSError as ``runserver`` reports it."""
     sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -150,9 +153,9 @@ class Command(RunserverCommand):
         parser.add_argument(
             "--backlog",
             type=int,
-            default=2048,
-            help="Connections the kernel queues before they are accepted (default 2048; the "
-            "kernel caps it at net.core.somaxconn). Raise both for reconnection storms.",
+            default=BACKLOG,
+            help=f"Connections the kernel queues before they are accepted (default {BACKLOG}; "
+            "the kernel caps it at net.core.somaxconn). Raise both for reconnection storms.",
         )
         parser.add_argument(
             "--metrics",
