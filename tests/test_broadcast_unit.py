@@ -23,6 +23,7 @@ from djws.broadcast.backends.postgres import (
     encode_payload,
 )
 from djws.broadcast.backends.postgres_driver import Driver
+from djws.broadcast.exceptions import PresenceError
 from djws.broadcast.message import check_wire, encode, opcode_of, split_target, with_target
 from djws.broadcast.names import check_group, session_group, user_group
 from djws.broadcast.position import Entry, Position, Slice
@@ -471,3 +472,52 @@ def test_a_removal_cancels_an_addition_waiting_in_the_same_batch() -> None:
     assert (batch.add, batch.remove) == ({}, {("g", "c")})
     batch = PresenceBatch().remove_entry("g", "c").add_entry("g", "c", "e")
     assert (batch.add, batch.remove) == ({("g", "c"): ("g", "c", "e")}, set())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", ["psycopg", "psycopg2"])
+def test_a_presence_batch_is_written_in_one_statement_each_way(name: str) -> None:
+    backend = PostgresBackend(
+        "postgresql://postgres@127.0.0.1:5432/test",
+        prefix=f"unit{uuid.uuid4().hex[:8]}",
+        presence_ttl=30,
+    )
+    backend._driver = driver = Driver(name)
+    recorder = Recorder()
+    recorder.worker_id = f"unit-{uuid.uuid4().hex[:8]}"
+    backend.attach(recorder)  # type: ignore[arg-type]
+
+    def entry(connection: str, name: str) -> str:
+        return json.dumps({"worker": "w", "connection": connection, "name": name})
+
+    def cleanup(conn: object) -> None:
+        driver.execute(
+            conn, "DELETE FROM djws_broadcast_worker WHERE worker = %s", [recorder.worker_id]
+        )
+        driver.execute(
+            conn, "DELETE FROM djws_broadcast_presence WHERE worker = %s", [recorder.worker_id]
+        )
+
+    statements: list[str] = []
+    execute = driver.execute
+
+    def counting(conn: object, sql: str, args: object = None) -> list[tuple[object, ...]]:
+        statements.append(sql.split()[0])
+        return execute(conn, sql, args)
+
+    try:
+        assert backend._heartbeat() is False  # the worker's row is new
+        driver.execute = counting  # type: ignore[method-assign]
+        backend._presence_write([("g", f"c{i:03}", entry(f"c{i:03}", "a")) for i in range(300)], [])
+        backend._presence_write(
+            [("g", "c000", entry("c000", "b"))],
+            [("g", "c001"), ("g", "c002"), ("g", "c001"), ("h", "c003")],
+        )
+        assert statements == ["INSERT", "DELETE", "INSERT"]
+        entries = backend.presence("g")
+        assert len(entries) == 298
+        assert entries[0] == {"worker": "w", "connection": "c000", "name": "b"}
+        assert [e["connection"] for e in entries[1:3]] == ["c003", "c004"]
+    finally:
+        backend._run(cleanup, "cleanup", PresenceError)
+        backend.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import socket
@@ -249,6 +250,14 @@ def worker_pids(server: Server) -> set[str]:
     return set(re.findall(r"Booting worker with pid: (\d+)", server.log()))
 
 
+def pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_sighup_replaces_workers_and_keeps_serving() -> None:
     with run_server("-v", "2") as server:
         server.wait_for_log("Booting worker with pid")
@@ -259,6 +268,12 @@ def test_sighup_replaces_workers_and_keeps_serving() -> None:
         while len(worker_pids(server)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(worker_pids(server) - before) == 1
+        # Until the new worker accepts, the old one still does, and then closes what it
+        # holds with 1001 (the next test): the new one alone serves once the old is gone.
+        old = int(next(iter(before)))
+        while pid_exists(old) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pid_exists(old)
         for _ in range(4):
             with connect(f"{server.url}/echo/") as ws:
                 ws.send("after HUP")

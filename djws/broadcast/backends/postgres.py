@@ -50,6 +50,8 @@ from .postgres_sql import (
     CLEANUP_HISTORY_SQL,
     CLEANUP_SQL,
     HEARTBEAT_SQL,
+    PRESENCE_ADD_SQL,
+    PRESENCE_REMOVE_SQL,
     PRESENCE_SQL,
     PUBLISH_SQL,
     READ_SQL,
@@ -310,22 +312,19 @@ class PostgresBackend(ListeningBackend):
         if not add and not remove:
             return
         worker = self.hub.worker_id
+        # Unique (group, connection) pairs: one statement may not update a row twice.
+        removed = list({(self._group_key(g), c) for g, c in remove})
+        added = {(self._group_key(g), c): e for g, c, e in add}
+        keys = list(added)
+        execute = self._driver.execute
 
         def write(conn: Any) -> None:
-            if remove:
-                self._driver.executemany(
-                    conn,
-                    "DELETE FROM djws_broadcast_presence WHERE grp = %s AND connection = %s",
-                    [(self._group_key(g), c) for g, c in remove],
-                )
-            if add:
-                self._driver.executemany(
-                    conn,
-                    "INSERT INTO djws_broadcast_presence (grp, connection, worker, entry) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (grp, connection) "
-                    "DO UPDATE SET worker = excluded.worker, entry = excluded.entry",
-                    [(self._group_key(g), c, worker, e) for g, c, e in add],
-                )
+            if removed:
+                groups, connections = [g for g, _ in removed], [c for _, c in removed]
+                execute(conn, PRESENCE_REMOVE_SQL, [groups, connections])
+            if keys:
+                groups, connections = [g for g, _ in keys], [c for _, c in keys]
+                execute(conn, PRESENCE_ADD_SQL, [worker, groups, connections, list(added.values())])
 
         self._run(write, "could not write presence", PresenceError)
 

@@ -79,13 +79,6 @@ class Driver:
         finally:
             cursor.close()
 
-    def executemany(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        cursor = conn.cursor()
-        try:
-            cursor.executemany(sql, rows)
-        finally:
-            cursor.close()
-
     def notifies(self, conn: Any) -> list[tuple[str, str]]:
         """Notifications received so far, without waiting."""
         if self.version == 3:

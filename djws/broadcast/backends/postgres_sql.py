@@ -69,6 +69,21 @@ WHERE p.worker IN (SELECT worker FROM dead)
    OR NOT EXISTS (SELECT 1 FROM djws_broadcast_worker w WHERE w.worker = p.worker)
 """
 
+# A batch of presence changes in one statement each, whatever its size (arrays of
+# groups, connections and entries; psycopg adapts Python lists to them).
+PRESENCE_REMOVE_SQL = """
+DELETE FROM djws_broadcast_presence p
+USING unnest(%s::text[], %s::text[]) AS r(grp, connection)
+WHERE p.grp = r.grp AND p.connection = r.connection
+"""
+
+PRESENCE_ADD_SQL = """
+INSERT INTO djws_broadcast_presence (grp, connection, worker, entry)
+SELECT r.grp, r.connection, %s, r.entry
+FROM unnest(%s::text[], %s::text[], %s::text[]) AS r(grp, connection, entry)
+ON CONFLICT (grp, connection) DO UPDATE SET worker = excluded.worker, entry = excluded.entry
+"""
+
 PRESENCE_SQL = """
 SELECT p.entry FROM djws_broadcast_presence p
 JOIN djws_broadcast_worker w ON w.worker = p.worker
