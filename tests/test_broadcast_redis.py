@@ -131,6 +131,18 @@ def presence_of(ws: Any, group: str) -> list[dict[str, Any]]:
     return ask_json(ws, f"presence {group}")["presence"]
 
 
+def test_joins_do_not_wait_for_the_listener_to_rewrite_presence(prefix: str) -> None:
+    """A listener that connects rewrites its worker's presence entries (made to take
+    3 s here): the subscriptions joins wait for are confirmed meanwhile."""
+    env = redis_env(f"{prefix}-slow", DJWS_TEST_SLOW_PRESENCE="3")
+    with run_server(env=env) as server:
+        started = time.monotonic()
+        with join(server, "first"):
+            took = time.monotonic() - started
+        assert took < 2, f"the first join took {took:.2f} s"
+        assert "has not confirmed the subscription" not in server.log()
+
+
 def test_presence_spans_servers_and_forgets_a_killed_one(prefix: str) -> None:
     env = redis_env(f"{prefix}-kill", DJWS_TEST_BROADCAST_PRESENCE_TTL="1.5")
     survivor = start_server(env=env)

@@ -4,6 +4,8 @@
 listeners wait in silence before checking their connection (10 s in djws, a
 class attribute rather than a setting): the multi-host tests cut a host off
 from Redis for a few seconds and want the cut noticed within them.
+``DJWS_TEST_SLOW_PRESENCE`` delays the rewrite of a worker's presence entries
+that follows every (re)connection of its listener by that many seconds.
 """
 
 import os
@@ -33,3 +35,14 @@ class TestProjectConfig(AppConfig):
             from djws.broadcast.backends.base import ListeningBackend
 
             ListeningBackend.keepalive = float(os.environ["DJWS_TEST_BROADCAST_KEEPALIVE"])
+        if "DJWS_TEST_SLOW_PRESENCE" in os.environ:
+            from djws.broadcast.backends.base import ListeningBackend
+
+            delay = float(os.environ["DJWS_TEST_SLOW_PRESENCE"])
+            restore = ListeningBackend._restore_presence
+
+            def slow_restore(self):
+                time.sleep(delay)  # gevent's sleep in a worker
+                restore(self)
+
+            ListeningBackend._restore_presence = slow_restore
