@@ -43,13 +43,13 @@ from servers import (
     VENVS,
     Server,
     Target,
+    broadcast_cleanup,
     child_setup,
     djws_gunicorn_command,
     djws_storm_command,
     free_port,
     log,
     prepare_database,
-    redis_cleanup,
     venv_bin,
 )
 
@@ -313,9 +313,10 @@ def resume_fill(target: Target, db: Path | None) -> dict[str, Any]:
 def storm_setup(
     case: dict[str, Any], target: Target, args: argparse.Namespace, db: Path | None
 ) -> tuple[Target, dict[str, str], dict[str, Any]]:
-    """The reconnect storm's server (two workers, Redis) and its publisher process."""
+    """The reconnect storm's server (two workers, Redis or PostgreSQL between them) and
+    its publisher process."""
     env = {
-        "BENCH_BROADCAST_URL": args.storm_redis,
+        "BENCH_BROADCAST_URL": args.storm_broadcast,
         "BENCH_BROADCAST_PREFIX": f"djws-bench-{uuid.uuid4().hex[:10]}",
     }
     publisher = {
@@ -456,7 +457,8 @@ def run_case(
         server.stop()
         if "BENCH_BROADCAST_PREFIX" in extra_env:
             prefix = extra_env["BENCH_BROADCAST_PREFIX"]
-            log(f"  deleted Redis keys {prefix}:*: {redis_cleanup(args.storm_redis, prefix)}")
+            deleted = broadcast_cleanup(args.storm_broadcast, prefix)
+            log(f"  deleted what the run left under {prefix}: {deleted}")
     return records
 
 
@@ -535,12 +537,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--storm-backlog",
         type=int,
         help="run the storm's server as gunicorn -k djws.worker.WebSocketWorker with this "
-        "listen queue (runwebsocket's is 2048; the kernel caps it at net.core.somaxconn)",
+        "listen queue (runwebsocket's is 4096; the kernel caps it at net.core.somaxconn)",
     )
     parser.add_argument(
-        "--storm-redis",
+        "--storm-broadcast",
         default="redis://127.0.0.1:6379/0",
-        help="Redis for the storm's two workers (keys under a prefix of the run, deleted after)",
+        metavar="URL",
+        help="the broadcast backend of the storm's two workers: Redis, or PostgreSQL "
+        "(postgresql://...); what the run writes is under a prefix of its own, deleted after",
     )
     parser.add_argument(
         "--resume-connections",

@@ -32,7 +32,8 @@ HOST = "127.0.0.1"
 
 # The virtualenvs the benchmark makes for itself, and what goes in each.
 ENVS: dict[str, list[str]] = {
-    "djws": ["-e", f"{REPO}[redis]"],  # Redis: the reconnect storm's two workers
+    # Redis or PostgreSQL: what the reconnect storm's two workers share.
+    "djws": ["-e", f"{REPO}[redis,psycopg]"],
     "raw": ["gevent-websocket==0.10.1", "gunicorn[gevent]>=23", "gevent>=24.10.1"],
     "channels": [
         "Django>=5.2,<6",
@@ -412,21 +413,32 @@ class Server:
         self.proc = None
 
 
-REDIS_CLEANUP = """
+BROADCAST_CLEANUP = """
 import sys
-import redis
-client = redis.Redis.from_url(sys.argv[1], socket_timeout=10)
-keys = list(client.scan_iter(match=sys.argv[2] + ":*", count=1000))
-for start in range(0, len(keys), 1000):
-    client.delete(*keys[start : start + 1000])
-print(len(keys))
+url, prefix = sys.argv[1], sys.argv[2]
+if url.startswith("postgres"):
+    import psycopg
+    tables = ("djws_broadcast_presence", "djws_broadcast_stream", "djws_broadcast_history")
+    with psycopg.connect(url, autocommit=True) as conn:
+        deleted = sum(
+            conn.execute(f"DELETE FROM {table} WHERE grp LIKE %s", [prefix + ":%"]).rowcount
+            for table in tables
+        )
+else:
+    import redis
+    client = redis.Redis.from_url(url, socket_timeout=10)
+    keys = list(client.scan_iter(match=prefix + ":*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    deleted = len(keys)
+print(deleted)
 """
 
 
-def redis_cleanup(url: str, prefix: str) -> str:
-    """Delete the keys under ``prefix:`` that a run left in Redis (only those)."""
+def broadcast_cleanup(url: str, prefix: str) -> str:
+    """Delete what a run left under ``prefix:`` in Redis or PostgreSQL (only that)."""
     out = subprocess.run(
-        [venv_bin("djws", "python"), "-c", REDIS_CLEANUP, url, prefix],
+        [venv_bin("djws", "python"), "-c", BROADCAST_CLEANUP, url, prefix],
         capture_output=True,
         text=True,
         timeout=120,
