@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = json.loads((ROOT / "bench" / "results" / "official" / "results.json").read_text())
 SUMMARY: dict[str, Any] = RESULTS["summary"]
 STORM = json.loads((ROOT / "bench" / "results" / "storm" / "results.json").read_text())
+STORM_PG = json.loads(
+    (ROOT / "bench" / "results" / "storm-postgresql" / "results.json").read_text()
+)
 
 
 def value(case: str, server: str, key: str) -> float:
@@ -87,12 +90,23 @@ def test_the_readme_quotes_the_storm_and_the_resume_of_the_committed_runs() -> N
     )
 
 
-def test_the_committed_storm_run_is_complete_and_of_a_committed_tree() -> None:
-    assert not STORM["meta"]["repository"]["dirty"]
-    assert STORM["meta"]["args"]["repetitions"] == 3
-    storm = STORM["summary"]["storm"]["djws"]
+@pytest.mark.parametrize("run", [STORM, STORM_PG], ids=["redis", "postgresql"])
+def test_the_committed_storm_runs_are_complete_and_of_a_committed_tree(run: Any) -> None:
+    assert not run["meta"]["repository"]["dirty"]
+    assert run["meta"]["args"]["repetitions"] == 3
+    storm = run["summary"]["storm"]["djws"]
     assert storm["ok_runs"] == 3
     assert storm["gaps_all"] == storm["duplicates_all"] == [0, 0, 0]
+    assert storm["failed_attempts_all"] == [0, 0, 0]
+
+
+def test_the_scaling_howto_quotes_both_storm_runs() -> None:
+    page = " ".join((ROOT / "docs" / "howto" / "scaling.rst").read_text().split())
+    assert STORM_PG["meta"]["args"]["storm_broadcast"].startswith("postgresql://")
+    for name, run in (("storm", STORM), ("storm-postgresql", STORM_PG)):
+        seconds = run["summary"]["storm"]["djws"]["all_back_s_all"]
+        quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+        assert f"took {quoted} seconds" in page, (name, quoted)
 
 
 def test_the_committed_run_is_complete_and_of_a_committed_tree() -> None:
