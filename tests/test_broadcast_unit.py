@@ -320,7 +320,7 @@ def test_members_that_joined_before_the_subscription_was_confirmed_miss_nothing(
     assert hub.join(resumed, "g", since=Position("e", 2)).position == Position("e", 3)
     hub.join(fresh, "g")
     backend.wires += [b"t4", b"t5"]  # published before the subscription took effect
-    hub.subscribed("g")  # what the backend calls when it confirms the subscription
+    hub.confirmed("g")  # what the backend calls when it confirms the subscription
     hub.receive("g", Position("e", 6), b"t6")  # and then live
     assert resumed.sent == [b"3", b"4", b"5", b"6"]
     assert fresh.sent == [b"4", b"5", b"6"]

@@ -326,7 +326,7 @@ class Hub:
                 self._fill(group, 0, position)  # a new stream: from its start
         self._deliver(group, position, wire)
 
-    def subscribed(self, group: str) -> None:
+    def confirmed(self, group: str) -> None:
         """The backend confirmed a subscription to ``group``: replay what was missed.
 
         A group this worker has no cursor for yet has nothing to replay: its
@@ -340,7 +340,7 @@ class Hub:
     def catch_up(self, group: str) -> None:
         """Read what the history holds after the cursor, before anything live.
 
-        Called once a resubscription is confirmed (:meth:`subscribed`), and by
+        Called once a resubscription is confirmed (:meth:`confirmed`), and by
         ``join()`` for a group without a cursor (which then starts at the head).
         """
         cursor = self.cursors.get(group)
