@@ -299,7 +299,7 @@ def test_a_resume_ahead_of_the_workers_live_stream_gets_each_message_once(monkey
 
 
 def test_members_that_joined_before_the_subscription_was_confirmed_miss_nothing(
-    monkeypatch,
+    monkeypatch, caplog
 ) -> None:
     """Under load the backend may confirm a new subscription after join() stopped
     waiting: what was published in between is not received live, and must be
@@ -324,6 +324,9 @@ def test_members_that_joined_before_the_subscription_was_confirmed_miss_nothing(
     hub.receive("g", Position("e", 6), b"t6")  # and then live
     assert resumed.sent == [b"3", b"4", b"5", b"6"]
     assert fresh.sent == [b"4", b"5", b"6"]
+    assert "Group 'g': the broadcast backend has not confirmed the subscription yet" in (
+        caplog.text
+    )
 
 
 def test_a_catch_up_ends_where_the_cursor_is_when_its_read_returns(monkeypatch) -> None:
