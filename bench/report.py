@@ -62,6 +62,13 @@ METRICS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+# Not a server: Django's own work per request, in-process (bench/djangocost.py).
+METRICS["django"] = [
+    ("us_per_request", "microseconds per request (best round)", "lower"),
+    ("requests_per_s", "requests/s at that cost", "higher"),
+    ("us_per_request_median", "microseconds per request (median round)", "lower"),
+]
+
 METRICS["storm"] = [
     ("connections", "pages dropped at once", ""),
     ("all_back_s", "seconds until every page is back and caught up", "lower"),
@@ -111,12 +118,18 @@ CASE_TITLES = {
     "middleware look up the session and the user; raw gevent-websocket has no Django).",
     "handshake-anon": "Handshakes without a cookie (the same view: the middleware runs, "
     "no session or user query).",
+    "django": "Django's own work for the logged-in handshake request, in-process and no "
+    "server (bench/djangocost.py): every middleware, the session and the user read from "
+    "the database.",
+    "django-anon": "Django's own work for the handshake request without a cookie, "
+    "in-process and no server.",
 }
 
-TARGET_ORDER = ["djws", "raw", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
+TARGET_ORDER = ["djws", "raw", "bare", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
 LABELS = {
     "djws": "djws",
     "raw": "raw gevent-websocket",
+    "bare": "bare gevent sockets",
     "daphne": "Channels+Daphne",
     "daphne-sync": "Daphne (sync consumer)",
     "uvicorn": "Channels+uvicorn",
@@ -242,6 +255,21 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
         if case in summary:
             value = get(case, "djws", "handshakes_per_s")
             add(label, value, value is not None and value >= floor, f">= {floor:,.0f}")
+        # What Django's own work leaves: the handshakes/s of a server whose work is
+        # that of bare gevent sockets (or gevent-websocket's), plus Django's.
+        django_us = get(case.replace("handshake", "django"), "djws", "us_per_request")
+        for server, kind in (("bare", "bare gevent sockets"), ("raw", "gevent-websocket")):
+            rate = get("handshake-anon", server, "handshakes_per_s")
+            cpu = get("handshake-anon", server, "cpu_server_percent") or 100.0
+            if django_us is None or not rate:
+                continue
+            value = round(1e6 / (django_us + 1e6 * cpu / 100.0 / rate), 1)
+            add(
+                f"{label.split(', djws')[0]}: at most, with Django's own work and {kind}",
+                value,
+                value >= floor,
+                f">= {floor:,.0f}",
+            )
     for case, limit in (("broadcast-1000", 50.0), ("broadcast-5000", 150.0)):
         if case not in summary:
             continue

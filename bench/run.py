@@ -50,6 +50,7 @@ from servers import (
     free_port,
     log,
     prepare_database,
+    server_env,
     venv_bin,
 )
 
@@ -218,6 +219,17 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "client": {"concurrency": 50, "warmup": args.warmup, "duration": args.duration},
             }
         )
+    if "django" in args.scenarios:
+        for case, auth in (("django", True), ("django-anon", False)):
+            cases.append(
+                {
+                    "case": case,
+                    "scenario": "django",
+                    "only": "djws",
+                    "auth": auth,
+                    "client": {"requests": 3000, "rounds": 5},
+                }
+            )
     if "idle" in args.scenarios:
         cases.append(
             {
@@ -381,6 +393,45 @@ def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
         return {"ok": False, "error": "load client printed no result"}
 
 
+def run_django_cost(
+    case: dict[str, Any], target: Target, rep: int, cpu: int | None, session: str, logs: Path
+) -> dict[str, Any]:
+    """Django's own work per request, in-process on the server core (bench/djangocost.py)."""
+    db = TMP / f"{target.venv}.sqlite3"
+    cfg = dict(case["client"])
+    if case["auth"]:
+        cfg["cookie"], cfg["expect_user"] = session, "bench"
+    else:
+        cfg["expect_user"] = "anonymous"
+    argv = [venv_bin(target.venv, "python"), str(BENCH / "djangocost.py"), json.dumps(cfg)]
+    with open(logs / "djangocost.log", "ab") as logfile:
+        proc = subprocess.run(
+            argv,
+            cwd=target.cwd,
+            env=server_env(target, db),
+            stdout=subprocess.PIPE,
+            stderr=logfile,
+            preexec_fn=child_setup(cpu),
+            timeout=600,
+            check=False,
+        )
+    try:
+        result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"ok": False, "error": f"djangocost.py exited with {proc.returncode}"}
+    log(f"  {case['case']:<15} {target.name:<13} rep {rep}: {report.one_line(case, result)}")
+    return {
+        "case": case["case"],
+        "scenario": case["scenario"],
+        "server": target.name,
+        "target": target.name,
+        "repetition": rep,
+        "client_config": cfg,
+        "client_command": shlex.join(["python", "bench/djangocost.py", json.dumps(cfg)]),
+        "result": result,
+    }
+
+
 def run_case(
     case: dict[str, Any],
     target: Target,
@@ -479,12 +530,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--servers",
         default="djws,raw,daphne,uvicorn",
-        help="comma-separated: djws,raw,daphne,uvicorn",
+        help="comma-separated: djws,raw,daphne,uvicorn,bare",
     )
     parser.add_argument(
         "--scenarios",
-        default="echo,handshake,idle,broadcast,storm,resume",
-        help="comma-separated: echo,handshake,idle,broadcast,storm,resume",
+        default="echo,handshake,django,idle,broadcast,storm,resume",
+        help="comma-separated: echo,handshake,django,idle,broadcast,storm,resume",
     )
     parser.add_argument(
         "--idle-connections",
@@ -689,7 +740,12 @@ def main(argv: list[str]) -> int:
                             }
                         )
                         continue
-                    records.extend(run_case(case, target, rep, args, sessions, logs))
+                    if case["scenario"] == "django":
+                        session = sessions[target.venv]
+                        cpu = args.server_cpu
+                        records.append(run_django_cost(case, target, rep, cpu, session, logs))
+                    else:
+                        records.extend(run_case(case, target, rep, args, sessions, logs))
                     # Partial results survive an interruption.
                     report.write(out, meta, records, plots=False)
     except KeyboardInterrupt:

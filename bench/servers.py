@@ -147,6 +147,10 @@ def _raw_command(port: int) -> list[str]:
     ]
 
 
+def _bare_command(port: int) -> list[str]:
+    return [venv_bin("raw", "python"), "bare_server.py", str(port)]
+
+
 def _daphne_command(port: int) -> list[str]:
     return [
         venv_bin("channels", "daphne"),
@@ -198,6 +202,15 @@ TARGETS: dict[str, Target] = {
         _raw_command,
         RAW,
         {"raw": "/echo"},
+    ),
+    "bare": Target(
+        "bare",
+        "bare gevent sockets (no WSGI, no HTTP parser)",
+        "raw",
+        None,
+        _bare_command,
+        RAW,
+        {"bare": "/echo"},
     ),
     "daphne": Target(
         "daphne",
