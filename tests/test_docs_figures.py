@@ -3,12 +3,14 @@
 ``bench/results/official/results.json`` is what ``bench/run.sh --out
 bench/results/official`` measured; every figure the README's table and the
 benchmarks page quote is read back from it here, formatted as they print it.
-The reconnect storm's figure is from ``bench/results/storm`` (``--scenarios storm``).
+The reconnect storm's figure is from ``bench/results/storm`` (``--scenarios storm``),
+what Django's own work leaves from ``bench/results/handshake-floor``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ STORM = json.loads((ROOT / "bench" / "results" / "storm" / "results.json").read_
 STORM_PG = json.loads(
     (ROOT / "bench" / "results" / "storm-postgresql" / "results.json").read_text()
 )
+FLOOR = json.loads((ROOT / "bench" / "results" / "handshake-floor" / "results.json").read_text())
 
 
 def value(case: str, server: str, key: str) -> float:
@@ -138,3 +141,70 @@ def test_the_benchmarks_page_quotes_the_committed_run() -> None:
         assert cells == [rate(case, s) for s in servers], label
     idle = rows["RSS per idle connection at 10,000, KiB"].split()[-5:-2]
     assert idle == [f"{value('idle', s, 'rss_per_conn_kib'):.1f}" for s in servers]
+
+
+def test_the_handshake_floor_run_is_complete_and_of_a_committed_tree() -> None:
+    assert not FLOOR["meta"]["repository"]["dirty"]
+    assert FLOOR["meta"]["args"]["repetitions"] == 3
+    for case, servers in (
+        ("handshake", ("djws", "raw", "bare")),
+        ("handshake-anon", ("djws", "raw", "bare")),
+        ("django", ("djws",)),
+        ("django-anon", ("djws",)),
+    ):
+        for server in servers:
+            assert FLOOR["summary"][case][server]["ok_runs"] == 3, (case, server)
+
+
+def test_the_scaling_howto_quotes_what_djangos_own_work_leaves() -> None:
+    summary = FLOOR["summary"]
+    targets = {row["target"]: row["measured"] for row in FLOOR["targets"]}
+
+    def at_most(case: str, kind: str) -> str:
+        label = "with a logged-in DB session" if case == "handshake" else "without a cookie"
+        return f"{targets[f'handshakes/s {label}: at most, with Django' + kind]:,.0f}/s"
+
+    def django_us(case: str) -> str:
+        return f"{summary[case]['djws']['us_per_request']:,.0f} µs"
+
+    def djws(case: str) -> str:
+        return f"{summary[case]['djws']['handshakes_per_s']:,.0f}/s"
+
+    bare, raw = "'s own work and bare gevent sockets", "'s own work and gevent-websocket"
+    rows = [
+        (
+            "Django's own work per request, in-process",
+            django_us("django"),
+            django_us("django-anon"),
+        ),
+        (
+            "at most, Django's work plus bare gevent sockets",
+            at_most("handshake", bare),
+            at_most("handshake-anon", bare),
+        ),
+        (
+            "at most, Django's work plus gevent-websocket",
+            at_most("handshake", raw),
+            at_most("handshake-anon", raw),
+        ),
+        ("djws", djws("handshake"), djws("handshake-anon")),
+    ]
+    page = (ROOT / "docs" / "howto" / "scaling.rst").read_text()
+    table = [re.split(r"\s{2,}", line.strip()) for line in page.splitlines() if "  " in line]
+    cells = {row[0]: row[1:] for row in table}
+    for label, logged_in, anonymous in rows:
+        assert cells[label] == [logged_in, anonymous], label
+    flat = " ".join(page.split())
+    bare_rate = summary["handshake-anon"]["bare"]["handshakes_per_s"]
+    raw_rate = summary["handshake-anon"]["raw"]["handshakes_per_s"]
+    assert f"The bare server did {bare_rate:,.0f} handshakes per second" in flat
+    assert (
+        f"gevent-websocket under gunicorn, which djws's worker is built on, {raw_rate:,.0f},"
+        in (flat)
+    )
+    logged_in = targets["handshakes/s with a logged-in DB session: at most, with Django" + bare]
+    anonymous = targets["handshakes/s without a cookie: at most, with Django" + raw]
+    assert logged_in < 1000
+    assert anonymous < 2000
+    assert "Django's own work alone allows fewer than 1,000 handshakes per second" in flat
+    assert "Django's work plus gevent-websocket's allows fewer than 2,000" in flat
