@@ -1028,7 +1028,7 @@ class StormHandler(Handler):
     def __init__(self, pages: list[Page], path: str, policy: str, seed: int) -> None:
         self.pages = pages
         self.path = path
-        self.policy = policy  # "djws.js" as shipped, "reset-on-close", "spread-5s" (README)
+        self.policy = policy  # "djws.js" as shipped, or "spread-5s" (README)
         self.rng = random.Random(seed)
         self.engine: Engine | None = None
         self.schedule: list[tuple[float, int]] = []
@@ -1082,8 +1082,9 @@ class StormHandler(Handler):
             return
         if page.opened_at is not None and now - page.opened_at >= BACKOFF["stable_after"]:
             page.attempts = 0
-        if self.policy != "djws.js":
-            page.opened_at = None
+        # Measured from this connection's open only, as djws.js does: an attempt that
+        # fails without opening keeps backing off.
+        page.opened_at = None
         delay = backoff(page.attempts, self.rng)
         if self.policy == "spread-5s" and page.attempts == 0:
             # An experiment, not djws.js: the first reconnection anywhere in 5 s.

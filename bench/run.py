@@ -580,7 +580,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--storm-policy",
-        choices=["djws.js", "reset-on-close", "spread-5s"],
+        choices=["djws.js", "spread-5s"],
         default="djws.js",
         help="reconnection policy of the storm's pages (README: Scenarios, storm)",
     )
