@@ -227,7 +227,7 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "scenario": "django",
                     "only": "djws",
                     "auth": auth,
-                    "client": {"requests": 3000, "rounds": 5},
+                    "client": {"requests": 1000 if args.quick else 3000, "rounds": 5},
                 }
             )
     if "idle" in args.scenarios:
