@@ -256,7 +256,8 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
             value = get(case, "djws", "handshakes_per_s")
             add(label, value, value is not None and value >= floor, f">= {floor:,.0f}")
         # What Django's own work leaves: the handshakes/s of a server whose work is
-        # that of bare gevent sockets (or gevent-websocket's), plus Django's.
+        # that of bare gevent sockets (or gevent-websocket's), plus Django's. Their
+        # work is taken from the cookie-less run: neither reads the cookie.
         django_us = get(case.replace("handshake", "django"), "djws", "us_per_request")
         for server, kind in (("bare", "bare gevent sockets"), ("raw", "gevent-websocket")):
             rate = get("handshake-anon", server, "handshakes_per_s")
