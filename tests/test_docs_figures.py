@@ -106,7 +106,7 @@ def test_the_committed_storm_runs_are_complete_and_of_a_committed_tree(run: Any)
 def test_the_scaling_howto_quotes_both_storm_runs() -> None:
     page = " ".join((ROOT / "docs" / "howto" / "scaling.rst").read_text().split())
     assert STORM_PG["meta"]["args"]["storm_broadcast"].startswith("postgresql://")
-    for name, run in (("storm", STORM), ("storm-postgresql", STORM_PG)):
+    for name, run in (("storm", STORM), ("storm-postgresql", STORM_PG), ("official", RESULTS)):
         seconds = run["summary"]["storm"]["djws"]["all_back_s_all"]
         quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
         assert f"took {quoted} seconds" in page, (name, quoted)
@@ -208,3 +208,23 @@ def test_the_scaling_howto_quotes_what_djangos_own_work_leaves() -> None:
     assert anonymous < 2000
     assert "Django's own work alone allows fewer than 1,000 handshakes per second" in flat
     assert "Django's work plus gevent-websocket's allows fewer than 2,000" in flat
+
+
+def test_the_scaling_howto_quotes_the_committed_run() -> None:
+    page = (ROOT / "docs" / "howto" / "scaling.rst").read_text()
+    table = [re.split(r"\s{2,}", line.strip()) for line in page.splitlines() if "  " in line]
+    cells = {row[0]: row[1] for row in table if len(row) == 2}
+    assert cells["memory per idle connection, 10,000 in one worker"] == kib("djws")
+    for label, case in (
+        ("handshakes/s, logged-in session, churning", "handshake"),
+        ("handshakes/s, no cookie, churning", "handshake-anon"),
+        ("handshakes/s while opening 10,000 connections", "idle"),
+    ):
+        assert cells[label] == f"{rate(case, 'djws')} per worker", label
+    assert cells["broadcast to 5,000 sockets, 10 messages/s"] == (
+        f"p99 {latency('broadcast-5000', 'djws')}, none lost"
+    )
+    assert value("broadcast-5000", "djws", "lost") == 0
+    assert cells["echo, 100 connections"] == (
+        f"{rate('echo', 'djws', 'msgs_per_s')} messages/s per worker"
+    )
