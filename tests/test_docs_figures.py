@@ -228,3 +228,11 @@ def test_the_scaling_howto_quotes_the_committed_run() -> None:
     assert cells["echo, 100 connections"] == (
         f"{rate('echo', 'djws', 'msgs_per_s')} messages/s per worker"
     )
+
+
+def test_the_benchmarks_page_quotes_how_the_machines_speed_varied() -> None:
+    page = " ".join((ROOT / "docs" / "topics" / "benchmarks.rst").read_text().split())
+    floor = FLOOR["summary"]["handshake-anon"]["djws"]["handshakes_per_s_all"]
+    quoted = ", ".join(f"{r:,.0f}" for r in floor[:-1]) + f" and {floor[-1]:,.0f}"
+    assert f"measured {quoted} a second in the three repetitions" in page
+    assert f"and {rate('handshake-anon', 'djws')} (median) in this run" in page
