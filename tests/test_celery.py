@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -113,6 +114,20 @@ def celery_worker(env: dict[str, str], timeout: float = 60.0) -> Iterator[list[s
         process.stdout.close()
 
 
+def logged(output: list[str], text: str, timeout: float = 10.0) -> bool:
+    """Whether the worker logs ``text`` within ``timeout`` seconds.
+
+    Celery logs a task's success after it stored the result, which the client may
+    have read already.
+    """
+    deadline = time.monotonic() + timeout
+    while text not in "".join(output):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.parametrize("backend", ["redis", "local"])
 def test_a_celery_task_publishes_to_a_group_and_an_open_socket_receives_it(
     backend: str, queue: str, client: Celery
@@ -137,5 +152,6 @@ def test_a_celery_task_publishes_to_a_group_and_an_open_socket_receives_it(
         result = client.send_task(PUBLISH, args=["from-celery", {"n": 2}])
         assert result.get(timeout=30).endswith(":2")
         assert member.recv(timeout=10) == '{"n": 2}'
-        assert f"Task {PUBLISH}[{result.id}] succeeded" in "".join(worker_log)
+        succeeded = f"Task {PUBLISH}[{result.id}] succeeded"
+        assert logged(worker_log, succeeded), "".join(worker_log)
     assert "Traceback" not in server.log(), server.log()
