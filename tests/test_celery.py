@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -26,7 +25,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from .support import PROJECT, project_env, run_server
-from .test_broadcast_memory import join, unique_prefix
+from .test_broadcast_memory import join, unique_prefix, wait_for
 
 pytestmark = pytest.mark.redis
 
@@ -114,20 +113,6 @@ def celery_worker(env: dict[str, str], timeout: float = 60.0) -> Iterator[list[s
         process.stdout.close()
 
 
-def logged(output: list[str], text: str, timeout: float = 10.0) -> bool:
-    """Whether the worker logs ``text`` within ``timeout`` seconds.
-
-    Celery logs a task's success after it stored the result, which the client may
-    have read already.
-    """
-    deadline = time.monotonic() + timeout
-    while text not in "".join(output):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 @pytest.mark.parametrize("backend", ["redis", "local"])
 def test_a_celery_task_publishes_to_a_group_and_an_open_socket_receives_it(
     backend: str, queue: str, client: Celery
@@ -152,6 +137,9 @@ def test_a_celery_task_publishes_to_a_group_and_an_open_socket_receives_it(
         result = client.send_task(PUBLISH, args=["from-celery", {"n": 2}])
         assert result.get(timeout=30).endswith(":2")
         assert member.recv(timeout=10) == '{"n": 2}'
+        # Celery logs a task's success after storing its result, read above already.
         succeeded = f"Task {PUBLISH}[{result.id}] succeeded"
-        assert logged(worker_log, succeeded), "".join(worker_log)
+        wait_for(
+            lambda: succeeded in "".join(worker_log), 10, f"the worker never logged {succeeded}"
+        )
     assert "Traceback" not in server.log(), server.log()
