@@ -369,28 +369,37 @@ def client_budget(cfg: dict[str, Any]) -> float:
     )
 
 
-def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
-    """Run the load client once (on the client core, or on every core when ``cfg["cpu"]``
-    is None); return its JSON result."""
-    argv = [sys.executable, str(LOADCLIENT), json.dumps(cfg)]
+def run_json(
+    argv: list[str], what: str, log_path: Path, cpu: int | None, timeout: float, **kwargs: Any
+) -> dict[str, Any]:
+    """Run ``argv`` (on core ``cpu``, or on every core when None), its stderr to
+    ``log_path``; return the JSON object it printed last, or why there is none."""
     with open(log_path, "ab") as logfile:
         try:
             proc = subprocess.run(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=logfile,
-                preexec_fn=child_setup(cfg.get("cpu")),
-                timeout=client_budget(cfg),
+                preexec_fn=child_setup(cpu),
+                timeout=timeout,
                 check=False,
+                **kwargs,
             )
         except subprocess.TimeoutExpired:
-            return {"ok": False, "error": f"load client timed out after {client_budget(cfg)}s"}
+            return {"ok": False, "error": f"{what} timed out after {timeout}s"}
     if proc.returncode != 0:
-        return {"ok": False, "error": f"load client exited with {proc.returncode}; see {log_path}"}
+        return {"ok": False, "error": f"{what} exited with {proc.returncode}; see {log_path}"}
     try:
         return json.loads(proc.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return {"ok": False, "error": "load client printed no result"}
+        return {"ok": False, "error": f"{what} printed no result"}
+
+
+def run_client(cfg: dict[str, Any], log_path: Path) -> dict[str, Any]:
+    """Run the load client once (on the client core, or on every core when ``cfg["cpu"]``
+    is None); return its JSON result."""
+    argv = [sys.executable, str(LOADCLIENT), json.dumps(cfg)]
+    return run_json(argv, "load client", log_path, cfg.get("cpu"), client_budget(cfg))
 
 
 def run_django_cost(
@@ -404,21 +413,9 @@ def run_django_cost(
     else:
         cfg["expect_user"] = "anonymous"
     argv = [venv_bin(target.venv, "python"), str(BENCH / "djangocost.py"), json.dumps(cfg)]
-    with open(logs / "djangocost.log", "ab") as logfile:
-        proc = subprocess.run(
-            argv,
-            cwd=target.cwd,
-            env=server_env(target, db),
-            stdout=subprocess.PIPE,
-            stderr=logfile,
-            preexec_fn=child_setup(cpu),
-            timeout=600,
-            check=False,
-        )
-    try:
-        result = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        result = {"ok": False, "error": f"djangocost.py exited with {proc.returncode}"}
+    log_path = logs / "djangocost.log"
+    env = server_env(target, db)
+    result = run_json(argv, "djangocost.py", log_path, cpu, 600, cwd=target.cwd, env=env)
     log(f"  {case['case']:<15} {target.name:<13} rep {rep}: {report.one_line(case, result)}")
     return {
         "case": case["case"],
