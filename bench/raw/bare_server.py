@@ -26,26 +26,32 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CLOSE = 0x8
 
 
+def frame_header(buffer: bytearray) -> tuple[int, int] | None:
+    """(payload length, length of the header before the mask) of the frame that
+    starts ``buffer``, or None until its header is all there."""
+    if len(buffer) < 2:
+        return None
+    length = buffer[1] & 0x7F
+    if length < 126:
+        return length, 2
+    if length == 126:
+        return (struct.unpack_from("!H", buffer, 2)[0], 4) if len(buffer) >= 4 else None
+    return (struct.unpack_from("!Q", buffer, 2)[0], 10) if len(buffer) >= 10 else None
+
+
 def read_frame(sock: Any, buffer: bytearray) -> tuple[int, bytes] | None:
     """The next client frame (opcode, unmasked payload), or None at EOF."""
     while True:
-        if len(buffer) >= 2:
-            length, offset = buffer[1] & 0x7F, 2
-            if length == 126 and len(buffer) >= 4:
-                length, offset = struct.unpack_from("!H", buffer, 2)[0], 4
-            elif length == 127 and len(buffer) >= 10:
-                length, offset = struct.unpack_from("!Q", buffer, 2)[0], 10
-            if length < 126 or offset > 2:
-                end = offset + 4 + length
-                if len(buffer) >= end:
-                    masked = bytes(buffer[offset + 4 : end])
-                    mask = bytes(buffer[offset : offset + 4]) * (length // 4 + 1)
-                    payload = (int.from_bytes(masked) ^ int.from_bytes(mask[:length])).to_bytes(
-                        length
-                    )
-                    opcode = buffer[0] & 0x0F
-                    del buffer[:end]
-                    return opcode, payload
+        header = frame_header(buffer)
+        if header is not None and len(buffer) >= header[1] + 4 + header[0]:
+            length, offset = header
+            end = offset + 4 + length
+            masked = bytes(buffer[offset + 4 : end])
+            mask = bytes(buffer[offset : offset + 4]) * (length // 4 + 1)
+            payload = (int.from_bytes(masked) ^ int.from_bytes(mask[:length])).to_bytes(length)
+            opcode = buffer[0] & 0x0F
+            del buffer[:end]
+            return opcode, payload
         chunk = sock.recv(65536)
         if not chunk:
             return None
