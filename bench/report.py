@@ -62,6 +62,20 @@ METRICS: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 
+# One client floods /echo; 50 others send 2 messages/s each, and a new connection is
+# opened every 0.2 s: first without the flood ("quiet"), then with it.
+METRICS["flood"] = [
+    ("quiet_p99_ms", "others' echo p99 without the flood (ms)", "lower"),
+    ("flood_p50_ms", "others' echo p50 during the flood (ms)", "lower"),
+    ("flood_p99_ms", "others' echo p99 during the flood (ms)", "lower"),
+    ("p99_flood_over_quiet", "others' echo p99, flood / quiet", "lower"),
+    ("quiet_handshake_p99_ms", "new handshake p99 without the flood (ms)", "lower"),
+    ("flood_handshake_p99_ms", "new handshake p99 during the flood (ms)", "lower"),
+    ("flood_handshake_max_ms", "new handshake max during the flood (ms)", "lower"),
+    ("flood_echoed_per_s", "the flooder's messages echoed per second", "higher"),
+    ("flood_cpu_server_percent", "server CPU % during the flood", ""),
+]
+
 # Not a server: Django's own work per request, in-process (bench/djangocost.py).
 METRICS["django"] = [
     ("us_per_request", "microseconds per request (best round)", "lower"),
@@ -121,6 +135,9 @@ CASE_TITLES = {
     "django": "Django's own work for the logged-in handshake request, in-process and no "
     "server (bench/djangocost.py): every middleware, the session and the user read from "
     "the database.",
+    "flood": "One client writes small frames to /echo as fast as the server reads them; "
+    "50 others each send 2 messages a second and a new connection opens every 0.2 s, "
+    "first without the flood, then with it (no limit configured).",
     "django-anon": "Django's own work for the handshake request without a cookie, "
     "in-process and no server.",
 }
@@ -226,6 +243,21 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
         value is not None and value >= 5.0,
         ">= 5x",
     )
+    if "flood" in summary:
+        value = get("flood", "djws", "p99_flood_over_quiet")
+        add(
+            "flood: others' echo p99 during / without the flood, djws",
+            value,
+            value is not None and value <= 3.0,
+            "<= 3x",
+        )
+        value = get("flood", "djws", "flood_handshake_max_ms")
+        add(
+            "flood: slowest new handshake during the flood (ms), djws",
+            value,
+            value is not None and value < 100.0,
+            "< 100 ms",
+        )
     value = get("idle", "djws", "rss_per_conn_kib")
     add(
         "idle: RSS per connection (KiB), djws",

@@ -200,6 +200,15 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 },
             }
         )
+    if "flood" in args.scenarios:
+        cases.append(
+            {
+                "case": "flood",
+                "scenario": "flood",
+                "path": "/echo",
+                "client": {"others": 50, "rate": 2.0, "duration": args.duration},
+            }
+        )
     if "handshake" in args.scenarios:
         cases.append(
             {
@@ -531,8 +540,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default="echo,handshake,django,idle,broadcast,storm,resume",
-        help="comma-separated: echo,handshake,django,idle,broadcast,storm,resume",
+        default="echo,flood,handshake,django,idle,broadcast,storm,resume",
+        help="comma-separated: echo,flood,handshake,django,idle,broadcast,storm,resume",
     )
     parser.add_argument(
         "--idle-connections",
@@ -547,7 +556,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--duration",
         type=float,
-        help="measured seconds of echo and handshake (default 10; quick 3)",
+        help="measured seconds of echo, handshake and each phase of flood (default 10; quick 3)",
     )
     parser.add_argument("--warmup", type=float, help="warm-up seconds (default 2; quick 1)")
     parser.add_argument(

@@ -127,6 +127,7 @@ class WebSocket(Opening):
         deadline = None if timeout is None else monotonic() + timeout
         release_delay = self._config.db_release_delay
         while True:
+            transport.take_turn()
             if ready := self._ready:
                 item = ready.popleft()
                 if not ready:
@@ -143,6 +144,9 @@ class WebSocket(Opening):
             holding = release_delay is not None and db.connections_in_use()
             if release_delay is not None and holding and (wait is None or wait > release_delay):
                 wait = release_delay
+            if protocol.parser.more:  # frames left from the last read, parsed a batch at a time
+                self._parse(b"")
+                continue
             data = transport.recv(wait)
             if data is None:
                 if holding and not self._ready:
@@ -177,11 +181,18 @@ class WebSocket(Opening):
             self._transport.wake()
 
     def _receive_data(self, data: bytes) -> None:
+        """Take in bytes read from the socket; ``b""`` is the end of the stream."""
         protocol, transport = self._open()
         if not data:  # end of stream without a closing handshake: 1006
             transport.abort()
             protocol.connection_lost()
             return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        """Parse ``data`` after what the parser holds; queue the messages; answer controls."""
+        protocol = self._protocol
+        assert protocol is not None
         messages = protocol.receive_data(data)
         self.bytes_in += len(data)
         tally.bytes_in += len(data)
@@ -204,8 +215,9 @@ class WebSocket(Opening):
         and answers pings; messages wait for its next ``receive()``.
         """
         protocol, transport = self._open()
-        if transport.reading or transport.closed or protocol.parser.done:
-            return
+        parser = protocol.parser
+        if transport.reading or transport.closed or parser.done or parser.more:
+            return  # more: the view has frames to take first; they show the client is alive
         data = transport.recv_nowait()
         if data is not None:
             self._receive_data(data)
@@ -271,6 +283,8 @@ class WebSocket(Opening):
 
     def _send(self, messages: Sequence[Outgoing], *, wait: bool) -> None:
         protocol, transport = self._open()
+        if wait:  # a view's own send: a loop of them must not hold the worker either
+            transport.take_turn()
         if transport.closed:
             protocol.connection_lost()
         if len(messages) == 1:
@@ -303,6 +317,11 @@ class WebSocket(Opening):
                 try:
                     # Past the buffer limit: control frames are small and must go out.
                     transport.write(data, wait=False, force=True)
+                except BufferFull:  # pongs piling up for a client that pings and never reads
+                    metrics.buffer_full()
+                    protocol.fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
+                    transport.abort()  # it would not read the close frame either
+                    protocol.connection_lost()
                 except OSError:
                     protocol.connection_lost()  # closed and close_code say so
         if protocol.state is not State.OPEN:
@@ -373,12 +392,16 @@ class WebSocket(Opening):
             self._sync()
         self._start_close_timer()
         while not transport.closed:
-            data = transport.recv()
-            if data is None:
-                continue
-            if not data:
-                break
-            self._receive_data(data)
+            transport.take_turn()  # the close timer must get to run, even if the client floods
+            if protocol.parser.more:
+                self._parse(b"")
+            else:
+                data = transport.recv()
+                if data is None:
+                    continue
+                if not data:
+                    break
+                self._receive_data(data)
             self._ready = None
         transport.close()
         protocol.connection_lost()

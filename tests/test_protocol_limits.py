@@ -50,6 +50,8 @@ def feed_all(parser: Parser, frames: Iterable[bytes]) -> list[str | bytes]:
     messages: list[str | bytes] = []
     for data in reads(frames):
         messages += parser.feed(data)
+        while parser.more:  # as the connection does: the next batch of frames read
+            messages += parser.feed(b"")
         if parser.done:
             break
     return messages

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from djws.protocol.frames import Parser, valid_close_code
+from djws.protocol.frames import FRAMES_PER_FEED, Parser, valid_close_code
 
 from .support import Server
 from .test_protocol_support import RawClient, client_frame
@@ -39,6 +39,8 @@ def feed_in_pieces(parser: Parser, data: bytes, cuts: list[int]) -> list[str | b
     start = 0
     for cut in [*sorted({c % (len(data) + 1) for c in cuts}), len(data)]:
         messages += parser.feed(data[start:cut])
+        while parser.more:  # as the connection does: the next batch of frames read
+            messages += parser.feed(b"")
         start = cut
     return messages
 
@@ -132,6 +134,20 @@ def test_compressed_messages_come_out_whole(messages: list[str | bytes], cuts: l
     parser = new_parser(True)
     assert feed_in_pieces(parser, data, cuts) == messages
     assert parser.error is None
+
+
+def test_a_read_of_many_frames_is_parsed_a_batch_at_a_time() -> None:
+    """So no connection parses 64 KiB of tiny frames (4 ms) without letting others run."""
+    parser = Parser(max_message_size=LIMIT)
+    data = b"".join(client_frame(0x1, str(n).encode()) for n in range(1000))
+    data += client_frame(0x8, b"\x03\xe8")
+    batches = [parser.feed(data)]
+    while parser.more:
+        batches.append(parser.feed(b""))
+    assert [len(batch) for batch in batches] == [256, 256, 256, 232]
+    assert [m for batch in batches for m in batch] == [str(n) for n in range(1000)]
+    assert parser.close == (1000, "", b"\x03\xe8")
+    assert FRAMES_PER_FEED == 256
 
 
 def test_random_bytes_to_a_real_server_fail_with_a_close_code(server: Server) -> None:
