@@ -26,6 +26,7 @@ STORM_PG = json.loads(
     (ROOT / "bench" / "results" / "storm-postgresql" / "results.json").read_text()
 )
 FLOOR = json.loads((ROOT / "bench" / "results" / "handshake-floor" / "results.json").read_text())
+FLOOD = json.loads((ROOT / "bench" / "results" / "flood" / "results.json").read_text())
 
 
 def value(case: str, server: str, key: str) -> float:
@@ -242,3 +243,24 @@ def test_the_benchmarks_page_quotes_how_the_machines_speed_varied() -> None:
     quoted = ", ".join(f"{r:,.0f}" for r in floor[:-1]) + f" and {floor[-1]:,.0f}"
     assert f"measured {quoted} a second in the three repetitions" in page
     assert f"and {rate('handshake-anon', 'djws')} (median) in this run" in page
+
+
+def test_the_operations_page_quotes_the_committed_flood_run() -> None:
+    assert not FLOOD["meta"]["repository"]["dirty"]
+    assert FLOOD["meta"]["args"]["repetitions"] == 3
+    flood = FLOOD["summary"]["flood"]
+    assert [flood[server]["ok_runs"] for server in ("djws", "raw", "daphne")] == [3, 3, 3]
+    rows = table_rows((ROOT / "docs" / "topics" / "operations.rst").read_text())
+
+    def ms(key: str) -> list[str]:
+        return [
+            f"{flood[s][key]:,.2f} ms" if flood[s][key] < 100 else f"{flood[s][key]:,.0f} ms"
+            for s in ("djws", "raw", "daphne")
+        ]
+
+    assert rows["others' echo p99, without the flood"] == ms("quiet_p99_ms")
+    assert rows["others' echo p99, during the flood"] == ms("flood_p99_ms")
+    assert rows["new handshake, slowest during the flood"] == ms("flood_handshake_max_ms")
+    assert rows["the flooder's messages echoed per second"] == [
+        f"{flood[s]['flood_echoed_per_s']:,.0f}" for s in ("djws", "raw", "daphne")
+    ]
