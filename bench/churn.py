@@ -48,6 +48,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from load.frames import mask_frame  # bench/load/: this script's directory is on sys.path
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,18 +233,6 @@ def pauses(args: argparse.Namespace) -> dict[str, Any]:
         stop_server(process)
 
 
-MASK = b"\x37\xfa\x21\x3d"
-
-
-def masked_frame(
-    opcode: int, payload: bytes = b"", *, fin: bool = True, rsv1: bool = False
-) -> bytes:
-    """One masked client frame with a payload under 126 bytes."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
-    return bytes((first, 0x80 | len(payload))) + MASK + masked
-
-
 def raw_upgrade(port: int, deflate: bool) -> socket.socket:
     """Open a WebSocket to ``/echo/`` on a plain socket; return it after the 101."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=60)
@@ -332,21 +321,21 @@ def framing(args: argparse.Namespace) -> dict[str, Any]:
         }
         for name, (deflate, count) in cases.items():
             with contextlib.closing(raw_upgrade(port, False)) as warm:  # warm the worker up
-                warm.sendall(masked_frame(0x8, b"\x03\xe8"))
+                warm.sendall(mask_frame(0x8, b"\x03\xe8"))
                 warm.recv(64)
             before = rss_kib(worker)
             sock = raw_upgrade(port, deflate)
             if deflate:
                 frames = itertools.chain(
-                    [masked_frame(0x2, b"", fin=False, rsv1=True)],
-                    itertools.repeat(masked_frame(0x0, b"", fin=False), count - 2),
-                    [masked_frame(0x0, b"")],
+                    [mask_frame(0x2, b"", fin=False, rsv1=True)],
+                    itertools.repeat(mask_frame(0x0, b"", fin=False), count - 2),
+                    [mask_frame(0x0, b"")],
                 )
             else:
                 frames = itertools.chain(
-                    [masked_frame(0x2, b"x", fin=False)],
-                    itertools.repeat(masked_frame(0x0, b"x", fin=False), count - 2),
-                    [masked_frame(0x0, b"x")],
+                    [mask_frame(0x2, b"x", fin=False)],
+                    itertools.repeat(mask_frame(0x0, b"x", fin=False), count - 2),
+                    [mask_frame(0x0, b"x")],
                 )
             result = send_and_watch(sock, frames, worker)
             sock.close()

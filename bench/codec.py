@@ -34,15 +34,15 @@ import sys
 import time
 from collections.abc import Callable
 
+from load.frames import OP_TEXT, mask_frame  # bench/load/: this script's directory is on sys.path
+
 MESSAGE = "x" * 64
 MASK = b"\x12\x34\x56\x78"
 
 
 def client_frame(text: str = MESSAGE) -> bytes:
-    """One masked, final text frame as a browser would send it (payload < 126 bytes)."""
-    payload = text.encode()
-    masked = bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
-    return bytes((0x81, 0x80 | len(payload))) + MASK + masked
+    """One masked, final text frame as a browser would send it."""
+    return mask_frame(OP_TEXT, text.encode(), mask=MASK)
 
 
 FRAME = client_frame()
