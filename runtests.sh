@@ -5,7 +5,9 @@
 #   ./runtests.sh tests/test_core_views.py -k echo    # arguments go to pytest
 #   ./runtests.sh --fast          # the fast tier: no services, under a minute
 #
-# Creates .venv (or $VENV) with djws and its test dependencies, installs the
+# Creates .venv (or $VENV, with $PYTHON) with djws and its test dependencies
+# (Django as $DJANGO says, a pip requirement such as "~=6.1.0"; else the newest
+# that $PYTHON can run), installs the
 # Debian packages the browser and nginx tests drive (and npm, which installs
 # axe-core for the accessibility audit) when run as root, and fails -- never
 # skips -- when PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) or RabbitMQ
@@ -23,7 +25,8 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[tests]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[tests]" \
+  ${DJANGO:+"django$DJANGO"}
 
 # The Debian packages the browser and nginx tests drive, and the services.
 needs_system() {

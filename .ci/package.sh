@@ -179,6 +179,12 @@ quiet "$WORK/tools/bin/pip" install -q build twine
 quiet "$WORK/tools/bin/python" -m build "$CHECKOUT"
 grep -q "^Successfully built djws-.*\.tar\.gz and djws-.*-py3-none-any\.whl$" "$WORK/last.log" \
   || { cat "$WORK/last.log" >&2; fail "python -m build did not say it built both"; }
+# setuptools' warnings (a data folder outside `packages`, a deprecated option) are failures.
+if grep -E "^(WARNING|.*SetuptoolsDeprecationWarning|.*Package would be ignored)" "$WORK/last.log" \
+    | grep -v "^WARNING: Location '" | grep -q .; then
+  cat "$WORK/last.log" >&2
+  fail "python -m build printed warnings"
+fi
 shopt -s nullglob
 sdists=("$CHECKOUT"/dist/djws-*.tar.gz)
 wheels=("$CHECKOUT"/dist/djws-*-py3-none-any.whl)

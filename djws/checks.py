@@ -91,7 +91,9 @@ def check_async_middleware(app_configs: Any = None, **kwargs: Any) -> list[Check
     return errors
 
 
-@register(Tags.database)
+# Not tagged "database": Django runs those only with "check --database" (since 6.0),
+# and these read the settings, without connecting.
+@register()
 def check_databases(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn about database settings that misbehave under gevent.
 
@@ -120,7 +122,7 @@ def check_databases(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     return messages
 
 
-@register(Tags.database, deploy=True)
+@register(deploy=True)
 def check_databases_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``check --deploy``: SQLite has no place in production (W002)."""
     if WORKERS_ENV in os.environ:

@@ -83,7 +83,7 @@ DEFAULTS: dict[str, Any] = {
     # Where {% websocket_url %} points pages that did not come through a djws server
     # (runserver beside runwebsocket): None means "the page's host name on port 8001";
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
-    # See djws.urls.
+    # See djws.reverse.
     "WEBSOCKET_SERVER_URL": None,
 }
 

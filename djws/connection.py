@@ -1,49 +1,45 @@
-"""The ``ws`` object a view receives: one WebSocket connection, on gevent.
+"""The ``ws`` object a view receives: a connection that knows Django and the broadcast hub.
 
-The thin I/O layer over two socket-free parts: the protocol
-(:class:`~djws.protocol.protocol.ServerProtocol`: frames, pings, the closing
-handshake, close codes) and the transport (:class:`~djws.server.transport.Transport`:
-non-blocking reads, bounded writes). It moves bytes between them, hands messages
-(``str`` for text, ``bytes`` for binary) to the view, and keeps the timer that
-cuts TCP when a client does not finish the closing handshake.
+:class:`WebSocket` is the server's :class:`~djws.server.connection.Connection`
+with what a Django view adds to it:
 
-Created pending by ``@websocket`` (:mod:`djws.opening`), accepted with
-:meth:`WebSocket.accept` (the ``101``), it is in the process's registry
-(:mod:`djws.server.registry`) until :meth:`~WebSocket.finish`; its groups
-belong to the broadcast hub (:mod:`djws.membership`). Only the view's greenlet
-reads the socket; any greenlet may send, close or :meth:`~WebSocket.deliver`.
+* **accepting** reads who the client is (its user and session, for
+  ``send_to_user`` / ``send_to_session``) *before* the ``101`` -- an error there
+  is still an HTTP 500 -- then writes the ``101``, attaches the connection to the
+  process's broadcast hub, and releases the handshake's database connections:
+  :meth:`WebSocket.accept` reads in that order;
+* **groups**: :meth:`~WebSocket.join`, :meth:`~WebSocket.leave` and
+  :attr:`~WebSocket.groups`, held by the hub (:mod:`djws.broadcast.hub`);
+* **database hygiene** while it waits: a view blocked in ``receive()`` for
+  ``WEBSOCKET_DB_RELEASE_DELAY`` seconds gives its database connections back
+  (:mod:`djws.db`);
+* JSON helpers.
+
+``@websocket`` (:mod:`djws.decorators`) builds one for each handshake.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
-from collections.abc import Iterator, Sequence
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from gevent import getcurrent
-from gevent.hub import get_hub
-from websockets.frames import CloseCode
-
-from . import db, metrics
-from .exceptions import BufferFull, ConnectionClosed
-from .metrics import tally
-from .opening import NOT_ACCEPTED, AcceptHook, Opening
-from .protocol.frames import OP_BINARY, OP_TEXT, Outgoing
-from .protocol.protocol import ServerProtocol, State
-from .server.registry import registry
-from .server.transport import Transport
+from . import db
+from .broadcast.hub import hub
+from .broadcast.members import identify
+from .server.connection import CloseCode, Connection
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from django.http import HttpRequest
 
+    from .broadcast import GroupMessage, Joined, Position
     from .server.handoff import Upgrade
 
 __all__ = ["CloseCode", "WebSocket"]
 
 
-class WebSocket(Opening):
+class WebSocket(Connection):
     """A WebSocket connection, used from a synchronous view.
 
     Typical use::
@@ -52,35 +48,12 @@ class WebSocket(Opening):
             ws.send(message)
     """
 
-    # A worker holds thousands, nearly all idle: no __dict__, and no queue of
-    # received items until there is something in it.
-    __slots__ = (  # noqa: SIM905 - one name a line would take a screen
-        "__weakref__ _close_timer _owner _protocol _ready _transport"
-        " bytes_in bytes_out messages_in messages_out"
-    ).split()
+    __slots__ = ("request",)
 
-    def __init__(
-        self,
-        upgrade: Upgrade,
-        request: HttpRequest | None = None,
-        *,
-        on_accept: AcceptHook | None = None,
-    ) -> None:
-        super().__init__(upgrade, request, on_accept=on_accept)
-        #: Messages and bytes (frames included) received and sent so far.
-        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
-        self._protocol: ServerProtocol | None = None
-        self._transport: Transport | None = None
-        self._owner = getcurrent()
-        self._ready: deque[Any] | None = None
-        self._close_timer: Any = None
-
-    # Opening
-
-    @property
-    def accepted(self) -> bool:
-        """True once :meth:`accept` wrote the 101."""
-        return self._protocol is not None
+    def __init__(self, upgrade: Upgrade, request: HttpRequest) -> None:
+        super().__init__(upgrade)
+        #: The Django request that opened this connection.
+        self.request = request
 
     def accept(
         self,
@@ -95,69 +68,58 @@ class WebSocket(Opening):
         ValueError otherwise); ``headers`` are added to the response;
         ``compression`` overrides ``WEBSOCKET_COMPRESSION``.
         """
-        sock, buffered, deflate, opened = self._write_101(subprotocol, headers, compression)
-        config = self._config
-        self._protocol = ServerProtocol(
-            max_message_size=config.max_message_size,
-            max_frame_size=config.max_frame_size,
-            deflate=deflate,  # type: ignore[arg-type]
-        )
-        self._transport = Transport(sock, buffered, write_limit=config.write_buffer_limit)
-        registry.add(self)
-        metrics.opened()
-        if opened is not None:
-            opened()
-        if registry.stopping:
-            self.close(CloseCode.GOING_AWAY, "server shutting down")
+        identity = identify(self.request)  # before the 101: an error here is still a 500
+        super().accept(subprotocol, headers=headers, compression=compression)
+        hub.attach(self, identity)
+        db.release_connections()  # the handshake's queries are done; it may wait for hours
 
-    def _open(self) -> tuple[ServerProtocol, Transport]:
-        if self._protocol is None or self._transport is None:
-            raise RuntimeError(NOT_ACCEPTED)
-        return self._protocol, self._transport
+    # Groups
 
-    # Receiving
+    def join(
+        self, group: str, *, forward: bool = True, since: Position | str | None = None
+    ) -> Joined:
+        """Receive what is published to ``group``, from any process, until leaving it.
 
-    def receive(self, timeout: float | None = None) -> Any:
-        """Return the next message: ``str`` (text), ``bytes`` (binary), or a delivered item.
+        With ``forward`` (the default) messages go straight to the client, framed
+        once for all recipients and queued without waiting (a client too slow to
+        read them is closed with 1008). With ``forward=False`` they come out of
+        ``receive()`` as :class:`djws.broadcast.GroupMessage` objects, for the
+        view to filter, transform or write through with :meth:`forward` or ``send``.
 
-        Return None once the connection is closed. Raise ``TimeoutError`` if
-        ``timeout`` seconds pass without anything arriving.
+        ``since`` (a :class:`djws.broadcast.Position`, or its ``"epoch:offset"``
+        text) resumes: the messages published after it are replayed from the
+        history first, then delivery goes live, exactly once and in order. A
+        client using djws.js resumes by itself, without ``since``.
+
+        Returns once the broadcast backend has confirmed the subscription, so a
+        message published after ``join()`` returns is received, with a
+        :class:`djws.broadcast.Joined`: the position reached, and ``recovered``
+        -- False when the position could not be honoured (older than the
+        history, or of a lost stream): reload what depends on the group.
+        Leaving is automatic when the connection ends.
         """
-        protocol, transport = self._open()
-        deadline = None if timeout is None else monotonic() + timeout
-        release_delay = self._config.db_release_delay
-        while True:
-            transport.take_turn()
-            if ready := self._ready:
-                item = ready.popleft()
-                if not ready:
-                    self._ready = None
-                return item
-            if protocol.end_pending:
-                protocol.end()  # the messages sent before the close or error are all taken
-                self._sync()
-            if self.closed:
-                return None
-            wait = None if deadline is None else deadline - monotonic()
-            if wait is not None and wait <= 0:
-                raise TimeoutError(f"no message within {timeout} seconds")
-            holding = release_delay is not None and db.connections_in_use()
-            if release_delay is not None and holding and (wait is None or wait > release_delay):
-                wait = release_delay
-            if protocol.parser.more:  # frames left from the last read, parsed a batch at a time
-                self._parse(b"")
-                continue
-            data = transport.recv(wait)
-            if data is None:
-                if holding and not self._ready:
-                    db.release_connections()
-                continue
-            self._receive_data(data)
+        self._open()
+        return hub.join(self, group, forward=forward, since=since)
 
-    def __iter__(self) -> Iterator[Any]:
-        """Iterate over messages until the connection closes."""
-        while (message := self.receive()) is not None:
-            yield message
+    def forward(self, item: GroupMessage) -> None:
+        """Send a :class:`djws.broadcast.GroupMessage` on to the client as a joined group would.
+
+        To a client that asked for positions (djws.js), in its envelope, so
+        that it can resume; to others, the message as published.
+        """
+        hub.forward(self, item)
+
+    def leave(self, group: str) -> None:
+        """Stop receiving ``group``'s messages (nothing happens if not in it)."""
+        self._open()
+        hub.leave(self, group)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The groups this connection joined."""
+        return hub.groups_of(self)
+
+    # JSON
 
     def receive_json(self, timeout: float | None = None) -> Any:
         """Receive a text message and decode it as JSON (None once closed)."""
@@ -168,261 +130,31 @@ class WebSocket(Opening):
             raise TypeError(f"expected a message from the client, got {message!r}")
         return json.loads(message)
 
-    def deliver(self, item: Any) -> None:
-        """Hand ``item`` to the view: its next ``receive()`` returns it, in order.
-
-        Safe to call from any greenlet of the process; this is how a view waits
-        on its socket and on other sources at once without losing a message.
-        """
-        if self._ready is None:
-            self._ready = deque()
-        self._ready.append(item)
-        if self._transport is not None:
-            self._transport.wake()
-
-    def _receive_data(self, data: bytes) -> None:
-        """Take in bytes read from the socket; ``b""`` is the end of the stream."""
-        protocol, transport = self._open()
-        if not data:  # end of stream without a closing handshake: 1006
-            transport.abort()
-            protocol.connection_lost()
-            return
-        self._parse(data)
-
-    def _parse(self, data: bytes) -> None:
-        """Parse ``data`` after what the parser holds; queue the messages; answer controls."""
-        protocol = self._protocol
-        assert protocol is not None
-        messages = protocol.receive_data(data)
-        self.bytes_in += len(data)
-        tally.bytes_in += len(data)
-        if messages:
-            self.messages_in += len(messages)
-            tally.messages_in += len(messages)
-            if self._ready is None:
-                self._ready = deque(messages)
-            else:
-                self._ready.extend(messages)
-        if protocol.end_pending and not self._ready:
-            protocol.end()
-        if protocol.has_output:
-            self._sync()
-
-    def pump(self) -> None:
-        """Take in what the client sent while the view is busy elsewhere (never blocks).
-
-        So a view that only sends, or is slow between messages, still sees pongs
-        and answers pings; messages wait for its next ``receive()``.
-        """
-        protocol, transport = self._open()
-        parser = protocol.parser
-        if transport.reading or transport.closed or parser.done or parser.more:
-            return  # more: the view has frames to take first; they show the client is alive
-        data = transport.recv_nowait()
-        if data is not None:
-            self._receive_data(data)
-
-    def tick(self, now: float, **limits: float | None) -> None:
-        """Keepalive, once a second from the worker: ping, time out, or close if idle.
-
-        ``limits``: ``ping_interval``, ``ping_timeout``, ``idle_timeout``
-        (:meth:`djws.protocol.protocol.ServerProtocol.tick`).
-        """
-        if self.closed:
-            return
-        self.pump()
-        protocol, _transport = self._open()
-        protocol.tick(now, **limits)
-        if protocol.has_output:
-            self._sync()
-
-    # Sending
-
-    def send(self, message: str | bytes) -> None:
-        """Send a text (``str``) or binary (``bytes``) message.
-
-        Waits while the client has a full buffer of unread data. Raise
-        :class:`~djws.exceptions.ConnectionClosed` if the connection is closed.
-        """
-        if isinstance(message, str):
-            self._send(((OP_TEXT, message.encode(), None),), wait=True)
-        elif isinstance(message, (bytes, bytearray, memoryview)):
-            self._send(((OP_BINARY, bytes(message), None),), wait=True)
-        else:
-            raise TypeError(
-                f"send() takes str or bytes, not {type(message).__name__}; "
-                "use send_json() for other objects"
-            )
-
     def send_json(self, obj: Any, **dumps_kwargs: Any) -> None:
         """Send ``obj`` encoded as JSON in a text message."""
         self.send(json.dumps(obj, **dumps_kwargs))
 
-    def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = None) -> bool:
-        """Queue a message without waiting; used for broadcasts.
+    # Database connections, while receive() waits
 
-        ``frame`` is the message already encoded (uncompressed), shared by all
-        recipients. A client that lets too much pile up is closed with 1008;
-        return False if the message was not queued.
-        """
-        return self.send_many_nowait(((opcode, payload, frame),))
+    def _idle_after(self, wait: float | None) -> float | None:
+        delay = self._config.db_release_delay
+        if delay is not None and (wait is None or wait > delay) and db.connections_in_use():
+            return delay
+        return wait
 
-    def send_many_nowait(self, messages: Sequence[Outgoing]) -> bool:
-        """:meth:`send_nowait` for ``(opcode, payload, frame)`` messages, in one write."""
-        if self.closed:
-            return False
-        try:
-            self._send(messages, wait=False)
-        except BufferFull:
-            metrics.buffer_full()
-            self._fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
-            return False
-        except ConnectionClosed:
-            return False
-        return True
+    def _idle(self) -> None:
+        if self._config.db_release_delay is not None and db.connections_in_use():
+            db.release_connections()
 
-    def _send(self, messages: Sequence[Outgoing], *, wait: bool) -> None:
-        protocol, transport = self._open()
-        if wait:  # a view's own send: a loop of them must not hold the worker either
-            transport.take_turn()
-        if transport.closed:
-            protocol.connection_lost()
-        if len(messages) == 1:
-            data = protocol.send_message(*messages[0])
-        else:
-            data = b"".join([protocol.send_message(*message) for message in messages])
-        try:
-            transport.write(data, wait=wait)
-        except OSError as exc:
-            protocol.connection_lost()
-            raise protocol.closed_error() from exc
-        self.messages_out += len(messages)
-        self.bytes_out += len(data)
-        tally.messages_out += len(messages)
-        tally.bytes_out += len(data)
-
-    def ping(self, data: bytes = b"") -> None:
-        """Send a ping; the client's pong counts as activity."""
-        protocol, _transport = self._open()
-        protocol.send_ping(data)
-        self._sync()
-
-    def _sync(self) -> None:
-        """Write the control frames the protocol queued; act on its end of output."""
-        protocol, transport = self._open()
-        for data in protocol.data_to_send():
-            if not data:
-                transport.shutdown_write()
-            elif not transport.closed:
-                try:
-                    # Past the buffer limit: control frames are small and must go out.
-                    transport.write(data, wait=False, force=True)
-                except BufferFull:  # pongs piling up for a client that pings and never reads
-                    metrics.buffer_full()
-                    protocol.fail(CloseCode.POLICY_VIOLATION, "client too slow: send buffer full")
-                    transport.abort()  # it would not read the close frame either
-                    protocol.connection_lost()
-                except OSError:
-                    protocol.connection_lost()  # closed and close_code say so
-        if protocol.state is not State.OPEN:
-            self._start_close_timer()
-            transport.wake()
-
-    # Closing
-
-    @property
-    def closed(self) -> bool:
-        """True once a close frame was sent or received, or the TCP connection dropped."""
-        protocol = self._protocol
-        if protocol is None:
-            return False
-        return protocol.state is not State.OPEN or self._transport.closed  # type: ignore[union-attr]
-
-    @property
-    def close_code(self) -> int | None:
-        """The close code: the client's if it sent one, else ours; 1006 if TCP dropped.
-
-        1005 stands for a close frame without a code.
-        """
-        return None if self._protocol is None else self._settled().close_code
-
-    @property
-    def close_reason(self) -> str | None:
-        """The reason that came with :attr:`close_code` (``""`` if none)."""
-        return None if self._protocol is None else self._settled().close_reason
-
-    def _settled(self) -> ServerProtocol:
-        """The protocol, told first if the transport found the TCP connection closed."""
-        protocol, transport = self._open()
-        if transport.closed:
-            protocol.connection_lost()
-        return protocol
-
-    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake with ``code`` and ``reason``.
-
-        Called from the view, wait (up to ``WEBSOCKET_CLOSE_TIMEOUT``) for the
-        client to answer; from another greenlet, return at once: the view's next
-        ``receive()`` returns None.
-        """
-        self._settled().send_close(code, reason)
-        self._sync()
-        if getcurrent() is self._owner:
-            self.wait_closed()
-
-    def _fail(self, code: int, reason: str) -> None:
-        """Fail the connection (RFC 6455, 7.1.7): close frame, then close TCP."""
-        self._settled().fail(code, reason)
-        self._sync()
-
-    def _start_close_timer(self) -> None:
-        if self._close_timer is None and self._transport is not None:
-            self._close_timer = get_hub().loop.timer(self._config.close_timeout)
-            self._close_timer.start(self._transport.abort)
-
-    def wait_closed(self) -> None:
-        """Read and discard until the client has closed the TCP connection."""
-        protocol, transport = self._open()
-        self._ready = None
-        if not self.closed:
-            self.close()
-            return
-        if protocol.end_pending:
-            protocol.end()
-            self._sync()
-        self._start_close_timer()
-        while not transport.closed:
-            transport.take_turn()  # the close timer must get to run, even if the client floods
-            if protocol.parser.more:
-                self._parse(b"")
-            else:
-                data = transport.recv()
-                if data is None:
-                    continue
-                if not data:
-                    break
-                self._receive_data(data)
-            self._ready = None
-        transport.close()
-        protocol.connection_lost()
+    # The end
 
     def finish(self) -> None:
-        """Close with 1000 if still open, complete the handshake, free resources."""
+        """Close with 1000 if still open, complete the handshake, leave every group."""
         try:
-            if self._transport is not None and not self._transport.closed:
-                self.close()
+            super().finish()
         finally:
-            if self._transport is not None:
-                self._transport.close()
-            if self._close_timer is not None:
-                self._close_timer.close()
-                self._close_timer = None
-            registry.discard(self)
-            if self._protocol is not None:
-                metrics.closed(self.close_code)
-            self.detach_groups()
+            hub.forget(self)
 
     def __repr__(self) -> str:
-        path = getattr(self.request, "path", "?")
-        state = "pending" if self._protocol is None else "closed" if self.closed else "open"
-        return f"<WebSocket {path} {state}>"
+        state = "pending" if not self.accepted else "closed" if self.closed else "open"
+        return f"<WebSocket {getattr(self.request, 'path', '?')} {state}>"

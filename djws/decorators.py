@@ -22,8 +22,7 @@ Channels consumer does in ``connect()``: it gets the connection *pending*, and
 either calls ``ws.accept(subprotocol, headers=...)`` or returns any
 ``HttpResponse``, sent as the real HTTP answer to the handshake. Everything
 around the 101 (who the client is, the hub, the database connections) happens
-in ``ws.accept()`` then, through the accept hook this module passes to the
-connection (:mod:`djws.opening`).
+in :meth:`djws.connection.WebSocket.accept`, whoever calls it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Sequence
-from functools import partial, wraps
+from functools import wraps
 from typing import Any, overload
 
 from asgiref.sync import iscoroutinefunction
@@ -40,8 +39,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 
 from . import db
-from .broadcast.hub import hub
-from .broadcast.members import Identity, identify
 from .connection import CloseCode, WebSocket
 from .eventstream import event_stream
 from .exceptions import ConnectionClosed
@@ -148,7 +145,7 @@ def websocket(
             origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
             if not origin_allowed(request, origins):
                 return _refuse_origin(request, allowed_origins, origins)
-            ws = WebSocket(upgrade, request, on_accept=_attach_to_hub)
+            ws = WebSocket(upgrade, request)
             result = None
             try:
                 if auto_accept:
@@ -208,20 +205,6 @@ def _refuse_async(view: View) -> None:
             f"Write it as a plain function, 'def {view.__name__}(request, ws, ...)', and call "
             "the ORM and other blocking code directly, without await."
         )
-
-
-def _attach_to_hub(ws: WebSocket) -> Callable[[], None]:
-    """The accept hook: who the client is, read before the 101; then the hub, after it."""
-    request = ws.request
-    assert request is not None  # @websocket always builds the connection with its request
-    identity = identify(request)  # before the 101, an error here is still an HTTP 500
-    return partial(_opened, ws, identity)
-
-
-def _opened(ws: WebSocket, identity: Identity) -> None:
-    hub.attach(ws, identity)
-    # The handshake's queries are done; the socket may now wait for hours.
-    db.release_connections()
 
 
 def _refusal(view: View, result: Any) -> HttpResponseBase:

@@ -90,13 +90,9 @@ class EventStream:
         self._since = parse_last_event_id(request.META.get("HTTP_LAST_EVENT_ID"))
         self._positions: dict[str, Position] = {}
         self._queue: Queue[Any] = Queue()
-        self._groups: Any = None
         self.closed = False
 
-    # What the broadcast hub calls (djws.membership.Membership's counterpart)
-
-    def attach_groups(self, groups: Any) -> None:
-        self._groups = groups
+    # What the broadcast hub calls (djws.broadcast.members.Subscriber)
 
     def deliver(self, item: Any) -> None:
         self._queue.put(item)

@@ -15,7 +15,7 @@ project's ordinary WSGI application (``WSGI_APPLICATION``): one port for both,
 as Procfile platforms need.
 
 Only djws's worker can serve it: its handler defers the ``101`` to the view.
-gevent-websocket's own worker, the one the seed's README named, answers ``101``
+gevent-websocket's own worker, the one django-websocket's README named, answers ``101``
 before Django runs; under it the application refuses to load, naming the right
 ``-k``. Under any other server (gunicorn's plain gevent worker...) WebSocket
 handshakes are answered ``500``, and logged, with the same advice.
@@ -35,15 +35,15 @@ from django.urls import Resolver404, resolve
 from websockets.frames import Close, CloseCode
 
 from . import db, metrics
-from .broadcast.backends import get_backend
+from .broadcast.backends import backends
+from .broadcast.hub import hub
 from .conf import ServerSettings, require_app, settings
 from .dispatcher import WebSocketDispatcher
 from .eventstream import is_event_stream_request
-from .patching import ensure_patched
 from .pool import install as install_pool
 from .protocol import http
 from .protocol.handshake import is_upgrade_request
-from .server.registry import registry
+from .server.patching import ensure_patched
 from .server.stack import direct_call
 
 __all__ = ["WRONG_SERVER", "WebSocketRouter", "get_wsgi_websocket_application"]
@@ -95,8 +95,7 @@ class WebSocketRouter:
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
         db.install()
-        registry.serving = True
-        get_backend().start_serving()
+        backends.serve(hub)
         self.metrics_path = metrics.start()
 
     def _event_stream(self, environ: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ if not settings.configured:
             "djws.contrib.chat",
         ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        WEBSOCKET_URLCONF="djws.servers.urls",
+        WEBSOCKET_URLCONF="djws.builtin.urls",
         USE_TZ=True,
     )
     django.setup()

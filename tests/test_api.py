@@ -48,7 +48,7 @@ def test_every_module_declares_all_and_exports_exist() -> None:
     assert result.stdout.strip() == "ok"
 
 
-def test_the_seed_names_are_importable() -> None:
+def test_django_websockets_names_are_importable() -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -64,3 +64,35 @@ def test_the_seed_names_are_importable() -> None:
         check=False,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+PUBLIC = r"""
+import sys
+import djws
+assert not [m for m in sys.modules if m.split(".")[0] in ("django", "gevent")], "imported early"
+import django
+django.setup()
+from importlib import import_module
+wrong = [
+    name for name in djws.__all__
+    if name != "__version__"
+    and getattr(djws, name) is not getattr(import_module(djws._EXPORTS[name]), name)
+]
+print("\n".join(wrong) or "ok")
+"""
+
+
+def test_the_public_api_is_importable_from_djws_itself_without_importing_it_first() -> None:
+    """``import djws`` imports nothing (the server imports it before gevent's patch);
+    each public name then comes from the module that defines it."""
+    result = subprocess.run(
+        [sys.executable, "-c", PUBLIC],
+        cwd=PROJECT,
+        env=project_env(DJANGO_SETTINGS_MODULE="testproject.settings"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

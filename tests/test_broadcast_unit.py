@@ -15,7 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from djws.broadcast import GroupMessage
 from djws.broadcast.backends import backend_path
-from djws.broadcast.backends.base import ListeningBackend, PresenceBatch, redact
+from djws.broadcast.backends.base import redact
+from djws.broadcast.backends.listening import ListeningBackend, PresenceBatch
 from djws.broadcast.backends.postgres import (
     NOTIFY_LIMIT,
     PostgresBackend,
@@ -208,7 +209,7 @@ def test_notifications_arriving_while_a_large_message_is_read_are_delivered_at_o
     backend = PostgresBackend(url, prefix=f"unit{uuid.uuid4().hex[:8]}", presence_ttl=30)
     backend._driver = driver = Driver(name)
     recorder = Recorder()
-    backend.attach(recorder)  # type: ignore[arg-type]
+    backend.start_serving(recorder)  # type: ignore[arg-type]
     listener, locker, sender = (driver.connect(url) for _ in range(3))
     channel = backend._channel("big")
     backend._channels[channel] = "big"
@@ -265,7 +266,6 @@ class Client:
     def __init__(self) -> None:
         self.sent: list[bytes] = []
 
-    def attach_groups(self, groups: object) -> None: ...
     def deliver(self, item: object) -> None: ...
     def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = None) -> bool:
         self.sent.append(payload)
@@ -289,7 +289,7 @@ def test_a_resume_ahead_of_the_workers_live_stream_gets_each_message_once(monkey
     for client in (watcher, resumed):
         hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
     hub.join(watcher, "g")  # the worker's cursor is at 5... of an older read:
-    hub.cursors["g"] = Position("e", 3)  # its live stream has delivered up to 3
+    hub.groups["g"].cursor = Position("e", 3)  # its live stream has delivered up to 3
     joined = hub.join(resumed, "g", since=Position("e", 2))
     assert (joined.recovered, joined.position) == (True, Position("e", 5))
     for offset in (4, 5, 6):  # what the live stream brings now
@@ -349,10 +349,10 @@ def test_a_catch_up_ends_where_the_cursor_is_when_its_read_returns(monkeypatch) 
         hub.receive("g", Position("e", 2), b"t2")  # was on its way back
         return history
 
-    del hub.cursors["g"]  # as before the group's first catch_up
+    hub.groups["g"].cursor = None  # as before the group's first catch_up
     monkeypatch.setattr(backend, "read", read_then_more_arrive)
     hub.catch_up("g")
-    assert hub.cursors["g"] == Position("e", 2)
+    assert hub.cursor("g") == Position("e", 2)
     hub.receive("g", Position("e", 3), b"t3")
     assert client.sent == [b"2", b"3"]
 
@@ -488,7 +488,7 @@ def test_a_presence_batch_is_written_in_one_statement_each_way(name: str) -> Non
     backend._driver = driver = Driver(name)
     recorder = Recorder()
     recorder.worker_id = f"unit-{uuid.uuid4().hex[:8]}"
-    backend.attach(recorder)  # type: ignore[arg-type]
+    backend.start_serving(recorder)  # type: ignore[arg-type]
 
     def entry(connection: str, name: str) -> str:
         return json.dumps({"worker": "w", "connection": connection, "name": name})

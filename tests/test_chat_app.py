@@ -1,7 +1,7 @@
 """The chat is an opt-in app: ``djws.contrib.chat``.
 
 Core djws has no model, so a project without the chat app gets no table from
-``migrate``, and ``djws.servers.urls`` gives it echo and ping only. With the app
+``migrate``, and ``djws.builtin.urls`` gives it echo and ping only. With the app
 installed, ``djws:chat`` is there as before, and ``djws.contrib.chat.urls``
 serves the chat on its own. Without it, whatever reaches for the chat says which
 app to add. Each test runs the test project's ``manage.py`` (``DJWS_TEST_CHAT=0``
@@ -83,7 +83,7 @@ def test_with_the_chat_app_migrate_creates_its_table_and_index(tmp_path: Path) -
 
 def test_without_the_chat_app_the_builtin_urls_are_echo_and_ping() -> None:
     code = (
-        "from djws.servers import urls; print([(str(p.pattern), p.name) for p in urls.urlpatterns])"
+        "from djws.builtin import urls; print([(str(p.pattern), p.name) for p in urls.urlpatterns])"
     )
     assert shell(code, WITHOUT_CHAT) == "[('echo/', 'echo'), ('ping/', 'ping')]"
 
@@ -100,7 +100,7 @@ def test_without_the_chat_app_a_server_serves_echo_and_no_chat() -> None:
 
 def test_with_the_chat_app_djws_chat_reverses_as_before() -> None:
     code = (
-        "from djws.urls import reverse_websocket as r; "
+        "from djws.reverse import reverse_websocket as r; "
         "print(r('djws:echo'), r('djws:ping'), r('djws:chat'), r('djws:chat', args=['kitchen']))"
     )
     assert shell(code, BUILTIN_URLS) == "/ws/echo/ /ws/ping/ /ws/chat/ /ws/chat/kitchen/"
@@ -108,7 +108,7 @@ def test_with_the_chat_app_djws_chat_reverses_as_before() -> None:
 
 def test_the_chat_urls_alone_reverse_in_their_own_namespace() -> None:
     code = (
-        "from djws.urls import reverse_websocket as r; "
+        "from djws.reverse import reverse_websocket as r; "
         "print(r('djws_chat:chat'), r('djws_chat:chat', kwargs={'room': 'kitchen'}))"
     )
     assert shell(code, CHAT_URLS) == "/ws/chat/ /ws/chat/kitchen/"
@@ -153,7 +153,7 @@ def test_a_chat_urlconf_without_the_app_is_a_check_error_saying_to_add_it() -> N
 
 def test_reversing_djws_chat_without_the_app_says_to_add_it() -> None:
     code = (
-        "from djws.urls import reverse_websocket\n"
+        "from djws.reverse import reverse_websocket\n"
         "try:\n"
         "    reverse_websocket('djws:chat')\n"
         "except Exception as exc:\n"

@@ -83,7 +83,7 @@ def test_an_async_view_is_refused_when_decorated_naming_the_fix(command: list[st
     ) in result.stderr
 
 
-# 5. The seed's deployment: gevent-websocket's own worker
+# 5. django-websocket's deployment: gevent-websocket's own worker
 
 
 def test_the_old_gevent_websocket_worker_is_refused_at_start_naming_the_right_worker() -> None:

@@ -17,7 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from djws.server.registry import registry
-from djws.worker import GC_QUIET_CONNECTIONS, GC_THRESHOLDS, collect_when_quiet
+from djws.server.worker import GC_QUIET_CONNECTIONS, GC_THRESHOLDS, collect_when_quiet
 
 from .support import Server
 

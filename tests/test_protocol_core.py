@@ -99,7 +99,7 @@ def server_frames(chunks: list[bytes]) -> list[tuple[int, bytes]]:
 
 
 def run(protocol: ServerProtocol, data: bytes, cuts: list[int]) -> tuple[list, list]:
-    """Feed ``data`` in pieces the way djws.connection does; return messages and output."""
+    """Feed ``data`` in pieces the way djws.server.connection does; return messages and output."""
     messages: list[str | bytes] = []
     output: list[bytes] = []
     start = 0

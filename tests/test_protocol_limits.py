@@ -1,6 +1,6 @@
 """Memory per connection is bounded by the message limit, whatever the framing.
 
-The parser (:class:`djws.protocol.frames.Parser`) assembles a fragmented message
+The parser (:class:`djws.protocol.parser.Parser`) assembles a fragmented message
 in one buffer, without a per-fragment object, and weighs every frame of a
 fragmented message with its header: empty or one-byte fragments cannot stretch a
 message forever. Compressed input counts as it arrives, and once inflated.
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import pytest
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from djws.protocol.frames import Parser
+from djws.protocol.parser import Parser
 
 from .test_protocol_support import client_frame
 

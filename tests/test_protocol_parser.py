@@ -1,4 +1,4 @@
-"""Properties of the frame parser djws configures (:class:`djws.frames.Parser`).
+"""Properties of the frame parser djws configures (:class:`djws.protocol.parser.Parser`).
 
 Whatever bytes a client sends, in whatever pieces, the parser never raises: it
 returns messages, or ends with a close code of 1002, 1007 or 1009 (or the
@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 
-from djws.protocol.frames import FRAMES_PER_FEED, Parser, valid_close_code
+from djws.protocol.frames import valid_close_code
+from djws.protocol.parser import FRAMES_PER_FEED, Parser
 
 from .support import Server
 from .test_protocol_support import RawClient, client_frame

@@ -1,7 +1,7 @@
-"""The built-in servers (``djws.servers``, ``djws.contrib.chat``): echo, ping and chat.
+"""The built-in servers (``djws.builtin``, ``djws.contrib.chat``): echo, ping and chat.
 
 They run in the sample site, which installs ``djws.contrib.chat`` and includes
-``djws.servers.urls`` under ``ws/``, served by a real ``runwebsocket`` and talked
+``djws.builtin.urls`` under ``ws/``, served by a real ``runwebsocket`` and talked
 to with the ``websockets`` client.
 """
 

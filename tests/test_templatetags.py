@@ -1,4 +1,4 @@
-"""``{% websocket_url %}`` and ``djws.urls``: absolute WebSocket URLs of views.
+"""``{% websocket_url %}`` and ``djws.reverse``: absolute WebSocket URLs of views.
 
 Most tests render templates in this process with requests built the way each
 deployment shape builds them; the last ones fetch real pages of the sample site
@@ -29,7 +29,7 @@ if not settings.configured:
         ALLOWED_HOSTS=[".example.com", "127.0.0.1", "[::1]"],
         INSTALLED_APPS=["djws"],
         ROOT_URLCONF=__name__,
-        WEBSOCKET_URLCONF="djws.servers.urls",
+        WEBSOCKET_URLCONF="djws.builtin.urls",
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
         DATABASES={},
         USE_TZ=True,
@@ -41,7 +41,7 @@ from django.template import Context, Engine, RequestContext, TemplateSyntaxError
 from django.test import RequestFactory, override_settings
 from django.urls import NoReverseMatch
 
-from djws.urls import reverse_websocket, websocket_server_url, websocket_url
+from djws.reverse import reverse_websocket, websocket_server_url, websocket_url
 
 
 def view(request, **kwargs):

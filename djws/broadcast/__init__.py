@@ -19,8 +19,9 @@ as JSON text. ``publish`` returns the message's :class:`Position` once the
 backend has stored it, and raises :class:`PublishError` when it cannot --
 never a silent "sent".
 
-``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``memory://`` (the
-default: this process only), ``redis://...`` (across workers and machines) or
+``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``local://`` (the
+default: the ``runwebsocket`` processes of this machine), ``memory://`` (this
+process only), ``redis://...`` (across workers and machines) or
 ``postgresql://...`` / ``database://default`` (LISTEN/NOTIFY). Every group keeps
 a bounded history; a message that ``publish`` returned for reaches every
 member, once and in order, through backend restarts and reconnections, and
@@ -30,8 +31,9 @@ guarantee case by case).
 The pieces, in the order a message goes through them: :mod:`.message` (wire
 format), :mod:`.position` (positions and history slices), :mod:`.backends`
 (numbering, history and transport between processes), :mod:`.hub` (the groups
-of one worker: ordering, gap filling and fan-out with one frame for all
-recipients), :mod:`.members` and :mod:`.names` (who a connection is, group names).
+of one worker: ordering and gap filling), :mod:`.group` (one group's members and
+the fan-out, one frame for all recipients, :mod:`.framed`), :mod:`.members` and
+:mod:`.names` (who a connection is, group names).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ is read, and those it got from a history ahead of this worker are not sent twice
 
 Users and sessions are groups too (:mod:`.names`), entered on attach; their
 messages share one backend channel per process (:data:`~.names.TARGETS`).
+What the hub holds of each group is one :class:`~.group.Group`.
 """
 
 from __future__ import annotations
@@ -40,25 +41,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .. import metrics
-from ..protocol.frames import OP_TEXT, encode_frame
-from .backends import get_backend, set_receiver
+from .backends import get_backend
 from .exceptions import HistoryError
 from .framed import FrameCache
+from .group import Group, How
 from .members import Identity, Joined, Member, Subscriber, client_options, worker_id
-from .message import (
-    GroupMessage,
-    GroupReset,
-    envelope,
-    joined_envelope,
-    opcode_of,
-    reset_envelope,
-    split_target,
-)
+from .message import GroupMessage, envelope, split_target
 from .names import RESERVED_PREFIX, TARGETS, check_group
 from .position import Position, Slice
 
 if TYPE_CHECKING:
-    from ..connection import WebSocket
     from .backends.base import Backend
 
 __all__ = ["SUBSCRIBE_TIMEOUT", "Hub", "hub"]
@@ -67,30 +59,19 @@ logger = logging.getLogger("djws.broadcast")
 
 #: Seconds join() waits for the backend to confirm a new subscription.
 SUBSCRIBE_TIMEOUT = 5.0
-# How a member receives a group's messages.
-_DELIVER, _FORWARD, _ENVELOPE = 0, 1, 3
-# Messages per write when a member is sent what it missed.
-_BATCH = 64
 
 
 class Hub:
     """Local group membership, ordering and message fan-out for one process."""
 
     def __init__(self) -> None:
-        #: group name -> {connection: how it receives}
-        self.groups: dict[str, dict[Subscriber, int]] = {}
+        #: group name -> what this process holds of it.
+        self.groups: dict[str, Group] = {}
         #: The broadcast state of every attached connection.
         self.members: dict[Subscriber, Member] = {}
-        #: group name -> the position of the last message delivered here.
-        self.cursors: dict[str, Position] = {}
-        # group name -> {connection reading its history: live messages held back}
-        self._held: dict[str, dict[Subscriber, list[tuple[Position, bytes]]]] = {}
-        # group name -> {connection whose replay went past this worker's live
-        # stream: the last position it has, so the live copy is not sent again}
-        self._ahead: dict[str, dict[Subscriber, Position]] = {}
-        self._targets_backend: Backend | None = None
         #: Recent messages, framed once for every member sent them.
         self.framed = FrameCache()
+        self._targets_backend: Backend | None = None
 
     @property
     def worker_id(self) -> str:
@@ -98,8 +79,19 @@ class Hub:
         return worker_id()
 
     def backend(self) -> Backend:
-        """This process's backend (it delivers what it receives to this hub)."""
+        """This process's backend."""
         return get_backend()
+
+    def cursor(self, group: str) -> Position | None:
+        """The position of the last message of ``group`` delivered here, if known."""
+        record = self.groups.get(group)
+        return None if record is None else record.cursor
+
+    def _group(self, name: str) -> Group:
+        record = self.groups.get(name)
+        if record is None:
+            record = self.groups[name] = Group(name)
+        return record
 
     # Connections
 
@@ -111,15 +103,15 @@ class Hub:
         """
         envelope_wanted, since = client_options(ws.request)
         self.members[ws] = Member(identity, envelope_wanted, since)
-        ws.attach_groups(self)
         targets = identity.targets
         if not targets:
             return
         for target in targets:
-            self.groups.setdefault(target, {})[ws] = _FORWARD if forward_targets else _DELIVER
+            self._group(target).members[ws] = How.FORWARD if forward_targets else How.DELIVER
         backend = self.backend()
         if self._targets_backend is not backend:
             self._targets_backend = backend
+            self._group(TARGETS)
             backend.subscribe(TARGETS)
         self._subscribed(backend, TARGETS)
 
@@ -132,7 +124,7 @@ class Hub:
                 "it will be restored, and what was missed replayed, when it is reachable",
                 group,
             )
-        if group not in self.cursors:
+        if self.cursor(group) is None:
             # Unconfirmed too: the confirmation's catch_up() then replays from here
             # what was published before the subscription took effect.
             self.catch_up(group)
@@ -156,12 +148,12 @@ class Hub:
         backend = self.backend()
         already = group in member.groups
         member.groups[group] = forward
-        how = (_ENVELOPE if member.envelope else _FORWARD) if forward else _DELIVER
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = {}
+        how = (How.ENVELOPE if member.envelope else How.FORWARD) if forward else How.DELIVER
+        record = self.groups.get(group)
+        if record is None:
+            record = self.groups[group] = Group(group)
             backend.subscribe(group)
-        held = self._held.setdefault(group, {})[ws] = []
+        held = record.held[ws] = []
         try:
             self._subscribed(backend, group)
             joined, missed = self._missed(group, since, backend)
@@ -171,15 +163,16 @@ class Hub:
                 if position.epoch != last.epoch or position > last:
                     missed.append((position, wire))
                     last = position
-            self._catch_up_member(ws, how, group, joined, missed, replayed)
-        finally:
-            del self._held[group][ws]
-            if not self._held[group]:
-                del self._held[group]
-        cursor = self.cursors.get(group)
+            record.send_missed(ws, how, joined, missed, replayed, self.framed)
+        except BaseException:
+            del record.held[ws]
+            self._remove(ws, group)
+            raise
+        del record.held[ws]
+        cursor = record.cursor
         if cursor is not None and cursor.epoch == last.epoch and cursor < last:
-            self._ahead.setdefault(group, {})[ws] = last
-        members[ws] = how
+            record.ahead[ws] = last
+        record.members[ws] = how
         if not already:
             backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
         return joined
@@ -188,7 +181,7 @@ class Hub:
         self, group: str, since: Position | None, backend: Backend
     ) -> tuple[Joined, list[tuple[Position, bytes]]]:
         """Where a member joining from ``since`` stands, and what it missed since then."""
-        cursor = self.cursors.get(group, Position("", 0))
+        cursor = self.cursor(group) or Position("", 0)
         if since is None:
             return Joined(cursor, None), []
         try:
@@ -201,34 +194,6 @@ class Hub:
         metrics.replayed(len(history.entries))
         missed = [(Position(history.epoch, entry.offset), entry.wire) for entry in history.entries]
         return Joined(history.position, True, len(missed)), missed
-
-    def _catch_up_member(
-        self,
-        ws: Subscriber,
-        how: int,
-        group: str,
-        joined: Joined,
-        messages: list[tuple[Position, bytes]],
-        replayed: int,
-    ) -> None:
-        """Send ``messages``, with where ``ws`` stands after the first ``replayed`` of them."""
-        if how == _DELIVER:
-            items: list[Any] = [GroupMessage(group, wire, position) for position, wire in messages]
-            if joined.recovered is False:
-                items.insert(replayed, GroupReset(group, joined.position))
-            for item in items:
-                ws.deliver(item)
-            return
-        framed = self.framed.get
-        enveloped = how == _ENVELOPE
-        out = [framed(group, position, wire, enveloped=enveloped) for position, wire in messages]
-        if enveloped:
-            out.insert(
-                replayed, (OP_TEXT, joined_envelope(group, joined.position, joined.recovered), None)
-            )
-        # In writes of a few messages: a resume is one system call, not one per message.
-        for start in range(0, len(out), _BATCH):
-            ws.send_many_nowait(out[start : start + _BATCH])
 
     def leave(self, ws: Subscriber, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
@@ -245,10 +210,10 @@ class Hub:
         if member is None:
             return
         for target in member.identity.targets:
-            members = self.groups.get(target)
-            if members is not None:
-                members.pop(ws, None)
-                if not members:
+            record = self.groups.get(target)
+            if record is not None:
+                record.members.pop(ws, None)
+                if record.empty:
                     del self.groups[target]
         for group in list(member.groups):
             try:
@@ -258,15 +223,13 @@ class Hub:
         del self.members[ws]
 
     def _remove(self, ws: Subscriber, group: str) -> None:
-        members = self.groups.get(group)
-        if members is None:
+        record = self.groups.get(group)
+        if record is None:
             return
-        members.pop(ws, None)
-        self._ahead.get(group, {}).pop(ws, None)
-        if not members:
+        record.members.pop(ws, None)
+        record.ahead.pop(ws, None)
+        if record.empty:  # not while a join is in progress: it is about to be a member
             del self.groups[group]
-            self._ahead.pop(group, None)
-            self.cursors.pop(group, None)
             self.backend().unsubscribe(group)
 
     def groups_of(self, ws: Subscriber) -> frozenset[str]:
@@ -274,7 +237,7 @@ class Hub:
         member = self.members.get(ws)
         return frozenset(member.groups) if member is not None else frozenset()
 
-    def forward(self, ws: WebSocket, item: GroupMessage) -> None:
+    def forward(self, ws: Any, item: GroupMessage) -> None:
         """Send a message handed to a view (``forward=False``) on to its client, as the
         hub would have: in an envelope with its position if the client asked for them."""
         member = self.members.get(ws)
@@ -289,10 +252,10 @@ class Hub:
         """Every local ``(group, connection id, entry)``: what a backend restores."""
         snapshot = []
         worker = self.worker_id
-        for group, members in self.groups.items():
+        for group, record in self.groups.items():
             if group.startswith(RESERVED_PREFIX):
                 continue
-            for ws in members:
+            for ws in record.members:
                 member = self.members.get(ws)
                 if member is not None:
                     snapshot.append((group, member.id, member.presence_entry(worker)))
@@ -313,9 +276,10 @@ class Hub:
         """
         if published_at is not None:
             metrics.lag(time.time() - published_at)
-        if group not in self.groups and group not in self._held and group != TARGETS:
+        record = self.groups.get(group)
+        if record is None:
             return  # no local member (memory:// hands over every message published)
-        cursor = self.cursors.get(group)
+        cursor = record.cursor
         if cursor is not None:
             if position.epoch == cursor.epoch:
                 if position.offset <= cursor.offset:
@@ -334,7 +298,7 @@ class Hub:
         listener free: in a reconnect storm hundreds of groups are confirmed at
         once, and a read each delayed every later confirmation by seconds.
         """
-        if group in self.cursors:
+        if self.cursor(group) is not None:
             self.catch_up(group)
 
     def catch_up(self, group: str) -> None:
@@ -343,18 +307,21 @@ class Hub:
         Called once a resubscription is confirmed (:meth:`confirmed`), and by
         ``join()`` for a group without a cursor (which then starts at the head).
         """
-        cursor = self.cursors.get(group)
+        cursor = self.cursor(group)
         try:
             history = self.backend().read(group, cursor.offset if cursor is not None else 0)
         except HistoryError as exc:
             logger.error("Cannot catch up on group %r: %s; retrying when it reconnects", group, exc)
             return
+        record = self.groups.get(group)
+        if record is None:
+            return  # everyone left meanwhile
         # Where the cursor is now: another catch_up() or a live message may have moved
         # it during the read (the history read holds everything after the old one).
-        cursor = self.cursors.get(group)
+        cursor = record.cursor
         if cursor is None or not history.epoch:
             if cursor is None:
-                self.cursors[group] = history.position
+                record.cursor = history.position
             return
         if history.epoch != cursor.epoch:  # the backend lost the stream: a new one
             self._fill(group, 0, Position(history.epoch, history.head + 1))
@@ -388,47 +355,23 @@ class Hub:
 
     def reset(self, group: str, position: Position) -> None:
         """Tell the members of ``group`` that messages before ``position`` were lost."""
-        if group == TARGETS:
-            return  # user and session messages are not resumable: nothing to tell
-        self.cursors[group] = Position(position.epoch, max(position.offset - 1, 0))
-        for ws, how in list(self.groups.get(group, {}).items()):
-            if how == _ENVELOPE:
-                ws.send_nowait(OP_TEXT, reset_envelope(group, position))
-            elif how == _DELIVER:
-                ws.deliver(GroupReset(group, position))
-
-    # Fan-out
+        record = self.groups.get(group)
+        if record is not None and group != TARGETS:  # user and session messages do not resume
+            record.reset(position)
 
     def _deliver(self, group: str, position: Position, wire: bytes) -> None:
-        self.cursors[group] = position
-        for held in self._held.get(group, {}).values():
-            held.append((position, wire))
-        if group == TARGETS:
-            group, wire = split_target(wire)
-        members = self.groups.get(group)
-        if not members:
+        record = self.groups.get(group)
+        if record is None:
             return
-        opcode = opcode_of(wire)
-        payload = wire[1:]
-        frame = enveloped = None
-        ahead = self._ahead.get(group)
-        for ws, how in list(members.items()):
-            if ahead is not None and ws in ahead:
-                if position.epoch == ahead[ws].epoch and position <= ahead[ws]:
-                    continue  # replayed to it from the history already
-                del ahead[ws]
-            if how == _FORWARD:
-                if frame is None:
-                    frame = encode_frame(opcode, payload)
-                ws.send_nowait(opcode, payload, frame=frame)
-            elif how == _ENVELOPE:
-                if enveloped is None:
-                    enveloped = self.framed.get(group, position, wire, enveloped=True)
-                ws.send_nowait(*enveloped)
-            else:
-                ws.deliver(GroupMessage(group, wire, position))
+        if group != TARGETS:
+            record.deliver(position, wire, self.framed)
+            return
+        record.cursor = position
+        target, wire = split_target(wire)
+        members = self.groups.get(target)
+        if members is not None:
+            members.fan_out(target, position, wire, self.framed)
 
 
-#: The hub of this process.
+#: The hub of this process (:meth:`~.backends.BackendManager.serve` makes it receive).
 hub = Hub()
-set_receiver(hub)

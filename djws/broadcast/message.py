@@ -8,7 +8,7 @@ kind byte followed by the payload::
     b"b" + bytes               bytes: a binary frame
 
 Every server process that receives those bytes frames them once
-(:func:`djws.frames.encode_frame`) and writes the same frame to every
+(:func:`djws.protocol.frames.encode_frame`) and writes the same frame to every
 uncompressed recipient; nothing is re-encoded per connection. JSON keeps its own
 kind so that a view receiving :class:`GroupMessage` objects gets the decoded
 object back, not a string it has to parse.

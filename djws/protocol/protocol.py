@@ -44,12 +44,12 @@ from .frames import (
     OP_CLOSE,
     OP_PING,
     OP_PONG,
-    Parser,
     encode_close,
     encode_compressed,
     encode_frame,
     valid_close_code,
 )
+from .parser import Parser
 
 if TYPE_CHECKING:
     from websockets.extensions.permessage_deflate import PerMessageDeflate

@@ -2,8 +2,10 @@
 
 :class:`WebSocketServer` is a ``gunicorn.app.base.BaseApplication`` configured
 from a plain dict of options (no gunicorn command line, no config file) and
-serving :func:`djws.wsgi.get_wsgi_websocket_application` with
-:class:`djws.worker.WebSocketWorker`. The listening socket is normally created
+serving the WSGI application its factory builds in each worker (by dotted path,
+as gunicorn names applications: ``runwebsocket`` passes
+:func:`djws.wsgi.get_wsgi_websocket_application`) with
+:class:`~.worker.WebSocketWorker`. The listening socket is normally created
 by ``runwebsocket`` and inherited as ``fd://N``, so bind errors are reported by
 the command, and an autoreload restart keeps the port.
 
@@ -81,9 +83,11 @@ class WebSocketServer(BaseApplication):  # type: ignore[misc] # gunicorn has no 
     """gunicorn's arbiter serving djws's WSGI application."""
 
     def __init__(
-        self, options: dict[str, Any], *, http: bool = False, static: bool = False
+        self, options: dict[str, Any], *, application: str, http: bool = False, static: bool = False
     ) -> None:
         self.options = {**DEFAULT_OPTIONS, **options}
+        #: The dotted path of the function that builds the application.
+        self.application = application
         self.http = http
         self.static = static
         super().__init__()
@@ -103,8 +107,8 @@ class WebSocketServer(BaseApplication):  # type: ignore[misc] # gunicorn has no 
 
     def load(self) -> Any:
         """Load the application in each worker, after the worker patched gevent."""
-        from ..wsgi import get_wsgi_websocket_application
+        from django.utils.module_loading import import_string
 
-        application = get_wsgi_websocket_application(http=self.http, static=self.static)
+        application = import_string(self.application)(http=self.http, static=self.static)
         application.start_serving()
         return application

@@ -1,11 +1,11 @@
 """Entry point of a server process: ``python -m djws.server.bootstrap OPTIONS_JSON``.
 
 ``runwebsocket`` never serves from its own process, because ``manage.py`` has
-already imported Django there, too early for gevent (see :mod:`djws.patching`).
+already imported Django there, too early for gevent (see :mod:`djws.server.patching`).
 It re-executes the interpreter into this module, whose first act is the patch.
 """
 
-from djws.patching import patch
+from djws.server.patching import patch
 
 patch()
 
@@ -15,7 +15,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 
 from djws import metrics  # noqa: E402
-from djws.patching import NotPatchedError, ensure_patched  # noqa: E402
+from djws.server.patching import NotPatchedError, ensure_patched  # noqa: E402
 
 
 def main(argv: list[str]) -> None:
@@ -38,7 +38,8 @@ def main(argv: list[str]) -> None:
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="djws-metrics-")
         config["child_exit"] = lambda server, worker: metrics.mark_dead(worker.pid)
-    WebSocketServer(config, http=http, static=static).run()
+    application = config.pop("application")
+    WebSocketServer(config, application=application, http=http, static=static).run()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 When a valid upgrade request arrives, the handler (:mod:`.handler`) puts an
 :class:`Upgrade` in the WSGI environ and lets Django run. The ``@websocket``
 view finds it as ``request.websocket_upgrade`` and, if it accepts,
-:meth:`Upgrade.commit` is the one step that turns the HTTP connection into a
-WebSocket: it writes the ``101`` and hands over the socket with the bytes the
+:meth:`Upgrade.accept` is the one step that turns the HTTP connection into a
+WebSocket: it builds the ``101`` for the view's choices (subprotocol,
+compression, headers), writes it, and hands over the socket with the bytes the
 HTTP parser had already read past the headers. Nothing else crosses over: the
 upgrade holds no reference to the handler, so a finished connection leaves no
 reference cycle behind, and the handler reads :attr:`Upgrade.response_length`
@@ -14,10 +15,14 @@ afterwards for its access log.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..conf import ServerSettings
-from ..protocol.handshake import Handshake
+from ..protocol.handshake import Handshake, deflate_factory
+
+if TYPE_CHECKING:
+    from websockets.extensions.base import Extension
 
 __all__ = ["Upgrade"]
 
@@ -43,6 +48,26 @@ class Upgrade:
     def committed(self) -> bool:
         """True once the 101 was written: the connection is a WebSocket now."""
         return self.response_length is not None
+
+    def accept(
+        self, subprotocol: str | None, headers: Sequence[tuple[str, str]], compression: bool | None
+    ) -> tuple[Any, bytes, Extension | None]:
+        """Write the ``101`` for these choices; return what the open connection needs.
+
+        That is the socket, the bytes read past the request's headers, and the
+        negotiated permessage-deflate extension (or None). ``compression``
+        overrides ``WEBSOCKET_COMPRESSION``. The choices are validated
+        (ValueError) before anything is written.
+        """
+        config = self.config
+        compress = config.compression if compression is None else compression
+        response, extensions = self.handshake.accept(
+            subprotocol,
+            compression=deflate_factory(config) if compress else None,
+            headers=headers,
+        )
+        sock, buffered = self.commit(response)
+        return sock, buffered, extensions[0] if extensions else None
 
     def commit(self, response: bytes) -> tuple[Any, bytes]:
         """Write the 101 ``response``; return the socket and the bytes read past the headers.

@@ -44,9 +44,6 @@ class Registry:
         #: connection accepted meanwhile is closed with 1001 at once, so clients
         #: that reconnect as soon as they are told to go away cannot hold it up.
         self.stopping = False
-        #: True in a process that serves WebSocket views: a djws worker, or a
-        #: test process using :mod:`djws.test`.
-        self.serving = False
         # Greenlets of connections that have not sent their request line yet.
         self._waiting: set[Any] = set()
 

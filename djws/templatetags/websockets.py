@@ -14,7 +14,7 @@ It takes the same arguments as ``{% url %}`` -- a view name from
 ``WEBSOCKET_URLCONF``, then positional or ``key=value`` arguments, optionally
 ``as var`` -- and fails the same way: an unknown name raises ``NoReverseMatch``,
 except with ``as var``, which then gets ``""``. The scheme, host and port follow
-the page's request; :mod:`djws.urls` explains the rules. The request comes from
+the page's request; :mod:`djws.reverse` explains the rules. The request comes from
 the template context (``django.template.context_processors.request``, or
 ``render(request, ...)``); without one, the URL points at ``127.0.0.1``.
 """
@@ -28,8 +28,8 @@ from django.template.defaulttags import URLNode, url
 from django.urls import NoReverseMatch
 from django.utils.html import conditional_escape
 
-from ..urls import event_stream_url as build_event_stream_url
-from ..urls import websocket_url as build_websocket_url
+from ..reverse import event_stream_url as build_event_stream_url
+from ..reverse import websocket_url as build_websocket_url
 
 if TYPE_CHECKING:
     from django.template.base import Parser, Token

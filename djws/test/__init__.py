@@ -31,7 +31,7 @@ patch, and in an unpatched process Django keeps one database connection per
 sees the rows the view wrote; with ``TransactionTestCase`` both commit to the
 same test database.
 
-The servers refuse to run unpatched (:func:`djws.patching.ensure_patched`),
+The servers refuse to run unpatched (:func:`djws.server.patching.ensure_patched`),
 because there thousands of greenlets would trample one shared connection. Here
 that check is bypassed on purpose -- the dispatcher is called directly, not
 through :class:`~djws.wsgi.WebSocketRouter` -- and sharing is safe: there is one

@@ -55,12 +55,11 @@ def capture_broadcasts() -> Iterator[list[Broadcast]]:
     Only this process's publishes are seen, which in a test is all of them.
     """
     from .. import broadcast
-    from ..broadcast.backends import deliver_in_process, get_backend
-    from ..server.registry import registry
+    from ..broadcast.backends import backends, get_backend
+    from ..broadcast.hub import hub
 
     # As WebSocketClient does: the test process delivers its own broadcasts.
-    registry.serving = True
-    deliver_in_process()
+    backends.serve(hub, in_process=True)
 
     def capturing_get_backend() -> Any:
         return _CapturingBackend(get_backend(), captured)

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 from django.http import HttpResponse
 from django.test import Client
 
-from ..broadcast.backends import deliver_in_process
+from ..broadcast.backends import backends
+from ..broadcast.hub import hub
 from ..conf import require_app
-from ..server.registry import registry
 from .connection import HandshakeRefused, TestWebSocket
 
 __all__ = ["WebSocketClient"]
@@ -38,8 +38,7 @@ class WebSocketClient(Client):
         self.websocket_timeout = websocket_timeout
         # This process serves WebSocket views now, and broadcasts stay in it,
         # whatever WEBSOCKET_BROADCAST_URL says (docs/howto/testing.rst).
-        registry.serving = True
-        deliver_in_process()
+        backends.serve(hub, in_process=True)
 
     def connect(
         self,

@@ -12,7 +12,7 @@ is kept away from the request signals, as Django's own test client does, so
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -22,9 +22,6 @@ from gevent import pywsgi
 
 from ..dispatcher import WebSocketDispatcher
 from ..server.handler import WebSocketHandler
-
-if TYPE_CHECKING:
-    from .connection import TestWebSocket
 
 __all__ = ["CLIENT_ADDRESS", "ENVIRON_KEY", "InProcessServer"]
 
@@ -50,7 +47,8 @@ class _AccessLog:
 class InProcessServer(pywsgi.WSGIServer):
     """An in-process server for one connection: never listens, only handles a socket."""
 
-    def __init__(self, websocket: TestWebSocket) -> None:
+    def __init__(self, websocket: Any) -> None:
+        """``websocket``: the test's client side, put in the environ for the view's errors."""
         super().__init__(
             ("127.0.0.1", 0),
             _TestDispatcher(),

@@ -1,11 +1,11 @@
 """WebSocket views of the sample site (WEBSOCKET_URLCONF): djws's built-in servers.
 
-With ``djws.contrib.chat`` in ``INSTALLED_APPS``, ``djws.servers.urls`` has the
+With ``djws.contrib.chat`` in ``INSTALLED_APPS``, ``djws.builtin.urls`` has the
 chat too, beside echo and ping.
 """
 
 from django.urls import include, path
 
 urlpatterns = [
-    path("ws/", include("djws.servers.urls")),
+    path("ws/", include("djws.builtin.urls")),
 ]

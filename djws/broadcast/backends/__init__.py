@@ -10,10 +10,14 @@ URL                                       backend
 ``database://ALIAS``                      :mod:`.postgres`, with a DATABASES alias
 ========================================  ==========================================
 
-:func:`get_backend` builds one backend per process, lazily (after gunicorn
-forked the worker), and a new one if the setting changes (``override_settings``).
-The process's hub registers itself once (:func:`set_receiver`) and is attached
-to every backend built from then on: this package never imports the hub.
+:class:`BackendManager` builds this process's backend when it is first needed
+(after gunicorn forked the worker), and a new one if the setting changes
+(``override_settings``). A process that serves WebSockets says so once,
+:meth:`BackendManager.serve`, with the hub to deliver to: the WSGI application
+when a worker starts (:mod:`djws.wsgi`), the test client in a test process. Any
+other process (a management command, a Celery worker) only publishes. Nothing
+is wired by importing a module, and backends import neither the hub nor the
+server.
 """
 
 from __future__ import annotations
@@ -30,11 +34,10 @@ from .base import Backend, Receiver
 __all__ = [
     "BACKENDS",
     "Backend",
+    "BackendManager",
     "backend_path",
-    "deliver_in_process",
+    "backends",
     "get_backend",
-    "reset_backend",
-    "set_receiver",
 ]
 
 BACKENDS = {
@@ -47,31 +50,6 @@ BACKENDS = {
     "postgres": "djws.broadcast.backends.postgres.PostgresBackend",
     "database": "djws.broadcast.backends.postgres.PostgresBackend",
 }
-
-_lock = threading.Lock()
-_backend: Backend | None = None
-_pid = 0
-_receiver: Receiver | None = None
-_in_process = False
-
-
-def deliver_in_process() -> None:
-    """From now on, broadcast inside this process, whatever ``WEBSOCKET_BROADCAST_URL`` says.
-
-    :mod:`djws.test` calls it: a test process serves its views itself, so
-    ``memory://`` is exactly right there, and it needs no service and no
-    gevent patch (a Redis or PostgreSQL listener would block an unpatched test).
-    """
-    global _in_process
-    _in_process = True
-
-
-def set_receiver(receiver: Receiver) -> None:
-    """Deliver what this process's backends receive to ``receiver`` (the hub)."""
-    global _receiver
-    _receiver = receiver
-    if _backend is not None:
-        _backend.attach(receiver)
 
 
 def backend_path(url: object) -> str:
@@ -91,20 +69,66 @@ def backend_path(url: object) -> str:
         ) from None
 
 
-def get_backend() -> Backend:
-    """This process's backend for the current ``WEBSOCKET_BROADCAST_URL``."""
-    global _backend, _pid
-    url = "memory://" if _in_process else settings.WEBSOCKET_BROADCAST_URL
-    backend = _backend
-    if backend is not None and backend.url == url and _pid == os.getpid():
-        return backend
-    with _lock:
-        if _backend is not None and _backend.url == url and _pid == os.getpid():
-            return _backend
-        if _backend is not None and _pid == os.getpid():
-            _backend.close()
+class BackendManager:
+    """This process's broadcast backend: built on demand, started when the process serves."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._backend: Backend | None = None
+        self._pid = 0
+        self._receiver: Receiver | None = None
+        self._in_process = False
+
+    def serve(self, receiver: Receiver, *, in_process: bool = False) -> Backend:
+        """This process serves WebSockets: deliver what it receives to ``receiver`` (its hub).
+
+        Starts the backend (a ``local://`` worker listens for the machine's other
+        processes; Redis and PostgreSQL subscribe when groups are joined).
+        ``in_process``: broadcast inside this process whatever
+        ``WEBSOCKET_BROADCAST_URL`` says -- for the test client, whose process
+        serves its views itself and needs no service and no gevent patch there.
+        """
+        with self._lock:
+            self._receiver = receiver
+            self._in_process = self._in_process or in_process
+            backend = self._backend if self._pid == os.getpid() else None
+        if backend is not None and backend.url == self._url():
+            backend.start_serving(receiver)
+            return backend
+        return self.get()
+
+    def get(self) -> Backend:
+        """The backend for the current ``WEBSOCKET_BROADCAST_URL``."""
+        url = self._url()
+        backend = self._backend
+        if backend is not None and backend.url == url and self._pid == os.getpid():
+            return backend
+        with self._lock:
+            backend = self._backend
+            if backend is not None and self._pid == os.getpid():
+                if backend.url == url:
+                    return backend
+                backend.close()
+            backend = self._backend = self._build(url)
+            self._pid = os.getpid()
+            if self._receiver is not None:
+                backend.start_serving(self._receiver)
+            return backend
+
+    def _url(self) -> str:
+        return "memory://" if self._in_process else str(settings.WEBSOCKET_BROADCAST_URL)
+
+    def reset(self) -> None:
+        """Close and forget this process's backend (tests)."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+            self._backend = None
+
+    @staticmethod
+    def _build(url: str) -> Backend:
         cls = import_string(backend_path(url))
-        _backend = cls(
+        backend: Backend = cls(
             url,
             prefix=settings.WEBSOCKET_BROADCAST_PREFIX,
             presence_ttl=float(settings.WEBSOCKET_BROADCAST_PRESENCE_TTL),
@@ -112,16 +136,13 @@ def get_backend() -> Backend:
             history_age=float(settings.WEBSOCKET_BROADCAST_HISTORY_AGE),
             timeout=float(settings.WEBSOCKET_BROADCAST_TIMEOUT),
         )
-        if _receiver is not None:
-            _backend.attach(_receiver)
-        _pid = os.getpid()
-        return _backend
+        return backend
 
 
-def reset_backend() -> None:
-    """Close and forget this process's backend (tests)."""
-    global _backend
-    with _lock:
-        if _backend is not None:
-            _backend.close()
-        _backend = None
+#: This process's backend manager.
+backends = BackendManager()
+
+
+def get_backend() -> Backend:
+    """This process's backend for the current ``WEBSOCKET_BROADCAST_URL``."""
+    return backends.get()

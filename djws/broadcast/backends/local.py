@@ -32,9 +32,9 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
-from ...server.registry import registry
 from ..exceptions import HistoryError, PresenceError, PublishError
 from ..position import Entry, Position, Slice
+from .base import Receiver
 from .memory import MemoryBackend
 
 __all__ = ["LocalBackend", "socket_path"]
@@ -87,8 +87,11 @@ class LocalBackend(MemoryBackend):
 
     # In the worker
 
-    def start_serving(self) -> None:
-        """Listen for the other processes of this project (called once per worker)."""
+    def start_serving(self, receiver: Receiver) -> None:
+        """Deliver to ``receiver``, and listen for the other processes of this project."""
+        super().start_serving(receiver)
+        if self._server is not None:
+            return
         from gevent.server import StreamServer
 
         directory = os.path.dirname(self.path)
@@ -142,13 +145,13 @@ class LocalBackend(MemoryBackend):
     # Anywhere
 
     def publish(self, group: str, wire: bytes) -> Position:
-        if registry.serving:
+        if self.serving:
             return super().publish(group, wire)
         reply = self._ask(b"publish", group, wire, failure=f"could not publish to {group!r}")
         return Position.parse(reply[0].decode())
 
     def read(self, group: str, after: int) -> Slice:
-        if registry.serving:
+        if self.serving:
             return super().read(group, after)
         position_text, entries = self._ask(
             b"read", group, str(after).encode(), failure=f"could not read the history of {group!r}"
@@ -163,7 +166,7 @@ class LocalBackend(MemoryBackend):
         return Slice(position.epoch, position.offset, found)
 
     def presence(self, group: str) -> list[dict[str, Any]]:
-        if registry.serving:
+        if self.serving:
             return super().presence(group)
         (entries,) = self._ask(b"presence", group, failure=f"could not read presence of {group!r}")
         result: list[dict[str, Any]] = json.loads(entries)

@@ -20,7 +20,6 @@ import warnings
 from collections import deque
 from typing import Any
 
-from ...server.registry import registry
 from ..position import Entry, Position, Slice, new_epoch
 from .base import Backend
 
@@ -103,7 +102,7 @@ class MemoryBackend(Backend):
         self.history = MemoryHistory(self.history_length, self.history_age)
 
     def publish(self, group: str, wire: bytes) -> Position:
-        if not registry.serving:
+        if not self.serving:
             warnings.warn(
                 "WEBSOCKET_BROADCAST_URL is 'memory://', which only reaches WebSockets "
                 "served by this same process, and this process serves none: the message "

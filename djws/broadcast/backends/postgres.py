@@ -44,7 +44,8 @@ from typing import Any
 from ...pool import peer_closed
 from ..exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from ..position import Entry, Position, Slice, new_epoch
-from .base import ListeningBackend, redact
+from .base import redact
+from .listening import ListeningBackend
 from .postgres_driver import Driver, connection_params
 from .postgres_sql import (
     CLEANUP_HISTORY_SQL,

@@ -45,7 +45,8 @@ from redis.retry import Retry
 
 from ..exceptions import HistoryError, PresenceError, PublishError
 from ..position import Entry, Position, Slice, new_epoch
-from .base import ListeningBackend, redact
+from .base import redact
+from .listening import ListeningBackend
 
 __all__ = ["PUBLISH_SCRIPT", "READ_SCRIPT", "RedisBackend"]
 

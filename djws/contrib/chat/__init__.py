@@ -8,7 +8,7 @@ Enable it in three steps:
 3. route WebSockets to it in ``WEBSOCKET_URLCONF``, with the other built-in
    servers (reversed as ``djws:chat``)::
 
-       path("ws/", include("djws.servers.urls"))
+       path("ws/", include("djws.builtin.urls"))
 
    or alone (reversed as ``djws_chat:chat``)::
 

@@ -1,6 +1,6 @@
 """URL patterns of the chat server, to ``include()`` in a ``WEBSOCKET_URLCONF``.
 
-:mod:`djws.servers.urls` lists them with echo and ping, named ``djws:chat``. For
+:mod:`djws.builtin.urls` lists them with echo and ping, named ``djws:chat``. For
 the chat alone::
 
     urlpatterns = [path("ws/", include("djws.contrib.chat.urls"))]

@@ -105,6 +105,8 @@ class Command(RunserverCommand):
     default_port = "8001"
     protocol = "ws"
     server_cls_module = "djws.server.bootstrap"
+    #: The function that builds the WSGI application each worker serves.
+    application = "djws.wsgi.get_wsgi_websocket_application"
     # Set by runserver's handle() (Django's stubs do not declare them).
     addr: str
     port: str
@@ -285,6 +287,7 @@ class Command(RunserverCommand):
             "static": options["http"] and options["use_static_handler"] and settings.DEBUG,
             "metrics": options["metrics"],
             "sys_path": [p for p in sys.path if p],
+            "application": self.application,
         }
 
     def python_path(self) -> list[str]:

@@ -32,11 +32,11 @@ class TestProjectConfig(AppConfig):
         request_started.connect(_started)
         request_finished.connect(_finished)
         if "DJWS_TEST_BROADCAST_KEEPALIVE" in os.environ:
-            from djws.broadcast.backends.base import ListeningBackend
+            from djws.broadcast.backends.listening import ListeningBackend
 
             ListeningBackend.keepalive = float(os.environ["DJWS_TEST_BROADCAST_KEEPALIVE"])
         if "DJWS_TEST_SLOW_PRESENCE" in os.environ:
-            from djws.broadcast.backends.base import ListeningBackend
+            from djws.broadcast.backends.listening import ListeningBackend
 
             delay = float(os.environ["DJWS_TEST_SLOW_PRESENCE"])
             restore = ListeningBackend._restore_presence

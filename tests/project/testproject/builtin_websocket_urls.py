@@ -2,4 +2,4 @@
 
 from django.urls import include, path
 
-urlpatterns = [path("ws/", include("djws.servers.urls"))]
+urlpatterns = [path("ws/", include("djws.builtin.urls"))]

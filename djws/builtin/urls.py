@@ -2,7 +2,7 @@
 
 ::
 
-    urlpatterns = [path("ws/", include("djws.servers.urls"))]
+    urlpatterns = [path("ws/", include("djws.builtin.urls"))]
 
 gives ``ws/echo/`` and ``ws/ping/``, named ``djws:echo`` and ``djws:ping``. With
 ``"djws.contrib.chat"`` in ``INSTALLED_APPS`` it also gives the chat:

@@ -59,7 +59,7 @@ DEFAULT_PORT = 8001
 
 _PORT_ONLY = re.compile(r"^:(\d{1,5})$")
 
-#: Names that ``djws.servers.urls`` gives only with an optional app installed.
+#: Names that ``djws.builtin.urls`` gives only with an optional app installed.
 _NAMES_OF_APPS = {"djws:chat": "djws.contrib.chat"}
 
 

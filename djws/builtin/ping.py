@@ -1,6 +1,6 @@
 """The ping server: ``ping`` gets ``pong``, ``pong`` gets ``ping``, anything else nothing.
 
-Application-level pings, as the seed project had them -- not to be confused with
+Application-level pings, as django-websocket's ping server had them -- not to be confused with
 the protocol's ping frames, which browsers answer on their own and pages never see.
 """
 

@@ -2,7 +2,7 @@
 
 Include them in your ``WEBSOCKET_URLCONF``::
 
-    path("ws/", include("djws.servers.urls"))
+    path("ws/", include("djws.builtin.urls"))
 
 and reverse them as ``djws:echo`` and ``djws:ping``::
 

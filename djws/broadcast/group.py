@@ -1,0 +1,123 @@
+"""One group as a worker holds it: its local members, its cursor, and the fan-out.
+
+The hub (:mod:`.hub`) keeps a :class:`Group` for every group with a local
+member, or a join in progress: who is in it and how each receives (:class:`How`),
+the position of the last message delivered here (the *cursor*), the live
+messages held back for members reading the history, and the members whose
+replay went past the live stream. :meth:`Group.deliver` sends one message to
+every member; every copy comes from the process's
+:class:`~.framed.FrameCache`, so a message is framed once however many
+members get it (a connection that compresses frames its own: that is the
+protocol's decision, :meth:`djws.protocol.protocol.ServerProtocol.send_message`).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from ..protocol.frames import OP_TEXT
+from .framed import FrameCache
+from .members import Joined, Subscriber
+from .message import GroupMessage, GroupReset, joined_envelope, reset_envelope
+from .position import Position
+
+__all__ = ["Group", "How"]
+
+# Messages per write when a member is sent what it missed.
+_BATCH = 64
+
+
+class How(enum.IntEnum):
+    """How a member receives a group's messages."""
+
+    #: As :class:`~.message.GroupMessage` objects from the view's ``receive()``.
+    DELIVER = 0
+    #: Straight to the client, as published.
+    FORWARD = 1
+    #: Straight to the client, in a JSON envelope with the position (djws.js).
+    ENVELOPE = 2
+
+
+class Group:
+    """What this process holds of one group."""
+
+    __slots__ = ("ahead", "cursor", "held", "members", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        #: The local members, and how each receives.
+        self.members: dict[Subscriber, How] = {}
+        #: The position of the last message delivered here, once known.
+        self.cursor: Position | None = None
+        #: Members reading the history as they join: the live messages held back.
+        self.held: dict[Subscriber, list[tuple[Position, bytes]]] = {}
+        #: Members whose replay went past the live stream: the last position each has.
+        self.ahead: dict[Subscriber, Position] = {}
+
+    @property
+    def empty(self) -> bool:
+        """No member and no join in progress: the hub may forget it."""
+        return not self.members and not self.held
+
+    def deliver(self, position: Position, wire: bytes, framed: FrameCache) -> None:
+        """Move the cursor to ``position`` and send the message to every member."""
+        self.cursor = position
+        for held in self.held.values():
+            held.append((position, wire))
+        self.fan_out(self.name, position, wire, framed)
+
+    def fan_out(self, name: str, position: Position, wire: bytes, framed: FrameCache) -> None:
+        """Send ``wire`` (of group ``name``, at ``position``) to every member, once."""
+        ahead = self.ahead
+        outgoing: dict[bool, Any] = {}
+        for ws, how in list(self.members.items()):
+            if ahead and ws in ahead:
+                if position.epoch == ahead[ws].epoch and position <= ahead[ws]:
+                    continue  # replayed to it from the history already
+                del ahead[ws]
+            if how == How.DELIVER:
+                ws.deliver(GroupMessage(name, wire, position))
+                continue
+            enveloped = how == How.ENVELOPE
+            message = outgoing.get(enveloped)
+            if message is None:
+                message = outgoing[enveloped] = framed.get(
+                    name, position, wire, enveloped=enveloped
+                )
+            ws.send_nowait(*message)
+
+    def send_missed(
+        self,
+        ws: Subscriber,
+        how: How,
+        joined: Joined,
+        messages: list[tuple[Position, bytes]],
+        replayed: int,
+        framed: FrameCache,
+    ) -> None:
+        """Send ``messages``, with where ``ws`` stands after the first ``replayed`` of them."""
+        if how == How.DELIVER:
+            items: list[Any] = [GroupMessage(self.name, wire, pos) for pos, wire in messages]
+            if joined.recovered is False:
+                items.insert(replayed, GroupReset(self.name, joined.position))
+            for item in items:
+                ws.deliver(item)
+            return
+        enveloped = how == How.ENVELOPE
+        out = [framed.get(self.name, pos, wire, enveloped=enveloped) for pos, wire in messages]
+        if enveloped:
+            envelope = joined_envelope(self.name, joined.position, joined.recovered)
+            out.insert(replayed, (OP_TEXT, envelope, None))
+        # In writes of a few messages: a resume is one system call, not one per message.
+        for start in range(0, len(out), _BATCH):
+            ws.send_many_nowait(out[start : start + _BATCH])
+
+    def reset(self, position: Position) -> None:
+        """Tell the members that messages before ``position`` were lost; go on from there."""
+        self.cursor = Position(position.epoch, max(position.offset - 1, 0))
+        for ws, how in list(self.members.items()):
+            if how == How.ENVELOPE:
+                ws.send_nowait(OP_TEXT, reset_envelope(self.name, position))
+            elif how == How.DELIVER:
+                ws.deliver(GroupReset(self.name, position))
