@@ -2,7 +2,7 @@
 
 Compares, in one process, on the same frames:
 
-* ``djws``: :class:`djws.frames.Parser` and :func:`djws.frames.encode_frame`;
+* ``djws``: :class:`djws.protocol.parser.Parser` and :func:`djws.protocol.frames.encode_frame`;
 * ``websockets``: the sans-I/O ``Protocol`` of the ``websockets`` library (its C
   ``apply_mask``), as djws used before -- ``receive_data`` / ``events_received``,
   ``send_text`` / ``data_to_send``;
@@ -53,7 +53,8 @@ BATCH = FRAME * 100
 
 
 def djws_codec() -> tuple[Callable[[], object], Callable[[], object], Callable[[], object]]:
-    from djws.protocol.frames import OP_TEXT, Parser, encode_frame
+    from djws.protocol.frames import OP_TEXT, encode_frame
+    from djws.protocol.parser import Parser
 
     parser = Parser(max_message_size=1 << 20)
     assert parser.feed(FRAME) == [MESSAGE]
