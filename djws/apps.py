@@ -6,11 +6,14 @@ __all__ = ["DjwsConfig"]
 
 
 class DjwsConfig(AppConfig):
-    """Registers djws's system checks, template tags and management command."""
+    """Registers djws's system checks, template tags, management command and the
+    signal receivers that close the sockets of sessions that end."""
 
     name = "djws"
     verbose_name = "WebSockets"
 
     def ready(self) -> None:
-        """Import the checks module so its checks register."""
-        from . import checks  # noqa: F401
+        """Register the checks; connect the receivers of :mod:`djws.sessions`."""
+        from . import checks, sessions  # noqa: F401
+
+        sessions.connect()

@@ -24,6 +24,7 @@ __all__ = [
     "check_databases",
     "check_databases_deploy",
     "check_origins",
+    "check_session_engine",
     "check_websocket_urlconf",
 ]
 
@@ -250,5 +251,26 @@ def check_broadcast_driver(app_configs: Any = None, **kwargs: Any) -> list[Check
             f"WEBSOCKET_BROADCAST_URL is a {scheme}:// URL, but {missing} installed.",
             hint=f"Install it: {install}.",
             id="djws.E022",
+        )
+    ]
+
+
+@register()
+def check_session_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Say what djws cannot see of sessions that end with a SESSION_ENGINE without a model."""
+    from .sessions import session_model
+
+    if session_model() is not None:
+        return []
+    return [
+        Warning(
+            f"SESSION_ENGINE {django_settings.SESSION_ENGINE!r} cannot tell djws when a "
+            "session is deleted: WebSockets are closed at logout, at a password change and "
+            "when the session expires, but not when it is deleted otherwise (cache eviction, "
+            "a cleared cache or directory), and a session whose key Django changes (at login, "
+            "in update_session_auth_hash) loses its sockets.",
+            hint="Use the 'db' or 'cached_db' engine to have every deletion close the "
+            "session's sockets, or silence djws.W030 if this is acceptable.",
+            id="djws.W030",
         )
     ]

@@ -10,6 +10,8 @@ with what a Django view adds to it:
   :meth:`WebSocket.accept` reads in that order;
 * **groups**: :meth:`~WebSocket.join`, :meth:`~WebSocket.leave` and
   :attr:`~WebSocket.groups`, held by the hub (:mod:`djws.broadcast.hub`);
+* **sessions that end** close it (:mod:`djws.sessions`): it knows when its
+  session expires, and the keepalive pass reads the session again then;
 * **database hygiene** while it waits: a view blocked in ``receive()`` for
   ``WEBSOCKET_DB_RELEASE_DELAY`` seconds gives its database connections back
   (:mod:`djws.db`);
@@ -23,7 +25,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from . import db
+from . import db, sessions
 from .broadcast.hub import hub
 from .broadcast.members import identify
 from .server.connection import CloseCode, Connection
@@ -69,8 +71,9 @@ class WebSocket(Connection):
         ``compression`` overrides ``WEBSOCKET_COMPRESSION``.
         """
         identity = identify(self.request)  # before the 101: an error here is still a 500
+        expires = sessions.expiry_of(self.request)
         super().accept(subprotocol, headers=headers, compression=compression)
-        hub.attach(self, identity)
+        hub.attach(self, identity, expires=expires)
         db.release_connections()  # the handshake's queries are done; it may wait for hours
 
     # Groups
@@ -145,6 +148,12 @@ class WebSocket(Connection):
     def _idle(self) -> None:
         if self._config.db_release_delay is not None and db.connections_in_use():
             db.release_connections()
+
+    def tick(self, now: float, **limits: float | None) -> None:
+        """Keepalive, once a second from the worker; then, if its session is due to
+        expire, read it again (:func:`djws.sessions.check_expiry`)."""
+        super().tick(now, **limits)
+        sessions.check_expiry(self)
 
     # The end
 

@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl, quote
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, StreamingHttpResponse
 from gevent.queue import Empty, Queue
 
-from . import db
+from . import db, sessions
 from .broadcast.hub import hub
 from .broadcast.members import identify
 from .broadcast.message import GroupMessage, GroupReset
@@ -106,12 +106,15 @@ class EventStream:
     # What the server calls (djws.server.registry.Connection)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """End the stream (the worker is stopping); the browser reconnects later."""
+        """End the stream (the worker is stopping, or a close order came): the
+        browser reconnects later, as a new request."""
         self.closed = True
         self._queue.put(None)
 
     def tick(self, now: float, **limits: Any) -> None:
-        """Nothing to do: the stream sends its own keepalive comments."""
+        """Read the session again if it is due to expire (the stream sends its own
+        keepalive comments)."""
+        sessions.check_expiry(self)
 
     # For the view
 
@@ -185,7 +188,7 @@ def event_stream(view: View) -> View:
             )
         identity = identify(request)
         stream = EventStream(request)
-        hub.attach(stream, identity, forward_targets=False)
+        hub.attach(stream, identity, forward_targets=False, expires=sessions.expiry_of(request))
         try:
             response = view(request, stream, *args, **kwargs)
         except BaseException:

@@ -34,7 +34,7 @@ from django.core.signals import request_finished
 from django.urls import Resolver404, resolve
 from websockets.frames import Close, CloseCode
 
-from . import db, metrics
+from . import db, metrics, sessions
 from .broadcast.backends import backends
 from .broadcast.hub import hub
 from .conf import ServerSettings, require_app, settings
@@ -95,6 +95,7 @@ class WebSocketRouter:
         request_finished.connect(db.close_all, dispatch_uid="djws.db.close_all")
         install_pool(settings.WEBSOCKET_DB_POOL_SIZE)
         db.install()
+        hub.verifier = sessions.verify  # the session checks of verify orders
         backends.serve(hub)
         self.metrics_path = metrics.start()
 

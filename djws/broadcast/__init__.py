@@ -7,12 +7,17 @@
     broadcast.publish("room-42", {"text": "hello"})   # a view, a command, Celery, the shell
     broadcast.send_to_user(request.user, "you have mail")
     broadcast.send_to_session(request.session.session_key, "saved")
+    broadcast.close_user(user, code=4001, reason="account suspended")
 
     @websocket
     def room(request, ws, name):
         ws.join(f"room-{name}")            # published messages go straight to the client
         for message in ws:
             broadcast.publish(f"room-{name}", message)
+
+``close_user``, ``close_session`` and ``close_group`` close connections the
+same way, in every process (:mod:`.orders`); djws itself closes those of a
+session that ends (:mod:`djws.sessions`).
 
 A ``str`` is sent as a text frame, ``bytes`` as a binary frame, anything else
 as JSON text. ``publish`` returns the message's :class:`Position` once the
@@ -38,13 +43,17 @@ the fan-out, one frame for all recipients, :mod:`.framed`), :mod:`.members` and
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 
+from ..protocol.frames import valid_close_code
+from ..protocol.protocol import MAX_REASON_BYTES
 from .backends import get_backend
 from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from .members import Joined
 from .message import GroupMessage, GroupReset, encode, with_target
-from .names import TARGETS, check_group, session_group, user_group
+from .names import RESERVED_PREFIX, TARGETS, check_group, session_group, user_group
+from .orders import CLOSE, Order, send_order
 from .position import Position
 
 __all__ = [
@@ -57,6 +66,9 @@ __all__ = [
     "Position",
     "PresenceError",
     "PublishError",
+    "close_group",
+    "close_session",
+    "close_user",
     "history",
     "presence",
     "publish",
@@ -84,10 +96,7 @@ def send_to_user(user: Any, message: Any) -> Position:
     A connection belongs to the user authenticated (``request.user``) when it
     opened. Raise :class:`PublishError` like :func:`publish`.
     """
-    pk = getattr(user, "pk", user)
-    if pk is None:
-        raise ValueError("send_to_user() needs a saved user or a primary key, not None")
-    return _send_to(user_group(pk), message)
+    return _send_to(_user_target(user, "send_to_user"), message)
 
 
 def send_to_session(session_key: str, message: Any) -> Position:
@@ -95,13 +104,65 @@ def send_to_session(session_key: str, message: Any) -> Position:
 
     Raise :class:`PublishError` like :func:`publish`.
     """
+    return _send_to(_session_target(session_key, "send_to_session"), message)
+
+
+def _user_target(user: Any, caller: str) -> str:
+    pk = getattr(user, "pk", user)
+    if pk is None:
+        raise ValueError(f"{caller}() needs a saved user or a primary key, not None")
+    return user_group(pk)
+
+
+def _session_target(session_key: Any, caller: str) -> str:
     if not isinstance(session_key, str) or not session_key:
-        raise ValueError(f"send_to_session() needs a session key, not {session_key!r}")
-    return _send_to(session_group(session_key), message)
+        raise ValueError(f"{caller}() needs a session key, not {session_key!r}")
+    return session_group(session_key)
 
 
 def _send_to(target: str, message: Any) -> Position:
     return get_backend().publish(TARGETS, with_target(target, encode(message)))
+
+
+def close_user(user: Any, *, code: int = 1000, reason: str = "") -> Position:
+    """Close every open connection of ``user`` (a user, or its pk), in every process.
+
+    WebSockets get a close frame with ``code`` and ``reason``; event streams
+    end. The order travels like a message (:mod:`.orders`) but is never sent
+    to a client, nor counted in any group's positions. Return its position
+    once the backend has stored it; raise :class:`PublishError` if it could
+    not, and ValueError for a code or reason a close frame cannot carry.
+    """
+    return _close(_user_target(user, "close_user"), code, reason)
+
+
+def close_session(session_key: str, *, code: int = 1000, reason: str = "") -> Position:
+    """Close every open connection opened with this session, in every process.
+
+    As :func:`close_user`.
+    """
+    return _close(_session_target(session_key, "close_session"), code, reason)
+
+
+def close_group(group: str, *, code: int = 1000, reason: str = "") -> Position:
+    """Close every open connection that joined ``group``, in every process.
+
+    As :func:`close_user`.
+    """
+    check_group(group)
+    if group.startswith(RESERVED_PREFIX):
+        raise ValueError(f"{group!r} is reserved: use close_user() or close_session()")
+    return _close(group, code, reason)
+
+
+def _close(target: str, code: int, reason: str) -> Position:
+    if not isinstance(code, int) or not valid_close_code(code):
+        raise ValueError(
+            f"{code!r} cannot be sent in a close frame: use 1000-1003, 1007-1014 or 3000-4999"
+        )
+    if len(reason.encode()) > MAX_REASON_BYTES:
+        raise ValueError(f"a close reason is at most {MAX_REASON_BYTES} bytes of UTF-8")
+    return send_order(Order(CLOSE, target, code, reason, time.time()))
 
 
 class History(NamedTuple):

@@ -29,7 +29,8 @@ messages, exactly once and in order: live ones are held back while its history
 is read, and those it got from a history ahead of this worker are not sent twice.
 
 Users and sessions are groups too (:mod:`.names`), entered on attach; their
-messages share one backend channel per process (:data:`~.names.TARGETS`).
+messages share one backend channel per process (:data:`~.names.TARGETS`), and
+orders to close connections another (:data:`~.names.CLOSES`, :mod:`.orders`).
 What the hub holds of each group is one :class:`~.group.Group`.
 """
 
@@ -47,7 +48,8 @@ from .framed import FrameCache
 from .group import Group, How
 from .members import Identity, Joined, Member, Subscriber, client_options, worker_id
 from .message import GroupMessage, envelope, split_target
-from .names import RESERVED_PREFIX, TARGETS, check_group
+from .names import CLOSES, RESERVED_PREFIX, TARGETS, check_group
+from .orders import Verifier, carry_out
 from .position import Position, Slice
 
 if TYPE_CHECKING:
@@ -72,6 +74,9 @@ class Hub:
         #: Recent messages, framed once for every member sent them.
         self.framed = FrameCache()
         self._targets_backend: Backend | None = None
+        #: Checks a connection's session again when a ``verify`` order asks
+        #: (:mod:`.orders`); set by the worker that serves WebSockets.
+        self.verifier: Verifier | None = None
 
     @property
     def worker_id(self) -> str:
@@ -95,25 +100,35 @@ class Hub:
 
     # Connections
 
-    def attach(self, ws: Subscriber, identity: Identity, *, forward_targets: bool = True) -> None:
+    def attach(
+        self,
+        ws: Subscriber,
+        identity: Identity,
+        *,
+        forward_targets: bool = True,
+        expires: float | None = None,
+    ) -> None:
         """Own ``ws``'s memberships from now on; put it in its user's and session's groups.
 
         Their messages are forwarded to the client, or with ``forward_targets``
         False handed to the connection as :class:`GroupMessage` objects.
+        ``expires``: when its session expires (Unix time), for the session checks.
         """
         envelope_wanted, since = client_options(ws.request)
-        self.members[ws] = Member(identity, envelope_wanted, since)
-        targets = identity.targets
-        if not targets:
-            return
-        for target in targets:
+        self.members[ws] = Member(identity, envelope_wanted, since, expires)
+        for target in identity.targets:
             self._group(target).members[ws] = How.FORWARD if forward_targets else How.DELIVER
         backend = self.backend()
         if self._targets_backend is not backend:
             self._targets_backend = backend
-            self._group(TARGETS)
-            backend.subscribe(TARGETS)
-        self._subscribed(backend, TARGETS)
+            for channel in (TARGETS, CLOSES):
+                self._group(channel)
+                backend.subscribe(channel)
+        # Every connection may be closed by an order; only those with an identity
+        # receive user and session messages.
+        self._subscribed(backend, CLOSES)
+        if identity.targets:
+            self._subscribed(backend, TARGETS)
 
     def _subscribed(self, backend: Backend, group: str) -> bool:
         """Wait for the subscription to ``group``; make sure its cursor is set."""
@@ -356,17 +371,20 @@ class Hub:
     def reset(self, group: str, position: Position) -> None:
         """Tell the members of ``group`` that messages before ``position`` were lost."""
         record = self.groups.get(group)
-        if record is not None and group != TARGETS:  # user and session messages do not resume
+        if record is not None and group not in (TARGETS, CLOSES):  # no member resumes them
             record.reset(position)
 
     def _deliver(self, group: str, position: Position, wire: bytes) -> None:
         record = self.groups.get(group)
         if record is None:
             return
-        if group != TARGETS:
+        if group not in (TARGETS, CLOSES):
             record.deliver(position, wire, self.framed)
             return
         record.cursor = position
+        if group == CLOSES:
+            carry_out(wire, self.groups, self.members, self.verifier)
+            return
         target, wire = split_target(wire)
         members = self.groups.get(target)
         if members is not None:

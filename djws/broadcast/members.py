@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -74,9 +75,12 @@ def identify(request: HttpRequest) -> Identity:
 
     This costs the session and user queries if the view has not made them yet.
     """
-    session_key = getattr(getattr(request, "session", None), "session_key", None)
     user = getattr(request, "user", None)
     pk = _json_pk(user.pk) if user is not None and user.is_authenticated else None
+    session = getattr(request, "session", None)
+    if session is not None:
+        session.keys()  # loaded: a cookie whose session is gone (logged out) then has no key
+    session_key = getattr(session, "session_key", None)
     return Identity(pk, session_key or None)
 
 
@@ -119,14 +123,31 @@ def worker_id() -> str:
 class Member:
     """The hub's record of one attached connection."""
 
-    __slots__ = ("__weakref__", "envelope", "groups", "id", "identity", "since")
+    __slots__ = (
+        "__weakref__",
+        "envelope",
+        "expires",
+        "groups",
+        "id",
+        "identity",
+        "opened",
+        "since",
+    )
 
     def __init__(
-        self, identity: Identity, envelope: bool = False, since: dict[str, Position] | None = None
+        self,
+        identity: Identity,
+        envelope: bool = False,
+        since: dict[str, Position] | None = None,
+        expires: float | None = None,
     ) -> None:
         #: Identifies the connection in presence entries.
         self.id = secrets.token_hex(8)
         self.identity = identity
+        #: When it was attached (Unix time): close orders issued before it concern it.
+        self.opened = time.time()
+        #: When its session expires (Unix time), if it has one to watch.
+        self.expires = expires
         #: Whether group messages reach the client in JSON envelopes with positions.
         self.envelope = envelope
         #: Positions the client asked to resume from, by group (used by its next join).
@@ -146,6 +167,9 @@ class Subscriber(Protocol):
 
     request: Any
 
+    @property
+    def closed(self) -> bool: ...
+    def close(self, code: int = ..., reason: str = ...) -> None: ...
     def deliver(self, item: Any) -> None: ...
     def send_nowait(self, opcode: int, payload: bytes, frame: bytes | None = ...) -> bool: ...
     def send_many_nowait(self, messages: Sequence[Outgoing]) -> bool: ...

@@ -1,10 +1,11 @@
-"""Group names: which are valid, and the reserved ones djws uses for users and sessions."""
+"""Group names: which are valid, and the reserved ones djws uses for users, sessions, closes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 __all__ = [
+    "CLOSES",
     "MAX_GROUP_LENGTH",
     "RESERVED_PREFIX",
     "SESSION_PREFIX",
@@ -21,6 +22,8 @@ USER_PREFIX = "djws.user."
 SESSION_PREFIX = "djws.session."
 #: The one backend channel carrying every user- and session-targeted message.
 TARGETS = "djws.targets"
+#: The one backend channel carrying every order to close connections (:mod:`.orders`).
+CLOSES = "djws.closes"
 MAX_GROUP_LENGTH = 256
 
 

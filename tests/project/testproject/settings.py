@@ -120,6 +120,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Broadcast tests (tests/test_broadcast_*.py) choose the backend and its knobs;
 # a prefix per test run keeps concurrent runs sharing one Redis apart.
 WEBSOCKET_BROADCAST_URL = os.environ.get("DJWS_TEST_BROADCAST_URL", "memory://")
+# Sessions that end (tests/test_sessions_end.py).
+if "DJWS_TEST_SESSION_COOKIE_AGE" in os.environ:
+    SESSION_COOKIE_AGE = int(os.environ["DJWS_TEST_SESSION_COOKIE_AGE"])
+if "DJWS_TEST_SESSION_ENGINE" in os.environ:
+    SESSION_ENGINE = os.environ["DJWS_TEST_SESSION_ENGINE"]
 WEBSOCKET_BROADCAST_PREFIX = os.environ.get("DJWS_TEST_BROADCAST_PREFIX", "djws")
 if "DJWS_TEST_BROADCAST_PRESENCE_TTL" in os.environ:
     WEBSOCKET_BROADCAST_PRESENCE_TTL = float(os.environ["DJWS_TEST_BROADCAST_PRESENCE_TTL"])

@@ -1,6 +1,6 @@
 """HTTP views of the test project (served by --http, or by runserver)."""
 
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model, login, logout, update_session_auth_hash
 from django.http import HttpResponse
 from django.urls import path
 
@@ -16,9 +16,26 @@ def login_as(request, username):
     return HttpResponse(f"logged in as {username}")
 
 
+def logout_view(request):
+    logout(request)
+    return HttpResponse("logged out")
+
+
+def change_password(request, password):
+    """Change the logged-in user's password as Django's PasswordChangeView does."""
+    user = request.user
+    user.set_password(password)
+    user.save()
+    if request.GET.get("keep", "1") == "1":
+        update_session_auth_hash(request, user)  # this session stays logged in
+    return HttpResponse(f"password changed, session {request.session.session_key}")
+
+
 urlpatterns = [
     path("", home),
     path("login/<str:username>/", login_as),
+    path("logout/", logout_view),
+    path("password/<str:password>/", change_password),
 ]
 
 
