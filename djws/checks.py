@@ -258,9 +258,9 @@ def check_broadcast_driver(app_configs: Any = None, **kwargs: Any) -> list[Check
 @register()
 def check_session_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Say what djws cannot see of sessions that end with a SESSION_ENGINE without a model."""
-    from .sessions import session_model
+    from .sessions import session_model, uses_sessions
 
-    if session_model() is not None:
+    if not uses_sessions() or session_model() is not None:
         return []
     return [
         Warning(

@@ -38,6 +38,7 @@ from importlib import import_module
 from typing import Any
 
 import gevent
+from django.apps import apps
 from django.conf import settings as django_settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_out
@@ -64,6 +65,7 @@ __all__ = [
     "connect",
     "expiry_of",
     "session_model",
+    "uses_sessions",
     "verify",
 ]
 
@@ -99,8 +101,15 @@ class _State(threading.local):
 _state = _State()
 
 
+def uses_sessions() -> bool:
+    """Tell whether the project has sessions: ``SessionMiddleware`` in ``MIDDLEWARE``."""
+    return any(path.endswith(".SessionMiddleware") for path in django_settings.MIDDLEWARE)
+
+
 def session_model() -> Any:
     """The model of ``SESSION_ENGINE``'s sessions, or None for engines without one."""
+    if not apps.is_installed("django.contrib.sessions") and not uses_sessions():
+        return None
     try:
         store = import_module(django_settings.SESSION_ENGINE).SessionStore
         get_model = getattr(store, "get_model_class", None)
@@ -116,9 +125,10 @@ def connect() -> None:
     if model is not None:
         post_save.connect(_session_saved, sender=model, dispatch_uid="djws.sessions")
         post_delete.connect(_session_deleted, sender=model, dispatch_uid="djws.sessions")
-    user_model = django_settings.AUTH_USER_MODEL
-    pre_save.connect(_user_saving, sender=user_model, dispatch_uid="djws.sessions")
-    post_save.connect(_user_saved, sender=user_model, dispatch_uid="djws.sessions")
+    if apps.is_installed("django.contrib.auth"):
+        user_model = django_settings.AUTH_USER_MODEL
+        pre_save.connect(_user_saving, sender=user_model, dispatch_uid="djws.sessions")
+        post_save.connect(_user_saved, sender=user_model, dispatch_uid="djws.sessions")
     request_started.connect(_request_started, dispatch_uid="djws.sessions")
     request_finished.connect(_request_finished, dispatch_uid="djws.sessions")
 

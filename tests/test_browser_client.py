@@ -223,3 +223,39 @@ def test_server_close_1011_is_retried_and_1000_is_not(page, tmp_path):
     assert page.evaluate(
         "[djws.DEFAULTS.shouldReconnect({code: 1000}), djws.DEFAULTS.shouldReconnect({code: 1001})]"
     ) == [False, True]
+
+
+def test_server_close_3000_stops_reconnecting_and_tells_the_page(page):
+    # 3000: the session the socket was opened with ended. Even a shouldReconnect that
+    # says yes to everything is not asked: one connection, then "unauthorized".
+    with run_server() as project:
+        result = page.evaluate(
+            """(url) => new Promise((resolve) => {
+                const seen = [];
+                const socket = new djws.Socket(
+                    url, {minDelay: 20, shouldReconnect: () => true, autoOpen: false}
+                );
+                socket.on("connecting", () => seen.push("connecting"));
+                socket.on("close", (e) => seen.push(["close", e.code, e.willReconnect]));
+                socket.on("unauthorized", (e) => {
+                    seen.push(["unauthorized", e.code, e.reason, e.description]);
+                    setTimeout(() => resolve([seen, socket.state, socket.retryAt]), 1000);
+                });
+                socket.open();
+            })""",
+            f"{project.url}/close/3000/?reason=session%20expired",
+        )
+    assert result == [
+        [
+            "connecting",
+            ["close", 3000, False],
+            [
+                "unauthorized",
+                3000,
+                "session expired",
+                "not authorized: the session ended, log in again (3000: session expired)",
+            ],
+        ],
+        "closed",
+        None,
+    ]

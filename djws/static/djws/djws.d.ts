@@ -42,7 +42,10 @@ declare namespace djws {
      * WEBSOCKET_MAX_MESSAGE_SIZE; send() throws a SendError above it. Default null: no check.
      */
     maxMessageSize?: number | null;
-    /** After a close the page did not ask for: reconnect? Default: unless the code is 1000. */
+    /**
+     * After a close the page did not ask for: reconnect? Default: unless the code is 1000.
+     * Never asked after 3000 (the session ended): djws.js stops and fires "unauthorized".
+     */
     shouldReconnect?: (event: CloseEvent | { code: number; reason?: string }) => boolean;
     /** Connect at once; with false, call open(). Default true. */
     autoOpen?: boolean;
@@ -157,6 +160,14 @@ declare namespace djws {
     readonly position: string;
   }
 
+  interface UnauthorizedEvent extends Event {
+    /** 3000: the session the connection was opened with ended. */
+    readonly code: number;
+    /** "logged out", "session ended", "session expired" or "password changed". */
+    readonly reason: string;
+    readonly description: string;
+  }
+
   interface SocketEventMap {
     connecting: ConnectingEvent;
     open: OpenEvent;
@@ -165,6 +176,7 @@ declare namespace djws {
     joined: JoinedEvent;
     reset: ResetEvent;
     close: SocketCloseEvent;
+    unauthorized: UnauthorizedEvent;
     reconnecting: ReconnectingEvent;
     queued: QueuedEvent;
     sent: SentEvent;

@@ -11,8 +11,10 @@
  * What it adds to the browser's WebSocket:
  * - it reconnects when the connection drops, after exponentially growing delays
  *   with random jitter, so that a restarted server is not hit by every client
- *   at the same instant; it stops when the page calls close(), and by default
- *   when the server closes with 1000 (the view returned: it is done with us);
+ *   at the same instant; it stops when the page calls close(), by default
+ *   when the server closes with 1000 (the view returned: it is done with us),
+ *   and always after 3000 (the session ended: logged out, expired, password
+ *   changed), which it reports with an "unauthorized" event;
  * - send() works at any time: messages sent while (re)connecting are queued
  *   and go out, in order, once the connection is open; the queue is visible
  *   (`queue`, the "queued", "sent" and "dropped" events) and cancel() takes a
@@ -30,7 +32,8 @@
  * - its state for a status line: `state`, `retryAt`, `lastClose`, `lastError`,
  *   and closes described in words (describeClose);
  * - events "connecting", "open", "message", "json", "joined", "reset", "close",
- *   "reconnecting", "queued", "sent", "dropped" and "error", through addEventListener() or
+ *   "unauthorized", "reconnecting", "queued", "sent", "dropped" and "error",
+ *   through addEventListener() or
  *   on(type, listener), which returns a function that removes the listener.
  *
  * Documented in docs/reference/javascript.rst; types in djws.d.ts.
@@ -74,7 +77,7 @@
     // sending it and being closed with 1009. null: no check.
     maxMessageSize: null,
     // Decide from a close event whether to reconnect (after a server close,
-    // never after close() from the page). Default: everything but 1000.
+    // never after close() from the page, nor after 3000). Default: everything but 1000.
     shouldReconnect: function (event) {
       return event.code !== 1000;
     },
@@ -107,7 +110,12 @@
     1013: "the server is overloaded: try again later",
     1014: "a gateway got a bad answer from the server",
     1015: "the TLS handshake failed",
+    3000: "not authorized: the session ended, log in again",
   };
+
+  // The session the connection was opened with ended (djws closes with it at
+  // logout, expiry, a password change): reconnecting would not bring it back.
+  var UNAUTHORIZED = 3000;
 
   // Closes that report a fault (the server's, the client's or the network's),
   // as opposed to a normal end, a restart or a lost connection.
@@ -501,8 +509,12 @@
       // Measured from this connection's open only: a later attempt that fails
       // without opening must keep backing off.
       this._openedAt = 0;
+      var unauthorized = !this._closedByPage && event.code === UNAUTHORIZED;
       var retry =
-        !this._closedByPage && this.options.reconnect && this.options.shouldReconnect(event);
+        !this._closedByPage &&
+        !unauthorized &&
+        this.options.reconnect &&
+        this.options.shouldReconnect(event);
       var delay = retry ? backoff(this.attempts, this.options) : null;
       var description = describeClose(event.code, event.reason);
       this.lastClose = {
@@ -533,6 +545,15 @@
           delay: delay,
         })
       );
+      if (unauthorized) {
+        this.dispatchEvent(
+          makeEvent("unauthorized", {
+            code: event.code,
+            reason: event.reason,
+            description: description,
+          })
+        );
+      }
       if (!retry) return;
       this.attempts += 1;
       this.dispatchEvent(
