@@ -7,10 +7,10 @@ Hosts 1 and 2 check a silent Redis connection after 1 s (``KEEPALIVE``), host 3
 after djws's own 10 s. Users and sessions live in one SQLite file that every host opens (namespaces
 share the filesystem), as they would in a shared database.
 
-What is shown: group messages, ``send_to_user``, ``send_to_session`` and
-``presence()`` span hosts; a host cut off from Redis for a few seconds
-reconnects and delivers everything published meanwhile, once and in order (and
-with djws's own keepalive the same cut is bridged by TCP, without a
+What is shown: group messages, ``send_to_user``, ``send_to_session`` and ``presence()``
+span hosts, and so does closing the sockets of a deleted session; a host cut off from
+Redis for a few seconds reconnects and delivers everything published meanwhile, once and
+in order (and with djws's own keepalive the same cut is bridged by TCP, without a
 reconnection); a host killed outright leaves presence within
 ``WEBSOCKET_BROADCAST_PRESENCE_TTL`` and the other host does not notice.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from .faults import collect
 from .netns import Namespace, Network, network
 from .support import Server
 from .test_broadcast_memory import identity, login, unique_prefix, wait_for
+from .test_sessions_end import closed_with
 
 pytestmark = pytest.mark.redis
 
@@ -220,6 +222,26 @@ def test_user_and_session_sends_reach_exactly_their_sockets_on_every_host(
         }
         for name, ws in sockets.items():
             assert [ws.recv(timeout=10) for _ in expected[name]] == expected[name], name
+
+
+def test_a_session_deleted_on_one_host_closes_its_sockets_on_every_host_within_a_second(
+    cluster: Cluster,
+) -> None:
+    one, two = cluster.server(cluster.one), cluster.server(cluster.two)
+    three = cluster.server(cluster.three)
+    doomed, kept = login(one, "mh-ended"), login(two, "mh-ended")
+    with (
+        identity(one, doomed) as (d1, _),
+        identity(three, doomed) as (d3, _),
+        identity(two, doomed) as (d2, _),
+        identity(three, kept) as (k3, who),
+    ):
+        with urllib.request.urlopen(f"{two.http_url}/end-session/{doomed}/", timeout=10) as r:
+            assert r.read() == b"deleted 1"
+        for ws in (d1, d2, d3):
+            assert closed_with(ws) == (3000, "session ended")
+        k3.send(f"to-user {who['user']} still there")
+        assert k3.recv(timeout=5) == "still there"
 
 
 def test_a_host_cut_off_from_redis_reconnects_and_delivers_everything_once_in_order(

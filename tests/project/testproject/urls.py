@@ -31,8 +31,17 @@ def change_password(request, password):
     return HttpResponse(f"password changed, session {request.session.session_key}")
 
 
+def end_session(request, key):
+    """Delete a session, as the admin or a "log out everywhere" page would."""
+    from django.contrib.sessions.models import Session
+
+    deleted, _ = Session.objects.filter(session_key=key).delete()
+    return HttpResponse(f"deleted {deleted}")
+
+
 urlpatterns = [
     path("", home),
+    path("end-session/<str:key>/", end_session),
     path("login/<str:username>/", login_as),
     path("logout/", logout_view),
     path("password/<str:password>/", change_password),

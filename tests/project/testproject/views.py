@@ -227,6 +227,10 @@ def _broadcast_command(ws, group, message):
         elif command == "to-session":
             key, _, text = argument.partition(" ")
             broadcast.send_to_session(key, text)
+        elif command in ("close-user", "close-session", "close-group"):
+            target, code, reason = argument.split(" ", 2)
+            close = getattr(broadcast, command.replace("-", "_"))
+            ws.send(f"closed at {close(target, code=int(code), reason=reason)}")
         elif command == "presence":
             ws.send_json({"presence": broadcast.presence(argument or group)})
         elif command == "join":
