@@ -110,6 +110,7 @@ for _name in (
     "WEBSOCKET_BROADCAST_HISTORY",
     "WEBSOCKET_BROADCAST_HISTORY_AGE",
     "WEBSOCKET_BROADCAST_TIMEOUT",
+    "WEBSOCKET_BROADCAST_OUTBOX_LIMIT",
 ):
     if _name in os.environ:
         globals()[_name] = (
