@@ -102,14 +102,18 @@ def test_only_what_commits_is_delivered_once_and_in_order(server: Server) -> Non
     group = f"c-{tag}"
     with join(server, group) as ws:
         talk = Talk(ws)
-        talk.send(f"tx-rollback gone-{tag}")
-        assert talk.reply() == "rolled back"
-        talk.send(f"tx-commit sent-{tag}")
-        assert talk.reply() == "committed None"  # no position: it was not published yet
-        talk.send(f"tx-savepoint kept-{tag} dropped-{tag}")
-        assert talk.reply() == "committed"
+        replies = []
+        for command in (
+            f"tx-rollback gone-{tag}",
+            f"tx-commit sent-{tag}",
+            f"tx-savepoint kept-{tag} dropped-{tag}",
+        ):
+            talk.send(command)
+            replies.append(talk.reply())
         talk.send(f"publish end-{tag}")
         assert talk.until(f"end-{tag}") == [f"sent-{tag}", f"kept-{tag}"]
+        # publish() in atomic() returned None: there was no position yet.
+        assert replies == ["rolled back", "committed None", "committed"]
     if server.env["DJWS_TEST_BROADCAST_URL"] != "database://default":  # type: ignore[attr-defined]
         return
     # The message rows committed, or rolled back, with the notes.
@@ -129,15 +133,43 @@ def test_only_what_commits_is_delivered_once_and_in_order(server: Server) -> Non
     assert pg_query(staged, f"{prefix}:{group}") == [(0,)]
 
 
+@pytest.mark.fast
+def test_only_the_transaction_of_the_database_named_by_using_is_waited_for() -> None:
+    server = start_server(env={"DJWS_TEST_SECOND_DATABASE": "1"})
+    try:
+        with join(server, "c-using") as ws:
+            talk = Talk(ws)
+            talk.send("tx-other on-commit")  # atomic(using="other") is open in the view
+            assert talk.reply() == "holding"
+            # memory:// delivers as it publishes: what came before the reply was sent at
+            # once -- the publish without using= ("default", not in a transaction) only.
+            assert talk.messages == ["at once on-commit"]
+            talk.messages.clear()
+            talk.send("go")
+            assert talk.reply() == "committed"
+            assert talk.until("on-commit") == []
+    finally:
+        server.stop()
+
+
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "isolation",
+    [
+        pytest.param("read committed", id="in-the-transaction"),
+        # Numbering at commit would fail the first commit there: sent after the commit.
+        pytest.param("repeatable read", id="after-the-commit"),
+    ],
+)
 def test_transactions_are_numbered_in_commit_order_without_waiting_for_each_other(
-    pg_migrated: None,
+    pg_migrated: None, isolation: str
 ) -> None:
-    """A stages first and commits last; B, meanwhile, commits without waiting for A."""
+    """A publishes first and commits last; B, meanwhile, commits without waiting for A."""
     env = {
         "DJWS_TEST_BROADCAST_URL": "database://default",
         "DJWS_TEST_BROADCAST_PREFIX": unique_prefix(),
         "DJWS_TEST_DATABASE": "psycopg",
+        "DJWS_TEST_PG_ISOLATION": isolation,
     }
     server = start_server(env=env)
     try:
@@ -155,7 +187,7 @@ def test_transactions_are_numbered_in_commit_order_without_waiting_for_each_othe
             first_talk.send("tx-hold staged-first")
             assert first_talk.reply() == "holding"
             second_talk.send("tx-commit staged-second")  # would time out if it waited for A
-            assert second_talk.reply() == "committed None"
+            second_reply = second_talk.reply()
             assert envelope(observer) == {
                 "djws": "message",
                 "group": "c-order",
@@ -163,6 +195,7 @@ def test_transactions_are_numbered_in_commit_order_without_waiting_for_each_othe
                 "kind": "text",
                 "data": "staged-second",
             }
+            assert second_reply == "committed None"
             first_talk.send("go")
             assert first_talk.reply() == "committed"
             message = envelope(observer)
@@ -235,11 +268,29 @@ def test_a_commit_during_a_redis_outage_is_delivered_once_redis_is_back(
                 "group 'c-outage' was dropped and will not be delivered"
             )
             private_redis.start()  # empty: a new epoch
-            assert talk.until("during-the-outage", timeout=15) == []
+            # Published at once, but after what the outbox kept: it goes first.
             talk.send("publish after")
-            assert talk.until("after") == []  # once
+            assert talk.until("after", timeout=15) == ["during-the-outage"]
+            talk.send("publish last")
+            assert talk.until("last") == []  # once
         server.wait_for_log("Broadcast outbox: 1 committed messages were published late")
         deadline = time.monotonic() + 10
         while (counts := scrape_outbox(server)) != {"kept": 1, "delivered": 1, "dropped": 1}:
             assert time.monotonic() < deadline, counts
             time.sleep(0.2)
+
+
+@pytest.mark.redis
+def test_what_the_outbox_keeps_at_exit_is_reported_lost(private_redis: PrivateRedis) -> None:
+    with redis_server(private_redis) as server:
+        with join(server, "c-exit") as ws:
+            talk = Talk(ws)
+            private_redis.kill()
+            talk.send("tx-commit doomed")
+            assert talk.reply() == "committed None"
+            server.wait_for_log("Could not publish to group 'c-exit' after its transaction")
+        server.stop()
+        assert (
+            "1 committed broadcast messages were never published and are lost with this "
+            "process (groups: 'c-exit'): could not publish to group 'c-exit': Redis at "
+        ) in server.log()

@@ -71,6 +71,7 @@ class Outbox:
         self._size = 0
         self._thread: threading.Thread | None = None
         self._since = 0.0
+        self._late = 0  # delivered from the outbox in this outage
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -152,15 +153,16 @@ class Outbox:
             with self._lock:
                 self._queue.popleft()
                 self._size -= len(kept.wire) + OVERHEAD
+                self._late += 1
         metrics.outbox("delivered")
 
     def _retry(self) -> None:
         delay = FIRST_DELAY
-        delivered = 0
         while True:
             with self._lock:
                 if not self._queue:
                     self._thread = None
+                    delivered, self._late = self._late, 0
                     since = self._since
                     break
             try:
@@ -172,7 +174,6 @@ class Outbox:
                 logger.exception("Broadcast outbox: retrying a kept message failed")
                 time.sleep(MAX_DELAY)
             else:
-                delivered += 1
                 delay = FIRST_DELAY
         logger.warning(
             "Broadcast outbox: %d committed messages were published late, after %.1f s",

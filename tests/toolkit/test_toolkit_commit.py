@@ -12,8 +12,11 @@ the group. A rolled-back block, or savepoint, delivers nothing even then.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
-from django.test import TestCase
+from django.db.models.signals import post_save
+from django.test import TestCase, TransactionTestCase
 from testproject.models import Note
 
 from djws import broadcast
@@ -90,3 +93,57 @@ class OnCommitTests(TestCase):
                 broadcast.send_to_user(7, "to user 7")
             self.assertEqual(sent, [])  # not before the commit
         self.assertEqual(sent, [("tc-captured", {"n": 1}), ("djws.user.7", "to user 7")])
+
+
+class _RolledBackError(Exception):
+    pass
+
+
+class SignalTests(TestCase):
+    """docs/howto/transactions.rst: a post_save receiver that publishes."""
+
+    client_class = WebSocketClient
+
+    def setUp(self) -> None:
+        def note_saved(sender: Any, instance: Note, created: bool, **kwargs: Any) -> None:
+            if created:
+                broadcast.publish("tc-notes", instance.text)
+
+        post_save.connect(note_saved, sender=Note)
+        self.addCleanup(post_save.disconnect, note_saved, sender=Note)
+
+    def test_a_receiver_publishes_at_once_or_when_the_save_commits(self) -> None:
+        with self.client.connect("/broadcast/member/tc-notes/") as ws:
+            self.assertEqual(ws.receive(), "joined")
+            Note.objects.create(text="autocommit")
+            self.assertEqual(ws.receive(), "autocommit")
+            with self.captureOnCommitCallbacks(execute=True):
+                with transaction.atomic():
+                    Note.objects.create(text="in atomic")
+                ws.assert_nothing_received()
+            self.assertEqual(ws.receive(), "in atomic")
+            with self.captureOnCommitCallbacks(execute=True) as callbacks:
+                try:
+                    with transaction.atomic():
+                        Note.objects.create(text="rolled back")
+                        raise _RolledBackError
+                except _RolledBackError:
+                    pass
+            self.assertEqual(callbacks, [])
+            ws.assert_nothing_received()
+
+
+class OnCommitInTransactionTestCaseTests(TransactionTestCase):
+    """Without TestCase's transaction, a commit is real: nothing more is needed."""
+
+    client_class = WebSocketClient
+
+    def test_the_commit_sends_the_message(self) -> None:
+        with self.client.connect("/broadcast/member/ttc-room/") as ws:
+            self.assertEqual(ws.receive(), "joined")
+            ws.send("tx-commit real")
+            # Sent by the commit, inside the view's atomic() exit: before its reply.
+            self.assertEqual([ws.receive(), ws.receive()], ["real", "committed None"])
+            ws.send("tx-rollback unreal")
+            self.assertEqual(ws.receive(), "rolled back")
+            ws.assert_nothing_received(0.3)

@@ -109,3 +109,48 @@ class EventStreamTests(TestCase):
         self.assertEqual(
             refused.exception.response.content, b"Origin not allowed for this event stream.\n"
         )
+
+    def test_user_and_session_messages_arrive_but_stay_out_of_the_event_id(self) -> None:
+        user = User.objects.create_user("grace")
+        self.client.force_login(user)
+        with self.client.event_stream("/events/private/") as events:
+            group = broadcast.publish(f"private-{user.pk}", "in the group")
+            self.assertEqual(
+                events.receive(), Event("in the group", "message", f"private-{user.pk}={group}")
+            )
+            broadcast.send_to_user(user, "to grace")
+            broadcast.send_to_session(self.client.session.session_key, "to the session")
+            self.assertEqual(
+                events.receive(), Event("to grace", "message", f"private-{user.pk}={group}")
+            )
+            self.assertEqual(
+                events.receive(), Event("to the session", "message", f"private-{user.pk}={group}")
+            )
+
+    def test_the_how_to_example_resumes_after_a_drop(self) -> None:
+        # docs/howto/server-sent-events.rst, on the test project's private stream.
+        user = User.objects.create_user("ada")
+        self.client.force_login(user)
+        with self.client.event_stream("/events/private/") as events:
+            broadcast.publish(f"private-{user.pk}", "first")
+            self.assertEqual(events.receive().data, "first")  # type: ignore[union-attr]
+        broadcast.publish(f"private-{user.pk}", "while away")
+        with events.reconnect() as again:  # with Last-Event-ID, as the browser does
+            self.assertEqual(again.receive().data, "while away")  # type: ignore[union-attr]
+
+    def test_a_view_exception_is_raised_in_the_test(self) -> None:
+        # The view joins the group named in its URL: a reserved name raises.
+        with self.assertRaisesMessage(ValueError, "group names starting with 'djws.' are reserved"):
+            self.client.event_stream("/events/djws.user.1/")
+
+    def test_the_testing_how_to_example(self) -> None:
+        # docs/howto/testing.rst, "Event streams", as written there.
+        with self.client.event_stream("/events/room-1/") as events:
+            position = broadcast.publish("room-1", {"text": "hi"})
+            event = events.receive()
+            assert event is not None
+            self.assertEqual(event.json(), {"text": "hi"})
+            self.assertEqual(event, Event('{"text": "hi"}', "message", f"room-1={position}"))
+        broadcast.publish("room-1", "while away")
+        with events.reconnect() as again:  # sends Last-Event-ID
+            self.assertEqual(again.receive().data, "while away")  # type: ignore[union-attr]

@@ -265,8 +265,9 @@ def _transaction_command(ws, group, command, argument):
 
     tx-commit TEXT, tx-rollback TEXT, tx-savepoint KEPT DROPPED (DROPPED in a
     savepoint that rolls back), tx-hold TEXT (commits when the client sends
-    its next message), tx-targets PK SESSION TEXT (send_to_user and
-    send_to_session, rolled back). Answers what became of the transaction.
+    its next message), tx-other TEXT (in a transaction of the second database),
+    tx-targets PK SESSION TEXT (send_to_user and send_to_session, rolled back).
+    Answers what became of the transaction.
     """
     from djws import broadcast
 
@@ -300,6 +301,14 @@ def _transaction_command(ws, group, command, argument):
         with transaction.atomic():
             Note.objects.create(text=argument)
             broadcast.publish(group, argument)
+            ws.send("holding")
+            ws.receive()
+        ws.send("committed")
+    elif command == "tx-other":
+        # The second database (DJWS_TEST_SECOND_DATABASE=1): only using="other" waits for it.
+        with transaction.atomic(using="other"):
+            broadcast.publish(group, f"at once {argument}")
+            broadcast.publish(group, argument, using="other")
             ws.send("holding")
             ws.receive()
         ws.send("committed")
