@@ -154,3 +154,15 @@ class EventStreamTests(TestCase):
         broadcast.publish("room-1", "while away")
         with events.reconnect() as again:  # sends Last-Event-ID
             self.assertEqual(again.receive().data, "while away")  # type: ignore[union-attr]
+
+    def test_receive_returns_none_once_the_server_ended_the_stream(self) -> None:
+        from djws.eventstream import EventStream
+        from djws.server.registry import registry
+
+        with self.client.event_stream("/events/es-end/") as events:
+            events.assert_nothing_received()  # the view's stream is registered now
+            for connection in registry.snapshot():
+                if isinstance(connection, EventStream):
+                    connection.close()  # what a stopping worker does
+            self.assertIsNone(events.receive())
+            self.assertTrue(events.closed)
