@@ -251,7 +251,7 @@ def redis_server(private_redis: PrivateRedis, **env: str) -> Iterator[Server]:
 def test_a_commit_during_a_redis_outage_is_delivered_once_redis_is_back(
     private_redis: PrivateRedis,
 ) -> None:
-    # Room for one small message: the large one after it does not fit.
+    # Room for two small messages: the large one after them does not fit.
     with redis_server(private_redis, WEBSOCKET_BROADCAST_OUTBOX_LIMIT="400") as server:
         with join(server, "c-outage") as ws:
             talk = Talk(ws)
@@ -261,21 +261,23 @@ def test_a_commit_during_a_redis_outage_is_delivered_once_redis_is_back(
             server.wait_for_log(
                 "Could not publish to group 'c-outage' after its transaction committed ("
             )
+            talk.send("tx-commit kept-behind-it")
+            assert talk.reply() == "committed None"
             talk.send("tx-commit " + "too-large-for-the-outbox-" * 12)
             assert talk.reply() == "committed None"
             server.wait_for_log(
-                "Broadcast outbox full (1 messages, 118 of 400 bytes): a committed message to "
+                "Broadcast outbox full (2 messages, 233 of 400 bytes): a committed message to "
                 "group 'c-outage' was dropped and will not be delivered"
             )
             private_redis.start()  # empty: a new epoch
-            # Published at once, but after what the outbox kept: it goes first.
+            # Published at once, but after what the outbox kept: it goes first, in order.
             talk.send("publish after")
-            assert talk.until("after", timeout=15) == ["during-the-outage"]
+            assert talk.until("after", timeout=15) == ["during-the-outage", "kept-behind-it"]
             talk.send("publish last")
             assert talk.until("last") == []  # once
-        server.wait_for_log("Broadcast outbox: 1 committed messages were published late")
+        server.wait_for_log("Broadcast outbox: 2 committed messages were published late")
         deadline = time.monotonic() + 10
-        while (counts := scrape_outbox(server)) != {"kept": 1, "delivered": 1, "dropped": 1}:
+        while (counts := scrape_outbox(server)) != {"kept": 2, "delivered": 2, "dropped": 1}:
             assert time.monotonic() < deadline, counts
             time.sleep(0.2)
 
