@@ -76,13 +76,8 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._queue)
 
-    @property
-    def groups(self) -> list[str]:
-        """The groups of the kept messages, oldest first, each once."""
-        with self._lock:
-            return self._groups()
-
     def _groups(self) -> list[str]:
+        """The groups of the kept messages, oldest first, each once (under the lock)."""
         return list(dict.fromkeys(kept.group for kept in self._queue))
 
     def publish(self, backend: Backend, channel: str, wire: bytes, group: str) -> None:
