@@ -80,6 +80,10 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a call to the broadcast backend (a publish, a history read) may take
     # before it fails with PublishError / HistoryError.
     "WEBSOCKET_BROADCAST_TIMEOUT": 5.0,
+    # Bytes of committed messages a process keeps while the backend does not take
+    # them (djws.broadcast.outbox), retried until it does; past it they are dropped,
+    # each logged as an error.
+    "WEBSOCKET_BROADCAST_OUTBOX_LIMIT": 16 * MIB,
     # Where {% websocket_url %} points pages that did not come through a djws server
     # (runserver beside runwebsocket): None means "the page's host name on port 8001";
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".

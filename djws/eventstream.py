@@ -1,36 +1,13 @@
 """``@event_stream``: the same groups as WebSockets, as Server-Sent Events.
 
-For clients behind proxies that break WebSockets, and for pages that only
-listen::
-
-    @login_required
-    @event_stream
-    def notifications(request, stream):
-        stream.join(f"user-{request.user.pk}")
-        stream.join("announcements")
-
-    // in the page
-    const url = "{% event_stream_url 'notifications' %}";
-    const events = new EventSource(url, {withCredentials: true});
-    events.onmessage = (event) => show(event.data);
-    events.addEventListener("reset", () => reloadEverything());
-
-It is an ordinary Django view: the project's middleware runs and
-``login_required`` and friends may refuse with any HTTP response. List it in
-``WEBSOCKET_URLCONF``: ``runwebsocket`` routes requests that accept
-``text/event-stream`` there. The view joins groups and returns; the response
-then streams every message published to them, one event each::
-
-    id: room=3f9a01c2:17
-    data: {"text": "hi"}
-
-``id`` carries the position of every joined group, so the browser's automatic
-reconnection (which sends it back as ``Last-Event-ID``) resumes exactly where
-it stopped: what was missed is replayed from the history. When the history
-cannot cover the gap, an ``event: reset`` says so (its ``data`` names the
-group): reload the page's state. Binary messages are sent in base64 with
-``event: binary``. A comment is sent every 15 seconds to keep proxies from
-closing an idle stream; ``retry: 1000`` makes browsers reconnect after a second.
+An ``@event_stream`` view of ``WEBSOCKET_URLCONF`` gets the request and an
+:class:`EventStream`, joins groups and returns; ``runwebsocket`` routes requests
+that accept ``text/event-stream`` to it, and the response streams every message
+of those groups (and of the connection's user and session) as one event each,
+with the groups' positions in its ``id``, so that the browser's reconnection
+(``Last-Event-ID``) resumes where it stopped. ``docs/howto/server-sent-events.rst``
+is the guide: the view, ``{% event_stream_url %}``, the events' format,
+resets, origins and tests.
 """
 
 from __future__ import annotations
@@ -82,7 +59,11 @@ def parse_last_event_id(value: str | None) -> dict[str, Position]:
 
 
 class EventStream:
-    """The ``stream`` an ``@event_stream`` view gets: join groups, and they are streamed."""
+    """The ``stream`` an ``@event_stream`` view gets: join groups, and they are streamed.
+
+    The stream itself needs nothing more from the view; the methods under
+    "What the hub calls" and "What the server calls" are djws's own.
+    """
 
     def __init__(self, request: HttpRequest) -> None:
         #: The Django request that opened the stream.
@@ -119,7 +100,12 @@ class EventStream:
     # For the view
 
     def join(self, group: str) -> Any:
-        """Stream ``group``'s messages; resume from the ``Last-Event-ID`` if it names the group."""
+        """Stream ``group``'s messages; resume from the ``Last-Event-ID`` if it names the group.
+
+        Return a :class:`~djws.broadcast.Joined`, as :meth:`WebSocket.join
+        <djws.connection.WebSocket.join>` does. Raise ``ValueError`` for a
+        name that is not a group's (empty, too long, or reserved: ``djws.``).
+        """
         since = self._since.pop(group, None)
         joined = hub.join(self, group, forward=False, since=since)
         # The events queued meanwhile (replayed, or a reset) move it on from here.
@@ -177,7 +163,13 @@ View = Callable[..., Any]
 
 
 def event_stream(view: View) -> View:
-    """Make ``view(request, stream, *args, **kwargs)`` an event stream view."""
+    """Make ``view(request, stream, *args, **kwargs)`` an event stream view.
+
+    The view joins groups on ``stream`` (an :class:`EventStream`) and returns
+    None: the response streams their messages. Returning an ``HttpResponse``
+    refuses the stream with it. A request whose ``Origin`` is not allowed gets
+    403 before the view runs; an allowed one gets CORS headers with credentials.
+    """
 
     @wraps(view)
     def event_stream_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

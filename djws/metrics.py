@@ -19,6 +19,9 @@ metric                              what
                                     PostgreSQL: across processes)
 ``djws_broadcast_reconnects_total`` reconnections of a worker to the broadcast backend
 ``djws_broadcast_replayed_total``   messages delivered from the history (gaps, resumes)
+``djws_broadcast_outbox_total``     committed messages the backend did not take at once:
+``{outcome}``                       ``kept`` in the outbox, ``delivered`` from it later,
+                                    ``dropped`` (outbox full, or lost at exit)
 ==================================  =====================================================
 
 The hot paths only add to plain integers (:data:`tally`); the worker's
@@ -41,6 +44,7 @@ __all__ = [
     "lag",
     "mark_dead",
     "opened",
+    "outbox",
     "reconnected",
     "render",
     "replayed",
@@ -97,6 +101,11 @@ def start() -> str | None:
         )
         reconnects = Counter("djws_broadcast_reconnects", "Reconnections to the backend")
         replays = Counter("djws_broadcast_replayed", "Messages delivered from the history")
+        outbox = Counter(
+            "djws_broadcast_outbox",
+            "Committed messages the backend did not take at once, by outcome",
+            ["outcome"],
+        )
 
     _metrics = Metrics
     return path
@@ -158,6 +167,12 @@ def replayed(count: int) -> None:
     """``count`` messages were delivered from the history."""
     if _metrics is not None and count:
         _metrics.replays.inc(count)
+
+
+def outbox(outcome: str) -> None:
+    """A committed message was ``kept`` in the outbox, ``delivered`` from it, or ``dropped``."""
+    if _metrics is not None:
+        _metrics.outbox.labels(outcome).inc()
 
 
 def render() -> tuple[bytes, str]:

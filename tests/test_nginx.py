@@ -30,6 +30,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from .support import Server, free_port, project_env, run_server, start_server, wait_for_port
+from .test_eventstream import Events
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "howto" / "nginx.conf"
@@ -222,6 +223,45 @@ def test_login_over_http_is_seen_by_the_websocket(site: Site) -> None:
         open_timeout=10,
     ) as ws:
         assert ws.recv(timeout=10) == "nginx-user"
+
+
+def publish_through_nginx(site: Site, group: str, text: str) -> str:
+    """Publish ``text`` to ``group`` from a WebSocket through nginx; return its position."""
+    with connect(f"{site.ws_url}/broadcast/member/{group}-publisher/", open_timeout=10) as ws:
+        assert ws.recv(timeout=10) == "joined"
+        ws.send(f"publish-position-to {group} {text}")
+        reply = ws.recv(timeout=10)
+    assert isinstance(reply, str)
+    assert reply.startswith("position "), reply
+    return reply.removeprefix("position ")
+
+
+def test_event_stream_through_nginx_reaches_runwebsocket(site: Site) -> None:
+    through_nginx = Server(site.websocket_server.process, site.port)  # nginx's address
+    events = Events(through_nginx, "/events/n-sse/")
+    try:
+        assert events.response.status == 200
+        assert events.response.getheader("Content-Type") == "text/event-stream"
+        assert events.next() == {"retry": "1000"}
+        position = publish_through_nginx(site, "n-sse", "through nginx")
+        # Not buffered by nginx (X-Accel-Buffering: no): the event comes at once.
+        last = events.next()
+        assert last == {"id": f"n-sse={position}", "data": "through nginx"}
+    finally:
+        events.close()
+    missed = publish_through_nginx(site, "n-sse", "while away")
+    events = Events(through_nginx, "/events/n-sse/", {"Last-Event-ID": last["id"]})
+    try:
+        events.next()
+        assert events.next() == {"id": f"n-sse={missed}", "data": "while away"}
+    finally:
+        events.close()
+
+
+def test_an_unknown_event_stream_is_runwebsockets_404(site: Site) -> None:
+    response = site.get("/no-such-stream/", {"Accept": "text/event-stream"})
+    assert response.status == 404
+    assert b"testproject.websocket_urls" in response.body  # type: ignore[attr-defined]
 
 
 def test_foreign_origin_is_refused_through_nginx(site: Site) -> None:

@@ -1,4 +1,4 @@
-"""``{% websocket_url %}`` and ``djws.reverse``: absolute WebSocket URLs of views.
+"""``{% websocket_url %}``, ``{% event_stream_url %}`` and ``djws.reverse``: absolute URLs of views.
 
 Most tests render templates in this process with requests built the way each
 deployment shape builds them; the last ones fetch real pages of the sample site
@@ -41,7 +41,7 @@ from django.template import Context, Engine, RequestContext, TemplateSyntaxError
 from django.test import RequestFactory, override_settings
 from django.urls import NoReverseMatch
 
-from djws.reverse import reverse_websocket, websocket_server_url, websocket_url
+from djws.reverse import event_stream_url, reverse_websocket, websocket_server_url, websocket_url
 
 
 def view(request, **kwargs):
@@ -118,6 +118,41 @@ def test_ipv6_page_host_keeps_its_brackets():
     )
     request = page_request("[::1]:8000", djws_server=True)
     assert render("{% websocket_url 'echo' %}", request) == "ws://[::1]:8000/echo/"
+
+
+# Event streams: the same server, with http:// and https://
+
+
+def test_event_stream_url_is_the_websocket_server_over_http():
+    assert (
+        render("{% event_stream_url 'echo' %}", page_request()) == "http://example.com:8001/echo/"
+    )
+    request = page_request("example.com", djws_server=True)
+    assert render("{% event_stream_url 'echo' %}", request) == "http://example.com/echo/"
+    request = page_request("example.com", secure=True)
+    assert render("{% event_stream_url 'echo' %}", request) == "https://example.com:8001/echo/"
+
+
+def test_event_stream_url_takes_url_arguments_and_as_var():
+    request = page_request(djws_server=True)
+    assert (
+        render("{% event_stream_url 'room' 'lobby' 2 %}", request)
+        == "http://example.com:8000/rooms/lobby/2/"
+    )
+    source = "{% event_stream_url 'room' room='a' page=1 as u %}[{{ u }}]"
+    assert render(source, request) == "[http://example.com:8000/rooms/a/1/]"
+    assert render("{% event_stream_url 'nope' as u %}[{{ u }}]", request) == "[]"
+    with pytest.raises(NoReverseMatch):
+        render("{% event_stream_url 'page' %}", request)  # ROOT_URLCONF's, not WebSockets'
+    with override_settings(WEBSOCKET_SERVER_URL="wss://ws.example.com/prefix"):
+        assert render("{% event_stream_url 'echo' %}", request) == (
+            "https://ws.example.com/prefix/echo/"
+        )
+
+
+def test_event_stream_url_from_python():
+    request = page_request(secure=True, djws_server=True)
+    assert event_stream_url("echo", request=request) == "https://example.com:8000/echo/"
 
 
 # HTTPS pages get wss://

@@ -22,7 +22,9 @@ session that ends (:mod:`djws.sessions`).
 A ``str`` is sent as a text frame, ``bytes`` as a binary frame, anything else
 as JSON text. ``publish`` returns the message's :class:`Position` once the
 backend has stored it, and raises :class:`PublishError` when it cannot --
-never a silent "sent".
+never a silent "sent". Inside ``transaction.atomic()`` it waits for the commit
+instead, and returns None (:mod:`.commit`): a rolled-back transaction publishes
+nothing.
 
 ``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``local://`` (the
 default: the ``runwebsocket`` processes of this machine), ``memory://`` (this
@@ -34,7 +36,9 @@ clients resume from their positions (``docs/topics/broadcast.rst`` states the
 guarantee case by case).
 
 The pieces, in the order a message goes through them: :mod:`.message` (wire
-format), :mod:`.position` (positions and history slices), :mod:`.backends`
+format), :mod:`.commit` (waiting for the transaction), :mod:`.outbox` (what a
+commit published while the backend failed), :mod:`.position` (positions and
+history slices), :mod:`.backends`
 (numbering, history and transport between processes), :mod:`.hub` (the groups
 of one worker: ordering and gap filling), :mod:`.group` (one group's members and
 the fan-out, one frame for all recipients, :mod:`.framed`), :mod:`.members` and
@@ -46,14 +50,18 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+from django.db import DEFAULT_DB_ALIAS
+
 from ..protocol.frames import valid_close_code
 from ..protocol.protocol import MAX_REASON_BYTES
 from .backends import get_backend
+from .commit import defer, in_transaction
 from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from .members import Joined
 from .message import GroupMessage, GroupReset, encode, with_target
 from .names import RESERVED_PREFIX, TARGETS, check_group, session_group, user_group
 from .orders import CLOSE, Order, send_order
+from .outbox import outbox
 from .position import Position
 
 __all__ = [
@@ -77,7 +85,9 @@ __all__ = [
 ]
 
 
-def publish(group: str, message: Any) -> Position:
+def publish(
+    group: str, message: Any, *, using: str | None = None, on_commit: bool = True
+) -> Position | None:
     """Send ``message`` to every connection, in every process, that joined ``group``.
 
     ``str``: a text frame; ``bytes``: a binary frame; anything else: JSON text
@@ -85,26 +95,40 @@ def publish(group: str, message: Any) -> Position:
     thread or greenlet. Return the message's position once the backend has
     stored it; raise :class:`PublishError` if it could not: the message was
     not sent.
+
+    Inside ``transaction.atomic()`` on ``DATABASES[using]`` (``"default"``
+    unless given), the message is sent when the transaction commits, and never
+    if it (or the savepoint around the call) rolls back; ``publish`` then
+    returns None, as the position does not exist yet. If the backend fails at
+    commit time, the message waits in this process's outbox and is retried
+    (:mod:`.outbox`). ``on_commit=False`` sends at once, even inside a
+    transaction (a progress report, say).
     """
     check_group(group)
-    return get_backend().publish(group, encode(message))
+    return _publish(group, encode(message), group, using, on_commit)
 
 
-def send_to_user(user: Any, message: Any) -> Position:
+def send_to_user(
+    user: Any, message: Any, *, using: str | None = None, on_commit: bool = True
+) -> Position | None:
     """Send ``message`` to every open connection of ``user`` (a user, or its pk).
 
     A connection belongs to the user authenticated (``request.user``) when it
-    opened. Raise :class:`PublishError` like :func:`publish`.
+    opened. Wait for the commit, return and raise like :func:`publish`.
     """
-    return _send_to(_user_target(user, "send_to_user"), message)
+    target = _user_target(user, "send_to_user")
+    return _publish(TARGETS, with_target(target, encode(message)), target, using, on_commit)
 
 
-def send_to_session(session_key: str, message: Any) -> Position:
+def send_to_session(
+    session_key: str, message: Any, *, using: str | None = None, on_commit: bool = True
+) -> Position | None:
     """Send ``message`` to every open connection opened with this session cookie.
 
-    Raise :class:`PublishError` like :func:`publish`.
+    Wait for the commit, return and raise like :func:`publish`.
     """
-    return _send_to(_session_target(session_key, "send_to_session"), message)
+    target = _session_target(session_key, "send_to_session")
+    return _publish(TARGETS, with_target(target, encode(message)), target, using, on_commit)
 
 
 def _user_target(user: Any, caller: str) -> str:
@@ -120,8 +144,20 @@ def _session_target(session_key: Any, caller: str) -> str:
     return session_group(session_key)
 
 
-def _send_to(target: str, message: Any) -> Position:
-    return get_backend().publish(TARGETS, with_target(target, encode(message)))
+def _publish(
+    channel: str, wire: bytes, group: str, using: str | None, on_commit: bool
+) -> Position | None:
+    """Publish ``wire`` on the backend's ``channel`` now, or when the transaction commits."""
+    if on_commit and in_transaction(using):
+        alias = using or DEFAULT_DB_ALIAS
+        if get_backend().publish_in_transaction(channel, wire, alias):
+            defer(group, None, alias)  # the transaction carries it
+        else:
+            defer(group, lambda: outbox.publish(get_backend(), channel, wire, group), alias)
+        return None
+    if len(outbox):
+        outbox.flush()  # what earlier commits published goes first
+    return get_backend().publish(channel, wire)
 
 
 def close_user(user: Any, *, code: int = 1000, reason: str = "") -> Position:

@@ -41,17 +41,23 @@ test code. Keepalive pings do not run in tests.
 
 The package, one job a module: :mod:`.client` (:class:`WebSocketClient`),
 :mod:`.connection` (the client half of a connection, :class:`TestWebSocket`),
-:mod:`.server` (the in-process server half) and :mod:`.capture`
-(:func:`capture_broadcasts`).
+:mod:`.eventstream` (the client half of an event stream,
+:class:`TestEventStream`), :mod:`.server` (the in-process server half),
+:mod:`.capture` (:func:`capture_broadcasts`) and :mod:`.waiting` (why a wait
+timed out: a publish waiting for a commit).
 """
 
 from .capture import Broadcast, capture_broadcasts
 from .client import WebSocketClient
 from .connection import HandshakeRefused, TestWebSocket
+from .eventstream import Event, EventStreamRefused, TestEventStream
 
 __all__ = [
     "Broadcast",
+    "Event",
+    "EventStreamRefused",
     "HandshakeRefused",
+    "TestEventStream",
     "TestWebSocket",
     "WebSocketClient",
     "capture_broadcasts",

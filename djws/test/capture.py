@@ -26,13 +26,13 @@ class _CapturingBackend:
         self._backend = backend
         self._captured = captured
 
-    def publish(self, group: str, wire: bytes) -> None:
+    def publish(self, group: str, wire: bytes) -> Any:
         from ..broadcast.message import GroupMessage, split_target
         from ..broadcast.names import TARGETS
 
         target, payload = split_target(wire) if group == TARGETS else (group, wire)
         self._captured.append(Broadcast(target, GroupMessage(target, payload).data))
-        self._backend.publish(group, wire)
+        return self._backend.publish(group, wire)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)

@@ -14,12 +14,16 @@ from ..broadcast.backends import backends
 from ..broadcast.hub import hub
 from ..conf import require_app
 from .connection import HandshakeRefused, TestWebSocket
+from .eventstream import TestEventStream
 
 __all__ = ["WebSocketClient"]
 
 
 class WebSocketClient(Client):
     """Django's test client, which can also open WebSockets to ``WEBSOCKET_URLCONF`` views.
+
+    And event streams: :meth:`event_stream` opens an ``@event_stream`` view of
+    ``WEBSOCKET_URLCONF`` as a browser's ``EventSource`` would.
 
     Log in as you would with :class:`django.test.Client` (``force_login()``,
     ``login()``, or an HTTP view that logs in): the WebSocket handshake sends
@@ -70,6 +74,37 @@ class WebSocketClient(Client):
             compression=compression,
         )
         return ws
+
+    def event_stream(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        last_event_id: str | None = None,
+        origin: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> TestEventStream:
+        """Open the ``@event_stream`` view at ``path`` and return the stream once it answered.
+
+        ``data`` becomes the query string; ``last_event_id`` is sent as
+        ``Last-Event-ID`` (a reconnecting browser's resume point), ``origin`` as
+        ``Origin``. The request carries this client's cookies and is resolved
+        against ``WEBSOCKET_URLCONF``, as ``runwebsocket`` does. Raise
+        :exc:`~djws.test.EventStreamRefused` if the answer is not a stream (a
+        404, a 403, a login redirect).
+        """
+        if data:
+            path = f"{path}{'&' if '?' in path else '?'}{urlencode(data, doseq=True)}"
+        sent = {**self._handshake_headers(), "Accept": "text/event-stream", **(headers or {})}
+        if last_event_id is not None:
+            sent["Last-Event-ID"] = last_event_id
+        if origin is not None:
+            sent["Origin"] = origin
+        timeout = self.websocket_timeout if timeout is None else timeout
+        stream = TestEventStream(self, path, timeout, sent)
+        stream._open()
+        return stream
 
     def assert_refused(
         self, path: str, status_code: int | None = None, **kwargs: Any

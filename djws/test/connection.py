@@ -31,6 +31,7 @@ from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
 from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer
+from .waiting import timeout_error
 
 __all__ = ["HandshakeRefused", "TestWebSocket"]
 
@@ -164,14 +165,12 @@ class TestWebSocket:
         """Read once from the socket (the view runs meanwhile) and feed the protocol."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"timed out after {self.timeout} s waiting for {waiting_for}")
+            raise timeout_error(self.timeout, waiting_for)
         self._sock.settimeout(remaining)
         try:
             data = self._sock.recv(65536)
         except TimeoutError:
-            raise TimeoutError(
-                f"timed out after {self.timeout} s waiting for {waiting_for}"
-            ) from None
+            raise timeout_error(self.timeout, waiting_for) from None
         except OSError:
             data = b""
         if data:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import AbstractUser
 from testproject.models import Note
@@ -101,3 +103,19 @@ def test_settings_fixture_changes_the_websocket_urlconf(
 def test_query_string_and_headers(ws_client: WebSocketClient) -> None:
     ws = ws_client.connect("/close/4001/", {"reason": "query string"}, headers={"X-Test": "1"})
     ws.assert_closed(4001, "query string")
+
+
+@pytest.mark.django_db
+def test_a_publish_in_atomic_is_sent_by_the_captured_commit(
+    ws_client: WebSocketClient, django_capture_on_commit_callbacks: Any
+) -> None:
+    # pytest-django's transaction counts as TestCase's: only the view's atomic() waits.
+    with ws_client.connect("/broadcast/member/pt-room/") as ws:
+        assert ws.receive() == "joined"
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            ws.send("tx-commit hello")
+            assert ws.receive() == "committed None"
+        assert len(callbacks) == 1
+        assert ws.receive() == "hello"
+        ws.send("publish at once")
+        assert ws.receive() == "at once"

@@ -6,6 +6,10 @@ and keeps each group's recent history:
 * :meth:`Backend.publish` from any process, any thread or greenlet: it numbers
   the message (a :class:`~djws.broadcast.position.Position`), stores it in the
   group's history and sends it, in one atomic step, and returns the position;
+* :meth:`Backend.publish_in_transaction`: the same, written into the caller's
+  open transaction, for a backend that lives in the project's database (only
+  PostgreSQL with ``database://ALIAS``); the others return False, and the
+  message is published after the commit (:mod:`djws.broadcast.commit`);
 * :meth:`Backend.read`: the history of a group after an offset, which is how a
   worker fills a gap (after a reconnection, or a jump in offsets) and how a
   client resumes;
@@ -96,6 +100,16 @@ class Backend:
         Raise :class:`~djws.broadcast.PublishError` if the message was not stored.
         """
         raise NotImplementedError
+
+    def publish_in_transaction(self, group: str, wire: bytes, using: str) -> bool:
+        """Write ``wire`` into the transaction open on ``DATABASES[using]``; tell whether it did.
+
+        True: the message is published when that transaction commits, and
+        discarded if it rolls back. False (every backend but PostgreSQL on that
+        same database): the caller publishes it after the commit instead. Raise
+        :class:`~djws.broadcast.PublishError` if the write failed.
+        """
+        return False
 
     def read(self, group: str, after: int) -> Slice:
         """The group's stored messages after offset ``after``, with its epoch and head.

@@ -1,10 +1,15 @@
 r"""``postgresql://``, ``postgres://`` or ``database://ALIAS``: PostgreSQL LISTEN/NOTIFY.
 
 For deployments that already run PostgreSQL and want no other service.
-``database://default`` reuses the connection settings of a ``DATABASES`` alias
-(its own connections, never Django's: a NOTIFY inside the caller's transaction
-would be delayed until commit, or lost on rollback). Uses psycopg 3 when
-installed, else psycopg2.
+``database://default`` reuses the connection settings of a ``DATABASES`` alias,
+with connections of its own for listening and for publishing outside
+transactions. Uses psycopg 3 when installed, else psycopg2.
+
+A publish inside ``atomic()`` on that same alias goes into the caller's
+transaction instead (:meth:`PostgresBackend.publish_in_transaction`): the
+message's row commits with the data, or rolls back with it -- a transactional
+outbox -- and it is numbered and notified during the ``COMMIT``
+(:mod:`.postgres_sql` says how offsets stay gapless).
 
 Per worker process: one listening connection (``application_name``
 ``djws:<prefix>:listen`` in ``pg_stat_activity``), held by the listener greenlet,
@@ -13,22 +18,19 @@ shared between a waiting reader and other callers), and one connection for
 ``NOTIFY`` and presence. Each group is a channel named ``djws_<sha1>`` (channel
 names are identifiers, at most 63 bytes).
 
-Publishing is one statement (:data:`PUBLISH_SQL`): it numbers the message in
-``djws_broadcast_stream`` (a row per group: its epoch and last offset; the row
-lock orders concurrent publishers), stores it in ``djws_broadcast_history``
-(the history, pruned to the configured length and age) and ``NOTIFY``\s
-``epoch:offset:`` followed by the message, all committed together. NOTIFY
-payloads are text, shorter than 8000 bytes: a message is sent inline when it
-fits (text as is, binary in base64); receivers read a larger one from the
-history by its offset. The tables are unlogged: a PostgreSQL crash truncates
-them, and the next message starts a new epoch. They are created on first use,
-with ``CREATE UNLOGGED TABLE IF NOT EXISTS`` under an advisory lock: no
-migration.
+Publishing is one call of the SQL function ``djws_broadcast_publish()``
+(:mod:`.postgres_sql`): it numbers the message in ``djws_broadcast_stream`` (a
+row per group: its epoch and last offset; the row lock orders concurrent
+publishers), stores it in ``djws_broadcast_history`` (the history, pruned to
+the configured length and age) and ``NOTIFY``\s ``epoch:offset:`` followed by
+the message (:mod:`.postgres_payload`), all committed together. The tables are
+unlogged: a PostgreSQL crash truncates them, and the next message starts a new
+epoch. They are created on first use, with ``CREATE UNLOGGED TABLE IF NOT
+EXISTS`` under an advisory lock: no migration.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -46,7 +48,8 @@ from ..exceptions import BroadcastError, HistoryError, PresenceError, PublishErr
 from ..position import Entry, Position, Slice, new_epoch
 from .base import redact
 from .listening import ListeningBackend
-from .postgres_driver import Driver, connection_params
+from .postgres_driver import Driver, alias_of, connection_params
+from .postgres_payload import NOTIFY_LIMIT, decode_payload, encode_payload
 from .postgres_sql import (
     CLEANUP_HISTORY_SQL,
     CLEANUP_SQL,
@@ -56,6 +59,7 @@ from .postgres_sql import (
     PRESENCE_SQL,
     PUBLISH_SQL,
     READ_SQL,
+    STAGE_SQL,
     TABLES_SQL,
 )
 
@@ -63,43 +67,12 @@ __all__ = ["NOTIFY_LIMIT", "PostgresBackend", "decode_payload", "encode_payload"
 
 logger = logging.getLogger("djws.broadcast")
 
-#: Largest NOTIFY payload sent inline, in bytes (PostgreSQL refuses 8000 and more),
-#: leaving room for the position in front of it.
-NOTIFY_LIMIT = 7960
 #: Messages kept in the history whatever the setting, so that a receiver can read a
 #: message too large for NOTIFY (with a history length of 0, none is replayed).
 MIN_KEPT = 100
 #: A group's epoch and offset outlive its history by this much (seconds).
 META_TTL = 86400
 _CLEANUP_EVERY = 60.0
-
-
-def encode_payload(wire: bytes) -> str | None:
-    """The NOTIFY payload for ``wire``, or None if it is too large to go inline.
-
-    ``u`` + the text when ``wire`` is UTF-8 without NUL (PostgreSQL text cannot
-    hold NUL), else ``b`` + base64.
-    """
-    try:
-        text = wire.decode()
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and "\x00" not in text:
-        return "u" + text if len(wire) < NOTIFY_LIMIT else None
-    payload = "b" + base64.b64encode(wire).decode()
-    return payload if len(payload) <= NOTIFY_LIMIT else None
-
-
-def decode_payload(payload: str) -> bytes | None:
-    """``wire`` from :func:`encode_payload`; None for ``@``, a message read from the history."""
-    tag, body = payload[:1], payload[1:]
-    if tag == "u":
-        return body.encode()
-    if tag == "b":
-        return base64.b64decode(body)
-    if tag == "@":
-        return None
-    raise ValueError(f"not a djws notification: {payload[:20]!r}")
 
 
 class PostgresBackend(ListeningBackend):
@@ -109,6 +82,9 @@ class PostgresBackend(ListeningBackend):
         super().__init__(url, **kwargs)
         self._driver = Driver()
         self._params = connection_params(url)
+        #: The DATABASES alias of ``database://ALIAS``, whose transactions publish
+        #: into themselves; None for a ``postgresql://`` URL.
+        self.alias = alias_of(url)
         self._tables_ready = False
         self._pub_conn: Any = None
         self._pub_lock = threading.Lock()
@@ -151,8 +127,8 @@ class PostgresBackend(ListeningBackend):
                 self._pub_conn = None
                 raise error(f"{failure}: PostgreSQL at {redact(self.url)} failed: {exc}") from exc
 
-    def publish(self, group: str, wire: bytes) -> Position:
-        params = {
+    def _publish_params(self, group: str, wire: bytes) -> dict[str, Any]:
+        return {
             "grp": self._group_key(group),
             "epoch": new_epoch(),
             "data": wire,
@@ -160,21 +136,65 @@ class PostgresBackend(ListeningBackend):
             "channel": self._channel(group),
             "payload": encode_payload(wire) or "@",
         }
+
+    def _cleanup_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_cleanup <= _CLEANUP_EVERY:
+            return False
+        self._last_cleanup = now
+        return True
+
+    def _cleanup(self, conn: Any) -> None:
+        cleanup = {"age": max(self.history_age, 60), "ttl": META_TTL}
+        self._driver.execute(conn, CLEANUP_HISTORY_SQL, cleanup)
+
+    def publish(self, group: str, wire: bytes) -> Position:
+        params = self._publish_params(group, wire)
         execute = self._driver.execute
 
         def store_and_notify(conn: Any) -> Position:
             rows = execute(conn, PUBLISH_SQL, params)
-            now = time.monotonic()
-            if now - self._last_cleanup > _CLEANUP_EVERY:
-                self._last_cleanup = now
-                cleanup = {"age": max(self.history_age, 60), "ttl": META_TTL}
-                execute(conn, CLEANUP_HISTORY_SQL, cleanup)
+            if self._cleanup_due():
+                self._cleanup(conn)
             return Position(rows[0][0], int(rows[0][1]))
 
         position: Position = self._run(
             store_and_notify, f"could not publish to group {group!r}", PublishError
         )
         return position
+
+    def publish_in_transaction(self, group: str, wire: bytes, using: str) -> bool:
+        """Stage ``wire`` in the transaction open on ``DATABASES[using]``, if it is this database.
+
+        The row is written on the caller's connection, in a savepoint (a failure
+        leaves the caller's transaction usable, and raises ``PublishError``); the
+        ``COMMIT`` numbers, stores and notifies it. Not at isolation levels above
+        READ COMMITTED, where numbering at commit would make the commit fail
+        whenever another transaction published to the group meanwhile: there
+        (and for another alias) return False, and the message is published
+        after the commit instead.
+        """
+        if using != self.alias:
+            return False
+        from django.db import DatabaseError, connections, transaction
+
+        connection = connections[using]
+        level = getattr(getattr(connection, "isolation_level", None), "name", "READ_COMMITTED")
+        if level not in ("READ_COMMITTED", "READ_UNCOMMITTED"):
+            return False
+        failure = f"could not publish to group {group!r}"
+        if not self._tables_ready:
+            self._run(lambda conn: None, failure, PublishError)  # creates them, autocommit
+        try:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
+                cursor.execute(STAGE_SQL, self._publish_params(group, wire))
+        except DatabaseError as exc:
+            raise PublishError(
+                f"{failure} in the transaction of DATABASES[{using!r}]: {exc}"
+            ) from exc
+        if self._cleanup_due():
+            self._run(self._cleanup, "could not clean up the history", PublishError)
+        return True
 
     def read(self, group: str, after: int) -> Slice:
         params = {"grp": self._group_key(group), "after": after, "age": self.history_age}

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["Driver", "connection_params"]
+__all__ = ["Driver", "alias_of", "connection_params"]
 
 
 class Driver:
@@ -93,13 +93,20 @@ class Driver:
             conn.close()
 
 
+def alias_of(url: str) -> str | None:
+    """The ``DATABASES`` alias of a ``database://ALIAS`` URL; None for other URLs."""
+    if not url.startswith("database://"):
+        return None
+    return url[len("database://") :].strip("/") or "default"
+
+
 def connection_params(url: str) -> str | dict[str, Any]:
     """libpq connection parameters: the URL itself, or a DATABASES alias's settings."""
-    if not url.startswith("database://"):
+    alias = alias_of(url)
+    if alias is None:
         return url
     from django.db import connections
 
-    alias = url[len("database://") :].strip("/") or "default"
     try:
         wrapper = connections[alias]
     except Exception as exc:

@@ -3,6 +3,19 @@
 Every table is unlogged and created on first use under an advisory lock
 (:data:`TABLES_SQL`): a crash truncates them, which the backend reports as a
 new epoch. ``grp`` is always the group's name behind the project's prefix.
+
+One function publishes, ``djws_broadcast_publish()``: it numbers the message
+(the group's row in ``djws_broadcast_stream``, whose lock orders concurrent
+publishers), stores it in the history and notifies. It runs either at once, on
+djws's own autocommit connection (:data:`PUBLISH_SQL`), or when the caller's
+transaction commits: :data:`STAGE_SQL` writes the message into
+``djws_broadcast_outbox`` on the caller's connection, and a deferred constraint
+trigger publishes the transaction's staged messages during its ``COMMIT``.
+Numbering at commit, not at the ``INSERT``, is what keeps offsets gapless and
+in delivery order: a transaction that staged first but commits last is numbered
+last, and the group's row is locked only for the instant of the commit, not for
+the whole transaction. A rollback (of the transaction, or of the savepoint that
+staged a message) discards both the staged row and its trigger event.
 """
 
 __all__ = [
@@ -12,6 +25,7 @@ __all__ = [
     "PRESENCE_SQL",
     "PUBLISH_SQL",
     "READ_SQL",
+    "STAGE_SQL",
     "TABLES_SQL",
 ]
 
@@ -43,6 +57,59 @@ BEGIN
         entry text NOT NULL,
         PRIMARY KEY (grp, connection)
     );
+    CREATE UNLOGGED TABLE IF NOT EXISTS djws_broadcast_outbox (
+        id bigserial PRIMARY KEY,
+        grp text NOT NULL,
+        epoch text NOT NULL,
+        data bytea NOT NULL,
+        keep bigint NOT NULL,
+        channel text NOT NULL,
+        payload text NOT NULL
+    );
+    CREATE OR REPLACE FUNCTION djws_broadcast_publish(
+        p_grp text, p_epoch text, p_data bytea, p_keep bigint, p_channel text, p_payload text,
+        OUT out_epoch text, OUT out_head bigint
+    ) LANGUAGE plpgsql AS $fn$
+    BEGIN
+        INSERT INTO djws_broadcast_stream AS s (grp, epoch, head) VALUES (p_grp, p_epoch, 1)
+        ON CONFLICT (grp) DO UPDATE SET head = s.head + 1, updated = now()
+        RETURNING s.epoch, s.head INTO out_epoch, out_head;
+        INSERT INTO djws_broadcast_history (grp, "offset", data) VALUES (p_grp, out_head, p_data);
+        DELETE FROM djws_broadcast_history h
+        WHERE h.grp = p_grp AND h."offset" <= out_head - p_keep;
+        PERFORM pg_notify(
+            p_channel,
+            out_epoch || ':' || out_head || ':'
+            || floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint || ':' || p_payload
+        );
+    END
+    $fn$;
+    -- The first deferred event of a committing transaction publishes all its staged
+    -- messages (the later ones find none): group by group, so that every transaction
+    -- locks the groups' rows in one order (no deadlock), and each group's in order.
+    CREATE OR REPLACE FUNCTION djws_broadcast_outbox_commit() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    DECLARE
+        m record;
+    BEGIN
+        FOR m IN
+            WITH staged AS (DELETE FROM djws_broadcast_outbox RETURNING *)
+            SELECT * FROM staged ORDER BY grp, id
+        LOOP
+            PERFORM djws_broadcast_publish(m.grp, m.epoch, m.data, m.keep, m.channel, m.payload);
+        END LOOP;
+        RETURN NULL;
+    END
+    $fn$;
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_trigger
+        WHERE tgname = 'djws_broadcast_outbox_commit'
+        AND tgrelid = 'djws_broadcast_outbox'::regclass
+    ) THEN
+        CREATE CONSTRAINT TRIGGER djws_broadcast_outbox_commit
+        AFTER INSERT ON djws_broadcast_outbox DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION djws_broadcast_outbox_commit();
+    END IF;
 END
 $$
 """
@@ -91,23 +158,15 @@ WHERE p.grp = %s AND w.expires > now()
 """
 
 PUBLISH_SQL = """
-WITH s AS (
-    INSERT INTO djws_broadcast_stream AS s (grp, epoch, head) VALUES (%(grp)s, %(epoch)s, 1)
-    ON CONFLICT (grp) DO UPDATE SET head = s.head + 1, updated = now()
-    RETURNING s.epoch, s.head
-), stored AS (
-    INSERT INTO djws_broadcast_history (grp, "offset", data)
-    SELECT %(grp)s, s.head, %(data)s FROM s
-), pruned AS (
-    DELETE FROM djws_broadcast_history h USING s
-    WHERE h.grp = %(grp)s AND h."offset" <= s.head - %(keep)s
+SELECT out_epoch, out_head FROM djws_broadcast_publish(
+    %(grp)s, %(epoch)s, %(data)s, %(keep)s, %(channel)s, %(payload)s
 )
-SELECT s.epoch, s.head, pg_notify(
-    %(channel)s,
-    s.epoch || ':' || s.head || ':'
-    || floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint || ':' || %(payload)s
-)
-FROM s
+"""
+
+# On the caller's connection, inside its transaction: published when it commits.
+STAGE_SQL = """
+INSERT INTO djws_broadcast_outbox (grp, epoch, data, keep, channel, payload)
+VALUES (%(grp)s, %(epoch)s, %(data)s, %(keep)s, %(channel)s, %(payload)s)
 """
 
 READ_SQL = """

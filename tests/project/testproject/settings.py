@@ -7,6 +7,8 @@ the SQLite file. ``DJWS_TEST_CHAT=0`` leaves the optional ``djws.contrib.chat``
 app out; ``DJWS_TEST_WITHOUT_DJWS=1`` leaves djws itself out, as a user might
 forget to add it. ``DJWS_TEST_ALLOWED_HOSTS`` and ``DJWS_TEST_COMMON_MIDDLEWARE=0``
 change how the request's host is validated (tests/test_protocol_origin.py).
+``DJWS_TEST_SECOND_DATABASE=1`` adds an in-memory ``other`` database (tests/toolkit).
+``DJWS_TEST_PG_ISOLATION`` sets PostgreSQL's isolation level (``repeatable read``).
 """
 
 import os
@@ -86,6 +88,15 @@ else:
             "CONN_MAX_AGE": int(os.environ.get("DJWS_TEST_CONN_MAX_AGE", "0")),
         }
     }
+    if "DJWS_TEST_PG_ISOLATION" in os.environ:
+        from django.db.backends.postgresql.psycopg_any import IsolationLevel
+
+        _level = os.environ["DJWS_TEST_PG_ISOLATION"].upper().replace(" ", "_")
+        DATABASES["default"]["OPTIONS"]["isolation_level"] = IsolationLevel[_level]
+
+# A second database, for the toolkit's tests of publish(using=...): in memory.
+if os.environ.get("DJWS_TEST_SECOND_DATABASE") == "1":
+    DATABASES["other"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
 LOGGING = {
     "version": 1,
@@ -110,6 +121,7 @@ for _name in (
     "WEBSOCKET_BROADCAST_HISTORY",
     "WEBSOCKET_BROADCAST_HISTORY_AGE",
     "WEBSOCKET_BROADCAST_TIMEOUT",
+    "WEBSOCKET_BROADCAST_OUTBOX_LIMIT",
 ):
     if _name in os.environ:
         globals()[_name] = (

@@ -243,6 +243,8 @@ def _broadcast_command(ws, group, message):
             ws.send_json({"groups": sorted(ws.groups)})
         elif command == "pid":
             ws.send(str(os.getpid()))
+        elif command.startswith("tx-"):
+            _transaction_command(ws, group, command, argument)
         elif command == "history":
             found = broadcast.history(group, argument or None)
             ws.send_json(
@@ -256,6 +258,75 @@ def _broadcast_command(ws, group, message):
             ws.send(f"unknown command {command!r}")
     except (broadcast.BroadcastError, ValueError) as exc:
         ws.send(f"error {type(exc).__name__}: {exc}")
+
+
+class _RolledBackError(Exception):
+    pass
+
+
+def _transaction_command(ws, group, command, argument):
+    """Publish inside transaction.atomic() (tests/test_broadcast_commit.py), writing a Note too.
+
+    tx-commit TEXT, tx-rollback TEXT, tx-savepoint KEPT DROPPED (DROPPED in a
+    savepoint that rolls back), tx-hold TEXT (commits when the client sends
+    its next message), tx-other TEXT (in a transaction of the second database),
+    tx-targets PK SESSION TEXT (send_to_user and send_to_session, rolled back).
+    Answers what became of the transaction.
+    """
+    from djws import broadcast
+
+    if command == "tx-commit":
+        with transaction.atomic():
+            Note.objects.create(text=argument)
+            returned = broadcast.publish(group, argument)
+        ws.send(f"committed {returned}")
+    elif command == "tx-rollback":
+        try:
+            with transaction.atomic():
+                Note.objects.create(text=argument)
+                broadcast.publish(group, argument)
+                raise _RolledBackError
+        except _RolledBackError:
+            ws.send("rolled back")
+    elif command == "tx-savepoint":
+        kept, dropped = argument.split()
+        with transaction.atomic():
+            Note.objects.create(text=kept)
+            broadcast.publish(group, kept)
+            try:
+                with transaction.atomic():
+                    Note.objects.create(text=dropped)
+                    broadcast.publish(group, dropped)
+                    raise _RolledBackError
+            except _RolledBackError:
+                pass
+        ws.send("committed")
+    elif command == "tx-hold":
+        with transaction.atomic():
+            Note.objects.create(text=argument)
+            broadcast.publish(group, argument)
+            ws.send("holding")
+            ws.receive()
+        ws.send("committed")
+    elif command == "tx-other":
+        # The second database (DJWS_TEST_SECOND_DATABASE=1): only using="other" waits for it.
+        with transaction.atomic(using="other"):
+            broadcast.publish(group, f"at once {argument}")
+            broadcast.publish(group, argument, using="other")
+            ws.send("holding")
+            ws.receive()
+        ws.send("committed")
+    elif command == "tx-targets":
+        pk, session, text = argument.split(" ", 2)
+        try:
+            with transaction.atomic():
+                broadcast.send_to_user(int(pk), text)
+                broadcast.send_to_session(session, text)
+                raise _RolledBackError
+        except _RolledBackError:
+            ws.send("rolled back")
+    else:
+        ws.send(f"unknown command {command!r}")
 
 
 @websocket
