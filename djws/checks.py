@@ -190,7 +190,7 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         else:
             problem = ""
     proxies = settings.WEBSOCKET_TRUSTED_PROXIES
-    messages = []
+    messages: list[CheckMessage] = []
     if problem:
         messages.append(
             Error(
