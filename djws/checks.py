@@ -175,6 +175,42 @@ def check_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     ]
 
 
+@register(Tags.security)
+def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """WEBSOCKET_LIMITS must name known limits with positive numbers or None."""
+    from .limits import Limits
+
+    setting = settings.WEBSOCKET_LIMITS
+    if not isinstance(setting, dict):
+        problem = f"must be a dict, not {type(setting).__name__}"
+    else:
+        try:
+            Limits.read(setting)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            problem = ""
+    proxies = settings.WEBSOCKET_TRUSTED_PROXIES
+    messages: list[CheckMessage] = []
+    if problem:
+        messages.append(
+            Error(
+                f"WEBSOCKET_LIMITS: {problem}.",
+                hint="A dict such as {'messages_per_second': 100}; see djws.limits.",
+                id="djws.E006",
+            )
+        )
+    if isinstance(proxies, str) or not all(isinstance(p, str) for p in proxies):
+        messages.append(
+            Error(
+                "WEBSOCKET_TRUSTED_PROXIES must be a list of IP addresses.",
+                hint="For example ['127.0.0.1', '::1'] (the default), or [] to trust none.",
+                id="djws.E007",
+            )
+        )
+    return messages
+
+
 @register()
 def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """WEBSOCKET_BROADCAST_URL must name a backend; local:// and memory:// cannot span workers."""

@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
+from .limits import Limits
+
 __all__ = ["DEFAULTS", "ServerSettings", "Settings", "require_app", "settings"]
 
 KIB = 1024
@@ -89,6 +91,12 @@ DEFAULTS: dict[str, Any] = {
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
     # See djws.reverse.
     "WEBSOCKET_SERVER_URL": None,
+    # What one client may do: a dict over djws.limits.DEFAULT_LIMITS (None turns a
+    # limit off); @websocket(limits={...}) overrides it for a view. See djws.limits.
+    "WEBSOCKET_LIMITS": {},
+    # Peers whose X-Forwarded-For names the client (a proxy on this machine): the
+    # client address the per-address limits and the logs use.
+    "WEBSOCKET_TRUSTED_PROXIES": ["127.0.0.1", "::1"],
 }
 
 
@@ -131,6 +139,8 @@ class ServerSettings:
     compression_memory_level: int
     db_release_delay: float | None
     allowed_origins: tuple[str, ...] | None
+    limits: Limits
+    trusted_proxies: tuple[str, ...]
 
     @classmethod
     def read(cls) -> ServerSettings:
@@ -151,6 +161,8 @@ class ServerSettings:
             compression_memory_level=settings.WEBSOCKET_COMPRESSION_MEMORY_LEVEL,
             db_release_delay=settings.WEBSOCKET_DB_RELEASE_DELAY,
             allowed_origins=None if origins is None else tuple(origins),
+            limits=Limits.read(settings.WEBSOCKET_LIMITS),
+            trusted_proxies=tuple(settings.WEBSOCKET_TRUSTED_PROXIES),
         )
 
 

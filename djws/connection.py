@@ -15,6 +15,8 @@ with what a Django view adds to it:
 * **database hygiene** while it waits: a view blocked in ``receive()`` for
   ``WEBSOCKET_DB_RELEASE_DELAY`` seconds gives its database connections back
   (:mod:`djws.db`);
+* **limits** (:mod:`djws.limits`): the connections of a user and of a client
+  address in this worker, and the groups of a connection;
 * JSON helpers.
 
 ``@websocket`` (:mod:`djws.decorators`) builds one for each handshake.
@@ -28,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from . import db, sessions
 from .broadcast.hub import hub
 from .broadcast.members import identify
+from .exceptions import ConnectionClosed
+from .limits import Limits, Open, crossed
 from .server.connection import CloseCode, Connection
 
 if TYPE_CHECKING:
@@ -38,7 +42,10 @@ if TYPE_CHECKING:
     from .broadcast import GroupMessage, Joined, Position
     from .server.handoff import Upgrade
 
-__all__ = ["CloseCode", "WebSocket"]
+__all__ = ["CloseCode", "WebSocket", "open_connections"]
+
+#: The connections open in this worker, by user and by client address.
+open_connections = Open()
 
 
 class WebSocket(Connection):
@@ -50,12 +57,17 @@ class WebSocket(Connection):
             ws.send(message)
     """
 
-    __slots__ = ("request",)
+    __slots__ = ("_address", "_counted", "_limits", "request")
 
-    def __init__(self, upgrade: Upgrade, request: HttpRequest) -> None:
-        super().__init__(upgrade)
+    def __init__(
+        self, upgrade: Upgrade, request: HttpRequest, limits: Limits | None = None
+    ) -> None:
+        super().__init__(upgrade, limits)
         #: The Django request that opened this connection.
         self.request = request
+        self._limits = limits or upgrade.config.limits
+        self._address = upgrade.address
+        self._counted: tuple[Any, str] | None = None  # (user, address) in open_connections
 
     def accept(
         self,
@@ -75,6 +87,24 @@ class WebSocket(Connection):
         super().accept(subprotocol, headers=headers, compression=compression)
         hub.attach(self, identity, expires=expires)
         db.release_connections()  # the handshake's queries are done; it may wait for hours
+        over = open_connections.add(identity.user, self._address, self._limits)
+        if over is None:
+            self._counted = (identity.user, self._address)
+        else:  # closed after the 101, so that a browser can read the reason
+            self._over(
+                over,
+                getattr(self._limits, over),
+                "connections for this user"
+                if over == "connections_per_user"
+                else "connections from this address",
+            )
+
+    def _over(self, limit: str, value: Any, what: str) -> None:
+        """Close with 1008: the client crossed ``limit``; log it (once a minute) and count it."""
+        reason = f"too many {what}: over {value:g}"
+        crossed(limit, self._address, reason)
+        if not self.closed:
+            self.close(CloseCode.POLICY_VIOLATION, reason)
 
     # Groups
 
@@ -99,9 +129,16 @@ class WebSocket(Connection):
         :class:`djws.broadcast.Joined`: the position reached, and ``recovered``
         -- False when the position could not be honoured (older than the
         history, or of a lost stream): reload what depends on the group.
-        Leaving is automatic when the connection ends.
+        Leaving is automatic when the connection ends. A connection in
+        ``WEBSOCKET_LIMITS["groups_per_connection"]`` groups already is closed
+        with 1008 instead, and :class:`~djws.exceptions.ConnectionClosed` raised.
         """
-        self._open()
+        protocol = self._open()[0]
+        limit = self._limits.groups_per_connection
+        joined = hub.groups_of(self) if limit is not None else ()
+        if limit is not None and len(joined) >= limit and group not in joined:
+            self._over("groups_per_connection", limit, "groups")
+            raise ConnectionClosed(protocol.close_rcvd, protocol.close_sent)
         return hub.join(self, group, forward=forward, since=since)
 
     def forward(self, item: GroupMessage) -> None:
@@ -163,6 +200,9 @@ class WebSocket(Connection):
             super().finish()
         finally:
             hub.forget(self)
+            if self._counted is not None:
+                open_connections.remove(*self._counted)
+                self._counted = None
 
     def __repr__(self) -> str:
         state = "pending" if not self.accepted else "closed" if self.closed else "open"

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Sequence
-from functools import wraps
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache, wraps
 from typing import Any, overload
 
 from asgiref.sync import iscoroutinefunction
@@ -39,9 +39,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.http.response import HttpResponseBase
 
 from . import db
+from .conf import ServerSettings
 from .connection import CloseCode, WebSocket
 from .eventstream import event_stream
 from .exceptions import ConnectionClosed
+from .limits import Limits
 from .origin import origin_allowed
 from .protocol import http
 
@@ -104,6 +106,7 @@ def websocket(
     allowed_origins: Sequence[str] | None = None,
     compression: bool | None = None,
     auto_accept: bool = True,
+    limits: Mapping[str, float | None] | None = None,
 ) -> Callable[[View], View]: ...
 
 
@@ -114,6 +117,7 @@ def websocket(
     allowed_origins: Sequence[str] | None = None,
     compression: bool | None = None,
     auto_accept: bool = True,
+    limits: Mapping[str, float | None] | None = None,
 ) -> Any:
     """Make ``view(request, ws, *args, **kwargs)`` a WebSocket view.
 
@@ -122,6 +126,8 @@ def websocket(
     ``allowed_origins``: this view's origin patterns, replacing
     ``WEBSOCKET_ALLOWED_ORIGINS`` (``["*"]`` allows any).
     ``compression``: override ``WEBSOCKET_COMPRESSION`` for this view.
+    ``limits``: this view's values of ``WEBSOCKET_LIMITS``' per-connection limits
+    (:mod:`djws.limits`), over the setting's; ValueError for an unknown key.
     ``auto_accept=False``: the view accepts itself, with ``ws.accept(subprotocol,
     headers=..., compression=...)``, or refuses by returning an ``HttpResponse``;
     ``subprotocols`` and ``compression`` are then ``ws.accept()``'s to choose.
@@ -134,6 +140,13 @@ def websocket(
             "subprotocol and compression to ws.accept() rather than to the decorator."
         )
 
+    if limits is not None:
+        Limits.read(None).updated(limits)  # ValueError now, at import, for a bad key
+
+    @lru_cache(maxsize=4)  # one ServerSettings per worker: computed once
+    def limits_for(config: ServerSettings) -> Limits | None:
+        return None if limits is None else config.limits.updated(limits)
+
     def decorator(view: View) -> View:
         _refuse_async(view)
 
@@ -145,7 +158,7 @@ def websocket(
             origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
             if not origin_allowed(request, origins):
                 return _refuse_origin(request, allowed_origins, origins)
-            ws = WebSocket(upgrade, request)
+            ws = WebSocket(upgrade, request, limits_for(upgrade.config))
             result = None
             try:
                 if auto_accept:

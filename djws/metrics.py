@@ -1,28 +1,31 @@
 """Prometheus metrics of a ``runwebsocket`` server (optional: ``pip install 'djws[metrics]'``).
 
-``runwebsocket --metrics /metrics`` turns them on: every worker counts, and any
-worker answers ``GET /metrics`` with the figures of the whole server, through
+``runwebsocket --metrics 127.0.0.1:9108`` turns them on: every worker counts,
+and the server's main process answers ``GET`` on that address of its own
+(:func:`serve`) with the figures of the whole server, through
 ``prometheus_client``'s multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, a
-directory the command makes unless it is set). Put the path behind your proxy's
-access rules: it is served on the WebSocket port.
+directory the command makes unless it is set). Only when asked explicitly,
+with a path (``--metrics /metrics``), are they served on the WebSocket port
+instead, by any worker: then put the path behind your proxy's access rules.
 
-==================================  =====================================================
-metric                              what
-==================================  =====================================================
-``djws_connections_open``           accepted connections open now (all workers)
-``djws_handshakes_total{status}``   handshakes answered: 101, or the HTTP refusal
-``djws_messages_total{direction}``  messages received (``in``) and sent (``out``)
-``djws_bytes_total{direction}``     bytes received and sent, frames included
-``djws_closes_total{code}``         connections ended, by close code (1006: dropped)
-``djws_send_buffer_closes_total``   clients closed (1008) for not reading a broadcast
-``djws_broadcast_lag_seconds``      from publish() to delivery in this worker (Redis,
-                                    PostgreSQL: across processes)
-``djws_broadcast_reconnects_total`` reconnections of a worker to the broadcast backend
-``djws_broadcast_replayed_total``   messages delivered from the history (gaps, resumes)
-``djws_broadcast_outbox_total``     committed messages the backend did not take at once:
-``{outcome}``                       ``kept`` in the outbox, ``delivered`` from it later,
-                                    ``dropped`` (outbox full, or lost at exit)
-==================================  =====================================================
+=====================================  ====================================================
+metric                                 what
+=====================================  ====================================================
+``djws_connections_open``              accepted connections open now (all workers)
+``djws_handshakes_total{status}``      handshakes answered: 101, or the HTTP refusal
+``djws_messages_total{direction}``     messages received (``in``) and sent (``out``)
+``djws_bytes_total{direction}``        bytes received and sent, frames included
+``djws_closes_total{code}``            connections ended, by close code (1006: dropped)
+``djws_send_buffer_closes_total``      clients closed (1008) for not reading a broadcast
+``djws_limit_crossings_total{limit}``  clients over a limit of ``WEBSOCKET_LIMITS``
+``djws_broadcast_lag_seconds``         from publish() to delivery in this worker (Redis,
+                                       PostgreSQL: across processes)
+``djws_broadcast_reconnects_total``    reconnections of a worker to the broadcast backend
+``djws_broadcast_replayed_total``      messages delivered from the history (gaps, resumes)
+``djws_broadcast_outbox_total``        committed messages the backend did not take at once:
+``{outcome}``                          ``kept`` in the outbox, ``delivered`` from it later,
+                                       ``dropped`` (outbox full, or lost at exit)
+=====================================  ====================================================
 
 The hot paths only add to plain integers (:data:`tally`); the worker's
 keepalive loop moves them to the shared counters once a second (:func:`flush`).
@@ -42,17 +45,19 @@ __all__ = [
     "flush",
     "handshake",
     "lag",
+    "limit_crossed",
     "mark_dead",
     "opened",
     "outbox",
     "reconnected",
     "render",
     "replayed",
+    "serve",
     "start",
     "tally",
 ]
 
-#: Set by ``runwebsocket --metrics PATH`` for its workers: the path served.
+#: Set by ``runwebsocket --metrics`` for its workers: the address or path served.
 ENV = "DJWS_METRICS_PATH"
 
 
@@ -76,10 +81,14 @@ def enabled() -> bool:
 
 
 def start() -> str | None:
-    """Create this worker's metrics if ``runwebsocket --metrics`` asked; return the path."""
+    """Create this worker's metrics if ``runwebsocket --metrics`` asked.
+
+    Return the path to serve them at on the WebSocket port, if that was asked.
+    """
     global _metrics
-    path = os.environ.get(ENV)
-    if not path or _metrics is not None:
+    where = os.environ.get(ENV)
+    path = where if where and where.startswith("/") else None
+    if not where or _metrics is not None:
         return path
     from prometheus_client import Counter, Gauge, Histogram
 
@@ -94,6 +103,7 @@ def start() -> str | None:
         buffer_closes = Counter(
             "djws_send_buffer_closes", "Clients closed for not reading a broadcast"
         )
+        limits = Counter("djws_limit_crossings", "Clients over a limit", ["limit"])
         lag = Histogram(
             "djws_broadcast_lag_seconds",
             "From publish() to delivery in this worker",
@@ -151,6 +161,12 @@ def buffer_full() -> None:
         _metrics.buffer_closes.inc()
 
 
+def limit_crossed(limit: str) -> None:
+    """A client crossed ``limit`` (a key of ``WEBSOCKET_LIMITS``)."""
+    if _metrics is not None:
+        _metrics.limits.labels(limit).inc()
+
+
 def lag(seconds: float) -> None:
     """A message published ``seconds`` ago was delivered here."""
     if _metrics is not None:
@@ -184,6 +200,29 @@ def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def serve(address: str) -> Any:
+    """Answer ``GET`` on ``address`` (``host:port``) with :func:`render`; return the server.
+
+    The server's main process calls it (gevent's WSGI server: it answers while
+    gunicorn's arbiter waits); ``close()`` it in each worker after the fork.
+    """
+    from gevent.pywsgi import WSGIServer
+
+    host, _, port = address.rpartition(":")
+    server = WSGIServer((host.strip("[]") or "127.0.0.1", int(port)), _metrics_app, log=None)
+    server.start()
+    return server
+
+
+def _metrics_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        start_response("405 Method Not Allowed", [("Allow", "GET, HEAD")])
+        return [b""]
+    body, content_type = render()
+    start_response("200 OK", [("Content-Type", content_type)])
+    return [body]
 
 
 def mark_dead(pid: int) -> None:

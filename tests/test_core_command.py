@@ -378,3 +378,13 @@ def test_the_listen_queue_holds_4096_by_default_or_what_the_kernel_allows() -> N
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     with run_server() as server:
         assert listen_queue(server.port) == str(min(4096, somaxconn))
+
+
+@pytest.mark.parametrize("value", ["nonsense", "70000", "1.2.3.4:", "::1:9108"])
+def test_a_bad_metrics_address_is_one_line_and_status_1(value: str) -> None:
+    result = manage("runwebsocket", "--noreload", "--metrics", value)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"CommandError: --metrics {value!r}: give an address of their own, such as "
+        "127.0.0.1:9108 or 9108, or a path of the WebSocket port, such as /metrics.\n"
+    )

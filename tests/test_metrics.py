@@ -1,10 +1,12 @@
-"""Prometheus metrics (``runwebsocket --metrics /metrics``) after a known sequence.
+"""Prometheus metrics (``runwebsocket --metrics 127.0.0.1:PORT``) after a known sequence.
 
-Two workers count into one multiprocess directory; a scrape of either adds them
-up. The sequence: three accepted connections (two closed by the client with
-1000, one by the view with 4000 after an echo each), a refused Origin (403) and
-a malformed handshake (400). Then the scrape must say exactly that; and one line
-per connection in the access log says how it ended.
+Two workers count into one multiprocess directory; the server's main process
+answers on the metrics address of its own, adding them up; the WebSocket port
+does not serve them unless asked with a path. The sequence: three accepted
+connections (two closed by the client with 1000, one by the view with 4000 after
+an echo each), a refused Origin (403) and a malformed handshake (400). Then the
+scrape must say exactly that; and one line per connection in the access log says
+how it ended.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .support import Server, raw_request, run_server, status_of, upgrade_request
+from .support import (
+    Server,
+    free_port,
+    http_get,
+    raw_request,
+    run_server,
+    status_of,
+    upgrade_request,
+    wait_for_port,
+)
 from .test_broadcast_memory import unique_prefix
 
 pytestmark = pytest.mark.redis
@@ -30,14 +41,20 @@ def server() -> Iterator[Server]:
     env = {
         "DJWS_TEST_BROADCAST_URL": "redis://127.0.0.1:6379/0",
         "DJWS_TEST_BROADCAST_PREFIX": unique_prefix(),
+        "DJWS_TEST_LIMITS": '{"groups_per_connection": 2}',
     }
-    with run_server("--metrics", "/metrics", "--access-log", "--workers", "2", env=env) as server:
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    with run_server("--metrics", address, "--access-log", "--workers", "2", env=env) as server:
+        wait_for_port("127.0.0.1", port)  # the main process answers once it runs
+        server.metrics_url = f"http://{address}/metrics"  # type: ignore[attr-defined]
         yield server
 
 
-def scrape(server: Server) -> dict[str, float]:
+def scrape(server: Server, url: str | None = None) -> dict[str, float]:
     """The samples of the djws_ metrics, by name and labels."""
-    with urllib.request.urlopen(f"{server.http_url}/metrics", timeout=10) as response:
+    url = url or server.metrics_url  # type: ignore[attr-defined]
+    with urllib.request.urlopen(url, timeout=10) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=")
         text = response.read().decode()
@@ -118,3 +135,26 @@ def test_one_access_log_line_per_connection(server: Server) -> None:
         r"in 1 messages 114 B, out 1 messages 102 B",
         lines[-1],
     ), lines[-1]
+
+
+def test_the_websocket_port_does_not_serve_the_metrics(server: Server) -> None:
+    reply = raw_request(server.host, server.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(reply) == 426  # a WebSocket address, nothing else
+    assert b"djws_" not in reply
+
+
+def test_a_crossed_limit_is_counted(server: Server) -> None:
+    before = scrape(server).get('djws_limit_crossings_total{limit="groups_per_connection"}', 0)
+    with connect(f"{server.url}/limits/joiner/") as ws:
+        for n in range(3):
+            ws.send(f"group-{n}")
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+    wait_for(server, {'djws_limit_crossings_total{limit="groups_per_connection"}': before + 1})
+
+
+def test_a_path_serves_them_on_the_websocket_port_when_asked() -> None:
+    with run_server("--metrics", "/metrics", "--http") as server:
+        samples = scrape(server, f"{server.http_url}/metrics")
+        assert "djws_connections_open" in samples
+        assert http_get(server, "/not-metrics/")[0] == 404

@@ -30,14 +30,20 @@ def main(argv: list[str]) -> None:
 
     http = config.pop("http", False)
     static = config.pop("static", False)
-    metrics_path = config.pop("metrics", None)
-    if metrics_path:
+    where = config.pop("metrics", None)
+    if where:
         # Before the workers import prometheus_client: they all count into this
-        # directory, and any of them adds the files up when asked.
-        os.environ[metrics.ENV] = metrics_path
+        # directory, and whoever answers adds the files up.
+        os.environ[metrics.ENV] = where
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="djws-metrics-")
         config["child_exit"] = lambda server, worker: metrics.mark_dead(worker.pid)
+        if not where.startswith("/"):  # an address of their own: this process answers
+            try:
+                exporter = metrics.serve(where)
+            except OSError as exc:
+                sys.exit(f"Error: cannot serve metrics on {where}: {exc.strerror or exc}")
+            config["post_fork"] = lambda server, worker: exporter.close()
     application = config.pop("application")
     WebSocketServer(config, application=application, http=http, static=static).run()
 

@@ -28,6 +28,7 @@ from websockets.frames import CloseCode
 
 from .. import metrics
 from ..exceptions import BufferFull, ConnectionClosed
+from ..limits import Budget, Limits
 from ..metrics import tally
 from ..protocol.frames import OP_BINARY, OP_TEXT, Outgoing
 from ..protocol.protocol import ServerProtocol, State
@@ -52,13 +53,15 @@ class Connection:
 
     # A worker holds thousands, nearly all idle: no __dict__, no queue until needed.
     __slots__ = (  # noqa: SIM905 - one name a line would take a screen
-        "__weakref__ _close_timer _config _owner _protocol _ready _transport _upgrade"
+        "__weakref__ _budget _close_timer _config _owner _protocol _ready _transport _upgrade"
         " bytes_in bytes_out messages_in messages_out offered_subprotocols subprotocol"
     ).split()
 
-    def __init__(self, upgrade: Upgrade) -> None:
+    def __init__(self, upgrade: Upgrade, limits: Limits | None = None) -> None:
         self._upgrade: Upgrade | None = upgrade
         self._config: ServerSettings = upgrade.config
+        limits = limits or upgrade.config.limits  # WEBSOCKET_LIMITS, or the view's
+        self._budget = Budget(limits, upgrade.address) if limits.rated else None
         #: The subprotocols the client offered, in its order of preference.
         self.offered_subprotocols: Sequence[str] = upgrade.handshake.subprotocols
         #: The subprotocol chosen during the handshake, or None.
@@ -188,36 +191,33 @@ class Connection:
         messages = protocol.receive_data(data)
         self.bytes_in += len(data)
         tally.bytes_in += len(data)
+        size = None if protocol.deflate else len(data)  # compressed: what messages inflate to
+        if self._budget is not None and (over := self._budget.spend(messages, size)):
+            self._fail(CloseCode.POLICY_VIOLATION, over)  # what came with it is not taken
+            return
         if messages:
             self.messages_in += len(messages)
             tally.messages_in += len(messages)
             if self._ready is None:
-                self._ready = deque(messages)
-            else:
-                self._ready.extend(messages)
+                self._ready = deque()
+            self._ready.extend(messages)
         if protocol.end_pending and not self._ready:
             protocol.end()
         if protocol.has_output:
             self._sync()
 
-    def pump(self) -> None:
-        """Take in what the client sent while the view is busy elsewhere (never blocks):
-        pongs are seen and pings answered; messages wait for the next ``receive()``."""
-        protocol, transport = self._open()
-        parser = protocol.parser
-        if transport.reading or transport.closed or parser.done or parser.more:
-            return  # more: the view has frames to take first; they show the client is alive
-        data = transport.recv_nowait()
-        if data is not None:
-            self._receive_data(data)
-
     def tick(self, now: float, **limits: float | None) -> None:
         """Keepalive, once a second from the worker: ping, time out, or close if idle
-        (``limits``: :meth:`djws.protocol.protocol.ServerProtocol.tick`'s)."""
+        (``limits``: :meth:`djws.protocol.protocol.ServerProtocol.tick`'s). What came
+        meanwhile is taken in first: pongs count, messages wait for ``receive()``."""
         if self.closed:
             return
-        self.pump()
-        protocol = self._open()[0]
+        protocol, transport = self._open()
+        parser = protocol.parser  # with more frames to take, the client is alive anyway
+        if not (transport.reading or transport.closed or parser.done or parser.more):
+            data = transport.recv_nowait()
+            if data is not None:
+                self._receive_data(data)
         protocol.tick(now, **limits)
         if protocol.has_output:
             self._sync()

@@ -37,6 +37,7 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 from .. import metrics
 from ..conf import ServerSettings
 from ..exceptions import HandshakeError
+from ..limits import AddressBuckets, client_address, crossed, retry_after
 from ..protocol import http
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
@@ -47,6 +48,9 @@ from .stack import direct_call
 __all__ = ["WebSocketHandler"]
 
 logger = logging.getLogger("djws.server")
+
+#: Handshakes each client address may still start, in this worker.
+handshakes = AddressBuckets()
 
 
 class HeaderTimeout(socket.timeout):
@@ -145,9 +149,11 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         # Whatever happens, this connection is not reused: a refused WebSocket
         # client does not send another request on it.
         self.close_connection = True
+        address = client_address(self.environ, self.config.trusted_proxies)
         try:
             if registry.stopping:
                 raise HandshakeError(503, "The server is shutting down.", [("Retry-After", "1")])
+            self._check_rate(address)
             handshake = parse_handshake(self.environ)
         except HandshakeError as exc:
             self._refuse(exc)
@@ -155,7 +161,7 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         # An upgrade request has no body, and what follows it on the socket
         # belongs to the WebSocket: Django's request must not hold the reader.
         self.environ["wsgi.input"] = io.BytesIO()
-        upgrade = Upgrade(handshake, self.socket, self.rfile, self.config)
+        upgrade = Upgrade(handshake, self.socket, self.rfile, self.config, address)
         self.environ["djws.upgrade"] = upgrade
         try:
             # direct_call: the view waits with this call on its stack (see .stack).
@@ -181,20 +187,32 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
                 self.response_headers: list[tuple[str, str]] = []
                 self.response_length = upgrade.response_length or 0
                 metrics.handshake(101)
-                self._log_connection(getattr(self.result, "websocket", None))
+                self._log_connection(getattr(self.result, "websocket", None), address)
             close = getattr(self.result, "close", None)
             self.result = None
             if close is not None:
                 close()
 
-    def _log_connection(self, ws: Any) -> None:
+    def _check_rate(self, address: str) -> None:
+        """Raise 429 if ``address`` starts handshakes faster than the limits allow."""
+        limits = self.config.limits
+        rate = limits.handshakes_per_second
+        if rate is None:
+            return
+        wait = handshakes.take(address, rate, limits.handshake_burst or rate)
+        if wait:
+            message = f"Too many handshakes from this address: over {rate:g} a second."
+            crossed("handshakes_per_second", address, message)
+            raise HandshakeError(429, message, [("Retry-After", retry_after(wait))])
+
+    def _log_connection(self, ws: Any, address: str) -> None:
         """One access-log line per connection: how it ended, how long, how much."""
         access_log = getattr(self.server.log, "access_log", None)
         if ws is None or access_log is None or not self.server.log.cfg.accesslog:
             return
         access_log.info(
             '%s "%s" WebSocket closed %s%s after %.3f s: in %d messages %d B, out %d messages %d B',
-            self.client_address[0] if isinstance(self.client_address, tuple) else "-",
+            address,
             self.environ.get("PATH_INFO", ""),
             ws.close_code,
             f" ({ws.close_reason})" if ws.close_reason else "",

@@ -32,13 +32,25 @@ _READ_AHEAD = 65536
 class Upgrade:
     """A valid upgrade request waiting for the view to accept it."""
 
-    __slots__ = ("__weakref__", "_rfile", "_socket", "config", "handshake", "response_length")
+    __slots__ = (
+        "__weakref__",
+        "_rfile",
+        "_socket",
+        "address",
+        "config",
+        "handshake",
+        "response_length",
+    )
 
-    def __init__(self, handshake: Handshake, sock: Any, rfile: Any, config: ServerSettings) -> None:
+    def __init__(
+        self, handshake: Handshake, sock: Any, rfile: Any, config: ServerSettings, address: str
+    ) -> None:
         #: The parsed handshake: key, offered subprotocols and extensions, Origin.
         self.handshake = handshake
         #: The server's settings, read once per worker.
         self.config = config
+        #: The client's address (:func:`djws.limits.client_address`).
+        self.address = address
         #: Bytes of the 101 written, once committed; None before.
         self.response_length: int | None = None
         self._socket = sock

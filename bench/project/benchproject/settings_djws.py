@@ -12,6 +12,14 @@ INSTALLED_APPS = [*INSTALLED_APPS, "djws"]  # noqa: F405
 WEBSOCKET_URLCONF = "benchproject.websocket_urls"
 # Same origin rules for every server: the load client sends Origin: http://127.0.0.1:PORT.
 WEBSOCKET_ALLOWED_ORIGINS = None
+# One load client, one address, one logged-in user for thousands of connections, and
+# the flood scenario measures fairness with no limit configured: the limits are off.
+WEBSOCKET_LIMITS = {
+    "messages_per_second": None,
+    "bytes_per_second": None,
+    "connections_per_user": None,
+    "groups_per_connection": None,
+}
 if os.environ.get("BENCH_BROADCAST_URL"):
     WEBSOCKET_BROADCAST_URL = os.environ["BENCH_BROADCAST_URL"]
     WEBSOCKET_BROADCAST_PREFIX = os.environ.get("BENCH_BROADCAST_PREFIX", "djws-bench")

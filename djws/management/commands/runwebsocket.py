@@ -96,6 +96,23 @@ def bind(address: tuple[str, int], ipv6: bool, backlog: int = BACKLOG) -> socket
     return sock
 
 
+def metrics_address(value: str) -> str:
+    """``--metrics``: a path, or ``host:port`` (``PORT`` and ``:PORT`` mean 127.0.0.1)."""
+    if value.startswith("/"):
+        return value
+    host, _, port = value.rpartition(":")
+    if (
+        not port.isdigit()
+        or not 0 < int(port) < 65536
+        or (host.count(":") and not (host.startswith("[") and host.endswith("]")))
+    ):
+        raise CommandError(
+            f"--metrics {value!r}: give an address of their own, such as 127.0.0.1:9108 "
+            "or 9108, or a path of the WebSocket port, such as /metrics."
+        )
+    return f"{host or '127.0.0.1'}:{port}"
+
+
 class Command(RunserverCommand):
     help = (
         "Starts the djws WebSocket server (gunicorn + gevent) for the views in "
@@ -161,9 +178,10 @@ class Command(RunserverCommand):
         )
         parser.add_argument(
             "--metrics",
-            metavar="PATH",
-            help="Serve Prometheus metrics at this path of the server's port, e.g. /metrics "
-            "(needs prometheus_client: pip install 'djws[metrics]').",
+            metavar="ADDRESS",
+            help="Serve Prometheus metrics on an address of their own, [HOST:]PORT (host "
+            "127.0.0.1 unless given), or, given a path such as /metrics, at that path of the "
+            "WebSocket port (needs prometheus_client: pip install 'djws[metrics]').",
         )
         parser.add_argument(
             "--graceful-timeout",
@@ -191,8 +209,7 @@ class Command(RunserverCommand):
             if options[name] and not os.path.isfile(options[name]):
                 raise CommandError(f"--{name} {options[name]!r} does not exist.")
         if options["metrics"]:
-            if not options["metrics"].startswith("/"):
-                raise CommandError(f"--metrics {options['metrics']!r}: give a path, like /metrics.")
+            options["metrics"] = metrics_address(options["metrics"])
             try:
                 import prometheus_client  # noqa: F401
             except ImportError:

@@ -141,6 +141,13 @@ WEBSOCKET_BROADCAST_PREFIX = os.environ.get("DJWS_TEST_BROADCAST_PREFIX", "djws"
 if "DJWS_TEST_BROADCAST_PRESENCE_TTL" in os.environ:
     WEBSOCKET_BROADCAST_PRESENCE_TTL = float(os.environ["DJWS_TEST_BROADCAST_PRESENCE_TTL"])
 
+# Limit tests (tests/test_limits.py) set WEBSOCKET_LIMITS as JSON; the fairness tests
+# turn the per-connection rates off ("no limit configured").
+if "DJWS_TEST_LIMITS" in os.environ:
+    import json
+
+    WEBSOCKET_LIMITS = json.loads(os.environ["DJWS_TEST_LIMITS"])
+
 # Mistake tests (tests/test_core_mistakes.py): a project-wide origin list.
 if "DJWS_TEST_ALLOWED_ORIGINS" in os.environ:
     WEBSOCKET_ALLOWED_ORIGINS = os.environ["DJWS_TEST_ALLOWED_ORIGINS"].split()

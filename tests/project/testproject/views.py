@@ -622,3 +622,20 @@ def events(request, stream, group):
 @event_stream
 def private_events(request, stream):
     stream.join(f"private-{request.user.pk}")
+
+
+@websocket
+def joiner(request, ws):
+    """Join the group each message names; answer 'groups N' to 'count'."""
+    for message in ws:
+        if message == "count":
+            ws.send(f"groups {len(ws.groups)}")
+        else:
+            ws.join(message)
+
+
+@websocket(limits={"messages_per_second": 5, "message_burst": 5})
+def echo_five_a_second(request, ws):
+    """Echo, with this view's own message rate: 5 a second, 5 at once."""
+    for message in ws:
+        ws.send(message)

@@ -39,6 +39,12 @@ urlpatterns = [
     path("memory/stacks/", views.memory_stacks),
 ]
 
+# Limit tests (tests/test_limits.py)
+urlpatterns += [
+    path("limits/joiner/", views.joiner),
+    path("limits/echo-five/", views.echo_five_a_second),
+]
+
 # Broadcast tests (tests/test_broadcast_*.py)
 urlpatterns += [
     path("broadcast/member/<str:group>/", views.broadcast_member),
