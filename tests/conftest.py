@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from .faults import PrivateRedis
 from .support import Server, manage, run_server
+from .support.faults import PrivateRedis
 
 # Debian's chromium, never a browser a test tool downloads.
 CHROMIUM = "/usr/bin/chromium"
@@ -82,7 +82,7 @@ def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
     the page is not loaded yet (to route its WebSockets first). At the end of the
     test, no page may have had an uncaught JavaScript error.
     """
-    from .browser import TIMEOUT_MS
+    from .support.browser import TIMEOUT_MS
 
     contexts = []
 

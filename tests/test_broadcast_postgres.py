@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from .support import Server, manage, start_server
-from .test_broadcast_memory import (
+from .support import (
+    Server,
     ask_json,
     join,
+    manage,
+    start_server,
     unique_prefix,
 )
 

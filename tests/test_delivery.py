@@ -18,8 +18,7 @@ from urllib.parse import quote
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from .support import Server, run_server
-from .test_broadcast_memory import join
+from .support import Server, join, publish, run_server
 
 pytestmark = pytest.mark.fast
 
@@ -44,18 +43,6 @@ def envelope(ws: ClientConnection) -> dict[str, Any]:
     assert isinstance(message, dict), message
     assert "djws" in message, message
     return message
-
-
-def publish(server: Server, group: str, *texts: str) -> list[str]:
-    """Publish ``texts`` to ``group`` from another connection; return their positions."""
-    positions = []
-    with join(server, f"{group}-publisher") as publisher:
-        for text in texts:
-            publisher.send(f"publish-position-to {group} {text}")
-            reply = publisher.recv(timeout=10)
-            assert reply.startswith("position "), reply
-            positions.append(reply.removeprefix("position "))
-    return positions
 
 
 def test_a_new_member_learns_its_position_then_gets_messages_in_envelopes(server: Server) -> None:

@@ -14,9 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .support import Server, http_get, run_server
-from .test_broadcast_memory import join, login
-from .test_delivery import publish
+from .support import Server, http_get, join, login, publish, run_server
 
 pytestmark = pytest.mark.fast
 

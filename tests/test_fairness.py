@@ -21,9 +21,16 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_faults import assert_healthy
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
+from .support import (
+    RawClient,
+    Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
+    rss_kib,
+    run_server,
+    worker_pid,
+)
 
 #: What "served while the flood lasts" means: the frozen worker took the whole flood.
 PROMPTLY = 0.5

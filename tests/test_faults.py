@@ -30,25 +30,23 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from .support import (
+    RawClient,
     Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
     http_get,
     manage,
     raw_request,
+    rss_kib,
     run_server,
     start_server,
     status_of,
     upgrade_request,
+    worker_pid,
 )
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
 
 DRIVERS = ["psycopg2", "psycopg"]
-
-
-def assert_healthy(server: Server) -> None:
-    """A new client is served: it opens a WebSocket and gets its echo."""
-    with connect(f"{server.url}/echo/", open_timeout=10) as ws:
-        ws.send("still serving?")
-        assert ws.recv(timeout=10) == "still serving?"
 
 
 # The database fails over

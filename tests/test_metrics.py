@@ -18,8 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .support import Server, raw_request, run_server, status_of, upgrade_request
-from .test_broadcast_memory import unique_prefix
+from .support import Server, raw_request, run_server, status_of, unique_prefix, upgrade_request
 
 pytestmark = pytest.mark.redis
 

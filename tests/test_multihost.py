@@ -28,10 +28,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .faults import collect
-from .netns import Namespace, Network, network
-from .support import Server
-from .test_broadcast_memory import identity, login, unique_prefix, wait_for
+from .support import Server, identity, login, unique_prefix, wait_for
+from .support.faults import collect
+from .support.netns import Namespace, Network, network
 
 pytestmark = pytest.mark.redis
 

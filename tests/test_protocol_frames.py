@@ -16,8 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
+from .support import RawClient, Server, client_frame, close_frame, rss_kib, run_server, worker_pid
 
 pytestmark = pytest.mark.fast
 

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server, status_of, upgrade_request
-from .test_protocol_support import RawClient, rss_kib, worker_pid
+from .support import RawClient, Server, rss_kib, run_server, status_of, upgrade_request, worker_pid
 
 pytestmark = pytest.mark.fast
 

@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, close_frame
+from .support import RawClient, Server, close_frame, run_server
 
 
 @pytest.fixture(scope="module")

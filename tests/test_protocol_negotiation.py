@@ -18,8 +18,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, client_frame
+from .support import RawClient, Server, client_frame, run_server
 
 pytestmark = pytest.mark.fast
 

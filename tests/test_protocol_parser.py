@@ -21,8 +21,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from djws.protocol.frames import valid_close_code
 from djws.protocol.parser import FRAMES_PER_FEED, Parser
 
-from .support import Server
-from .test_protocol_support import RawClient, client_frame
+from .support import RawClient, Server, client_frame
 
 pytestmark = pytest.mark.fast
 

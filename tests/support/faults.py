@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from .support import PROJECT, free_port, project_env
+from .servers import PROJECT, free_port, project_env
 
 __all__ = ["PUBLISHER", "PrivateRedis", "Publisher", "collect", "start_publisher"]
 

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .faults import PUBLISHER, Publisher
-from .support import PROJECT, URL_RE, Server, project_env, wait_for_port
+from .servers import PROJECT, URL_RE, Server, project_env, wait_for_port
 
 __all__ = ["IP", "Namespace", "Network", "network"]
 
