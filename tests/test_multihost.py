@@ -98,9 +98,11 @@ def members(server: Server, group: str, count: int) -> Iterator[list[tuple[Clien
     """
     with contextlib.ExitStack() as stack:
         found: list[tuple[ClientConnection, int]] = []
-        deadline = time.monotonic() + 30
-        while len(found) < count or len({pid for _, pid in found}) < 2:
-            assert time.monotonic() < deadline, f"every connection went to one worker: {found}"
+
+        def on_both_workers() -> bool:
+            """Open one more connection unless enough are on both workers; tell if they are."""
+            if len(found) >= count and len({pid for _, pid in found}) >= 2:
+                return True
             url = f"{server.url}/broadcast/member/{group}/"
             ws = stack.enter_context(connect(url, open_timeout=10, max_queue=None))
             assert ws.recv(timeout=10) == "joined"
@@ -109,9 +111,16 @@ def members(server: Server, group: str, count: int) -> Iterator[list[tuple[Clien
             pids = {p for _, p in found}
             if pid in pids and len(pids) == 1 and len(found) >= count - 1:
                 ws.close()  # the other worker must get one of the ``count``
-                time.sleep(0.1)
-                continue
+                return False
             found.append((ws, pid))
+            return len(found) >= count and len({p for _, p in found}) >= 2
+
+        wait_for(
+            on_both_workers,
+            30,
+            lambda: f"{count} connections on both workers (found: {found})",
+            interval=0.1,  # after a connection closed again, too
+        )
         yield found
 
 
