@@ -65,9 +65,12 @@ def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Com
 # 4. An async view
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
-    "command", [["check"], ["runwebsocket", "--noreload", "127.0.0.1:0"]], ids=["check", "serve"]
+    "command",
+    [
+        pytest.param(["check"], id="check", marks=pytest.mark.fast),
+        pytest.param(["runwebsocket", "--noreload", "127.0.0.1:0"], id="serve"),
+    ],
 )
 def test_an_async_view_is_refused_when_decorated_naming_the_fix(command: list[str]) -> None:
     urlconf = "testproject.async_websocket_urls"
@@ -206,7 +209,6 @@ def handshake(server: Server, path: str, origin: str) -> bytes:
         return reply
 
 
-@pytest.mark.fast
 def test_a_refused_origin_is_logged_with_the_origin_and_the_setting(server: Server) -> None:
     reply = handshake(server, "/echo/", "https://evil.example")
     assert reply.startswith(b"HTTP/1.1 403 Forbidden\r\n")
@@ -217,7 +219,6 @@ def test_a_refused_origin_is_logged_with_the_origin_and_the_setting(server: Serv
     )
 
 
-@pytest.mark.fast
 def test_a_refused_origin_names_the_views_own_allowed_origins(server: Server) -> None:
     reply = handshake(server, "/protocol/origin-override/", "https://other.example")
     assert reply.startswith(b"HTTP/1.1 403 Forbidden\r\n")
@@ -228,7 +229,6 @@ def test_a_refused_origin_names_the_views_own_allowed_origins(server: Server) ->
     )
 
 
-@pytest.mark.fast
 def test_a_refused_origin_names_the_project_wide_list() -> None:
     with run_server(env={"DJWS_TEST_ALLOWED_ORIGINS": "https://app.example.com"}) as server:
         reply = handshake(server, "/echo/", "https://evil.example")
@@ -268,7 +268,6 @@ def test_the_sqlite_warning_is_shown_by_check_deploy() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_the_sqlite_warning_is_shown_when_runwebsocket_serves_without_debug() -> None:
     with run_server(env={"DJWS_TEST_DEBUG": "0"}) as server:
         assert "default: (djws.W002) DATABASES['default'] is SQLite." in server.log()
@@ -300,7 +299,6 @@ def test_the_test_client_without_djws_installed_names_the_setting() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_djangos_own_errors_without_djws_are_in_the_troubleshooting_guide() -> None:
     # djws cannot speak before it is installed: these are Django's words, so the
     # guide quotes them exactly, with the fix.

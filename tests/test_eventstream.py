@@ -16,8 +16,6 @@ import pytest
 
 from .support import Server, http_get, join, login, publish, run_server
 
-pytestmark = pytest.mark.fast
-
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:

@@ -28,8 +28,6 @@ from .support import (
     worker_pid,
 )
 
-pytestmark = pytest.mark.fast
-
 MAX_MESSAGE = 65536
 ENV = {
     "WEBSOCKET_MAX_MESSAGE_SIZE": str(MAX_MESSAGE),
@@ -258,8 +256,7 @@ def test_messages_before_a_violation_are_answered_first(limited: Server) -> None
         client.send(
             client_frame(TEXT, b"first")
             + client_frame(TEXT, b"second")
-            + bytes([0x81, 0x02])
-            + b"no"  # unmasked
+            + client_frame(TEXT, b"no", mask=False)
             + client_frame(TEXT, b"never")
         )
         assert client.recv_message() == "first"

@@ -26,8 +26,6 @@ from .support import (
     worker_pid,
 )
 
-pytestmark = pytest.mark.fast
-
 RSS_SLACK_KIB = 8 * 1024
 
 

@@ -20,8 +20,6 @@ from websockets.sync.client import connect
 
 from .support import RawClient, Server, client_frame, run_server
 
-pytestmark = pytest.mark.fast
-
 
 def test_server_preference_wins_among_offered_subprotocols(server: Server) -> None:
     with connect(f"{server.url}/subprotocol/", subprotocols=["chat.v1", "chat.v2"]) as ws:
