@@ -1,8 +1,9 @@
-"""Shared fixtures: a migrated test database, real servers, and Chromium's pages.
+"""Shared fixtures: the session's database, real servers, the in-process client, Chromium.
 
-Also the fast tier's rule: a test marked ``fast`` starts no server process (see
-:func:`pytest_runtest_setup`), and Django configured in this process with the
-test project's settings, for the views the fast tier tests in-process.
+Also Django, configured in this process with the test project's settings for
+the views tested in-process (:mod:`tests.support.inprocess`), and the fast
+tier's rule: a test marked ``fast`` starts no server process and runs no
+``manage.py`` (see :func:`pytest_runtest_setup`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .support import Server, manage, run_server, servers
+from .support import Server, run_server, servers
 from .support.faults import PrivateRedis
 from .support.inprocess import configure
 
@@ -37,15 +38,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: needs Debian's chromium")
     config.addinivalue_line(
         "markers",
-        "fast: the fast tier (./runtests.sh --fast): no services and no server process, "
-        "under a minute",
+        "fast: the fast tier (./runtests.sh --fast): no service, no server process, no "
+        "manage.py; under a minute",
     )
     configure()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    """While a test of the fast tier runs, starting a server process raises.
+    """While a test of the fast tier runs, starting a server process or manage.py raises.
 
     From before its fixtures are set up (a module's or the session's server
     fixture, started for it, raises too) until after they are torn down.
@@ -81,11 +82,13 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite database file shared by every server of the session."""
+    """The SQLite database file shared by every server and command of the session.
+
+    Migrated the first time a server or command of the test project needs it
+    (:func:`tests.support.servers.project_env`): never in a run of the fast tier.
+    """
     path = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
     os.environ["DJWS_TEST_SQLITE"] = path
-    result = manage("migrate", "--noinput", "-v0")
-    assert result.returncode == 0, result.stderr
     return path
 
 

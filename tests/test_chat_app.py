@@ -47,14 +47,12 @@ def tables_after_migrate(database: Path, env: dict[str, str]) -> list[str]:
     return shell(code, env).split()
 
 
-@pytest.mark.fast
 def test_without_the_chat_app_migrate_creates_no_djws_table(tmp_path: Path) -> None:
     tables = tables_after_migrate(tmp_path / "db.sqlite3", WITHOUT_CHAT)
     assert "auth_user" in tables  # the project's other apps were migrated
     assert [table for table in tables if table.startswith("djws")] == []
 
 
-@pytest.mark.fast
 def test_core_djws_has_no_migrations(tmp_path: Path) -> None:
     env = {"DJWS_TEST_SQLITE": str(tmp_path / "db.sqlite3")}
     result = manage("showmigrations", "djws", "djws_chat", env=env)
@@ -67,7 +65,6 @@ def test_core_djws_has_no_migrations(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.fast
 def test_with_the_chat_app_migrate_creates_its_table_and_index(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite3"
     tables = tables_after_migrate(database, {})
@@ -82,7 +79,6 @@ def test_with_the_chat_app_migrate_creates_its_table_and_index(tmp_path: Path) -
     assert shell(code, {"DJWS_TEST_SQLITE": str(database)}) == "['room', 'id']"
 
 
-@pytest.mark.fast
 def test_without_the_chat_app_the_builtin_urls_are_echo_and_ping() -> None:
     code = (
         "from djws.builtin import urls; print([(str(p.pattern), p.name) for p in urls.urlpatterns])"
@@ -100,7 +96,6 @@ def test_without_the_chat_app_a_server_serves_echo_and_no_chat() -> None:
             assert status_of(reply) == 404, reply
 
 
-@pytest.mark.fast
 def test_with_the_chat_app_djws_chat_reverses_as_before() -> None:
     code = (
         "from djws.reverse import reverse_websocket as r; "
@@ -109,7 +104,6 @@ def test_with_the_chat_app_djws_chat_reverses_as_before() -> None:
     assert shell(code, BUILTIN_URLS) == "/ws/echo/ /ws/ping/ /ws/chat/ /ws/chat/kitchen/"
 
 
-@pytest.mark.fast
 def test_the_chat_urls_alone_reverse_in_their_own_namespace() -> None:
     code = (
         "from djws.reverse import reverse_websocket as r; "
@@ -130,7 +124,6 @@ def test_the_chat_urls_alone_serve_the_chat() -> None:
         assert json.loads(ws.recv(timeout=TIMEOUT))["text"] == "alone"
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
     "module",
     [
@@ -146,7 +139,6 @@ def test_importing_the_chat_without_its_app_says_to_add_it(module: str) -> None:
     assert result.stderr.strip().splitlines()[-1] == NOT_INSTALLED
 
 
-@pytest.mark.fast
 def test_a_chat_urlconf_without_the_app_is_a_check_error_saying_to_add_it() -> None:
     result = manage("check", env={**WITHOUT_CHAT, **CHAT_URLS})
     assert result.returncode == 1
@@ -157,7 +149,6 @@ def test_a_chat_urlconf_without_the_app_is_a_check_error_saying_to_add_it() -> N
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.fast
 def test_reversing_djws_chat_without_the_app_says_to_add_it() -> None:
     code = (
         "from djws.reverse import reverse_websocket\n"
@@ -173,7 +164,6 @@ def test_reversing_djws_chat_without_the_app_says_to_add_it() -> None:
     )
 
 
-@pytest.mark.fast
 def test_the_chat_setting_belongs_to_the_chat_app() -> None:
     code = (
         "from django.test import override_settings\n"

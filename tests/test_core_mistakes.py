@@ -66,11 +66,7 @@ def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Com
 
 
 @pytest.mark.parametrize(
-    "command",
-    [
-        pytest.param(["check"], id="check", marks=pytest.mark.fast),
-        pytest.param(["runwebsocket", "--noreload", "127.0.0.1:0"], id="serve"),
-    ],
+    "command", [["check"], ["runwebsocket", "--noreload", "127.0.0.1:0"]], ids=["check", "serve"]
 )
 def test_an_async_view_is_refused_when_decorated_naming_the_fix(command: list[str]) -> None:
     urlconf = "testproject.async_websocket_urls"
@@ -155,7 +151,6 @@ def test_gunicorns_plain_gevent_worker_answers_handshakes_500_naming_the_worker(
 # 6. A broadcast backend whose client library is missing
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
     ("url", "hidden", "error", "hint"),
     [
@@ -257,7 +252,6 @@ def test_the_tutorials_tests_run_without_the_sqlite_warning() -> None:
     assert "djws.W002" not in result.stdout + result.stderr
 
 
-@pytest.mark.fast
 def test_the_sqlite_warning_is_shown_by_check_deploy() -> None:
     result = manage("check", "--deploy")
     assert (
@@ -290,7 +284,6 @@ def test_gunicorn_without_djws_installed_names_the_setting() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_the_test_client_without_djws_installed_names_the_setting() -> None:
     result = manage("test", "testproject.client_without_djws", env={"DJWS_TEST_WITHOUT_DJWS": "1"})
     assert result.returncode == 1

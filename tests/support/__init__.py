@@ -6,7 +6,7 @@ test modules each are imported from their own module:
 
 - :mod:`.servers`: real ``runwebsocket`` processes, the test project's
   ``manage.py``, raw HTTP requests, and the fast tier's rule that no test of it
-  starts a server;
+  starts a server or runs ``manage.py``;
 - :mod:`.wait`: :func:`wait_for`, the one bounded polling loop;
 - :mod:`.raw`: the raw-socket WebSocket client and the one client frame encoder;
 - :mod:`.probes`: a server's worker processes, their memory, its health;

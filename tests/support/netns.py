@@ -218,7 +218,7 @@ class Network:
     ) -> Server:
         """Start ``runwebsocket ARGS`` on the host's front address; return once it answers."""
         assert namespace.front is not None
-        refuse_in_the_fast_tier(f"runwebsocket in {namespace.name}")
+        refuse_in_the_fast_tier(f"a server (runwebsocket in {namespace.name})")
         argv = [sys.executable, "manage.py", "runwebsocket", "--noreload", *args]
         process = subprocess.Popen(
             namespace.command(*argv, f"{namespace.front}:{port}"),

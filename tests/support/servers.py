@@ -6,8 +6,13 @@ Every server is a real process started the way a user starts one
 :func:`manage` runs a management command to completion; :func:`raw_request`,
 :func:`upgrade_request` and :func:`http_get` talk to a server over plain sockets.
 
-Tests of the fast tier start no server: while one runs, ``tests/conftest.py``
-calls :func:`forbid_servers`, and starting one raises :exc:`ServerForbidden`.
+The session's SQLite database (``DJWS_TEST_SQLITE``, named by
+``tests/conftest.py``) is migrated the first time a command or server of the
+test project needs it: :func:`project_env` does it, outside the fast tier.
+
+Tests of the fast tier start no server and run no ``manage.py``: while one
+runs, ``tests/conftest.py`` calls :func:`forbid_servers`, and starting one
+raises :exc:`ServerForbidden`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ SERVER_COMMANDS = frozenset({"runwebsocket", "runserver"})
 
 
 class ServerForbidden(Exception):  # noqa: N818 - it says what happened
-    """A test of the fast tier tried to start a server process."""
+    """A test of the fast tier tried to start a server process, or to run manage.py."""
 
 
 #: The test running now, when it belongs to the fast tier (see :func:`forbid_servers`).
@@ -44,7 +49,10 @@ _fast_test: str | None = None
 
 
 def forbid_servers(test: str | None) -> None:
-    """Refuse to start any server while ``test`` (a fast test's id) runs; None allows again."""
+    """Refuse to start any server or command while ``test`` (a fast test's id) runs.
+
+    None allows them again.
+    """
     global _fast_test
     _fast_test = test
 
@@ -53,9 +61,9 @@ def refuse_in_the_fast_tier(what: str) -> None:
     """Raise :exc:`ServerForbidden` if a test of the fast tier is running."""
     if _fast_test is not None:
         raise ServerForbidden(
-            f"{_fast_test} is marked fast but started a server ({what}): the fast tier "
-            "(./runtests.sh --fast) starts no server process. Test the view in-process with "
-            "djws.test.WebSocketClient, or drop the test's fast mark."
+            f"{_fast_test} is marked fast but started {what}: the fast tier "
+            "(./runtests.sh --fast) starts no server process and runs no manage.py. Test the "
+            "view in-process with djws.test.WebSocketClient, or drop the test's fast mark."
         )
 
 
@@ -103,19 +111,49 @@ class Server:
 
 
 def project_env(**overrides: str) -> dict[str, str]:
-    """The environment a test project command runs with."""
+    """The environment a test project command runs with (its session database migrated)."""
+    if _fast_test is None:
+        _migrate_session_database()
+    return _environment(overrides)
+
+
+def _environment(overrides: dict[str, str]) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("DJWS_TEST_SQLITE", os.environ.get("DJWS_TEST_SQLITE", ""))
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
 
 
+#: The session database files migrated so far (one per pytest session).
+_migrated: set[str] = set()
+
+
+def _migrate_session_database() -> None:
+    """Migrate the session's SQLite database (``DJWS_TEST_SQLITE``) the first time."""
+    path = os.environ.get("DJWS_TEST_SQLITE")
+    if not path or path in _migrated:
+        return
+    _migrated.add(path)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=PROJECT,
+        env=_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        _migrated.discard(path)
+        raise AssertionError(f"migrating the session database failed:\n{result.stderr}")
+
+
 def manage(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path = PROJECT
 ) -> subprocess.CompletedProcess[str]:
     """Run a management command of the test project (or of ``cwd``'s) to completion."""
-    if args and args[0] in SERVER_COMMANDS:
-        refuse_in_the_fast_tier(f"manage.py {args[0]}")
+    serving = "a server " if args and args[0] in SERVER_COMMANDS else ""
+    refuse_in_the_fast_tier(f"{serving}(manage.py {' '.join(args[:1])})")
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=cwd,
@@ -136,7 +174,7 @@ def start_server(
     timeout: float = 20.0,
 ) -> Server:
     """Start a server and return once it accepts TCP connections."""
-    refuse_in_the_fast_tier(" ".join(command or ["manage.py", "runwebsocket"]))
+    refuse_in_the_fast_tier(f"a server ({' '.join(command or ['manage.py', 'runwebsocket'])})")
     if command is None:
         command = [sys.executable, "manage.py", "runwebsocket"]
         if not reload:
