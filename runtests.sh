@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Run djws's test suite against real servers, PostgreSQL, Redis, nginx and Chromium.
 #
-#   ./runtests.sh                 # everything
+#   ./runtests.sh                 # everything (pytest: 11 to 15 minutes on 2 cores)
 #   ./runtests.sh tests/test_core_views.py -k echo    # arguments go to pytest
-#   ./runtests.sh --fast          # the fast tier: no services, under a minute
+#   ./runtests.sh --fast          # the fast tier (pytest: about 25 s on 2 cores)
+#
+# --fast runs the tests marked fast, minus postgres, redis and browser ones: unit
+# tests, and the test project's views in-process with djws.test's client. It
+# needs no service, starts no server process and runs no manage.py (tests/conftest.py
+# fails a fast test that does), so it checks for neither the services nor the
+# Debian packages; the virtualenv, ruff and mypy come first as for a full run.
 #
 # Creates .venv (or $VENV, with $PYTHON) with djws and its test dependencies
 # (Django as $DJANGO says, a pip requirement such as "~=6.1.0"; else the newest

@@ -26,10 +26,8 @@ import psycopg
 import pytest
 from websockets.sync.client import ClientConnection
 
-from .faults import PrivateRedis
-from .support import Server, manage, start_server
-from .test_broadcast_memory import join, unique_prefix
-from .test_delivery import envelope, member
+from .support import Server, envelope, join, manage, member, start_server, unique_prefix
+from .support.faults import PrivateRedis
 
 REPLIES = ("committed", "rolled back", "holding", "error ", "unknown command")
 
@@ -75,8 +73,8 @@ def pg_migrated() -> None:
 
 
 BACKENDS = [
-    pytest.param("memory://", marks=pytest.mark.fast, id="memory"),
-    pytest.param("local://", marks=pytest.mark.fast, id="local"),
+    pytest.param("memory://", id="memory"),
+    pytest.param("local://", id="local"),
     pytest.param("redis://127.0.0.1:6379/0", marks=pytest.mark.redis, id="redis"),
     pytest.param("database://default", marks=pytest.mark.postgres, id="database"),
 ]
@@ -133,7 +131,6 @@ def test_only_what_commits_is_delivered_once_and_in_order(server: Server) -> Non
     assert pg_query(staged, f"{prefix}:{group}") == [(0,)]
 
 
-@pytest.mark.fast
 def test_only_the_transaction_of_the_database_named_by_using_is_waited_for() -> None:
     server = start_server(env={"DJWS_TEST_SECOND_DATABASE": "1"})
     try:

@@ -1,17 +1,10 @@
-"""Broadcast with the default in-process backend (memory://), on real servers.
-
-Also the helpers the Redis and PostgreSQL broadcast tests share: logging in
-over HTTP for a session cookie, and connecting with it.
-"""
+"""Broadcast with the default in-process backend (memory://), on real servers."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import socket
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,74 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .support import Server, manage, run_server
-
-
-def unique_prefix() -> str:
-    """A key prefix of our own on the shared Redis / PostgreSQL."""
-    return f"test-{uuid.uuid4().hex[:10]}"
-
-
-def login(server: Server, username: str) -> str:
-    """Log ``username`` in over HTTP (a new session each time); return the session key."""
-    url = f"{server.http_url}/login/{username}/"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        cookies = response.headers.get_all("Set-Cookie")
-    for cookie in cookies:
-        name, _, rest = cookie.partition("=")
-        if name == "sessionid":
-            return rest.split(";", 1)[0]
-    raise AssertionError(f"no session cookie in {cookies}")
-
-
-@contextlib.contextmanager
-def open_ws(
-    server: Server, path: str, *, session: str | None = None, **kwargs: Any
-) -> Iterator[ClientConnection]:
-    """Connect to ``path``, with the session cookie if given."""
-    headers = {"Cookie": f"sessionid={session}"} if session else {}
-    with connect(
-        f"{server.url}{path}", additional_headers=headers, open_timeout=10, **kwargs
-    ) as ws:
-        yield ws
-
-
-@contextlib.contextmanager
-def join(
-    server: Server, group: str, *, relay: bool = False, **kwargs: Any
-) -> Iterator[ClientConnection]:
-    """Open a member (or, with ``relay``, a forward=False) connection of ``group``."""
-    kind = "relay" if relay else "member"
-    with open_ws(server, f"/broadcast/{kind}/{group}/", **kwargs) as ws:
-        assert ws.recv(timeout=10) == "joined"
-        yield ws
-
-
-@contextlib.contextmanager
-def identity(
-    server: Server, session: str | None = None
-) -> Iterator[tuple[ClientConnection, dict[str, Any]]]:
-    """Open the identity view; yield the connection and its {user, session}."""
-    with open_ws(server, "/broadcast/identity/", session=session) as ws:
-        yield ws, json.loads(ws.recv(timeout=10))
-
-
-def ask_json(ws: ClientConnection, command: str, timeout: float = 10) -> Any:
-    """Send a test command and decode the JSON answer."""
-    ws.send(command)
-    return json.loads(ws.recv(timeout=timeout))
-
-
-def wait_for(condition: Any, timeout: float, message: str) -> Any:
-    """Poll ``condition()`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} (last: {value!r})")
-        time.sleep(0.1)
+from .support import Server, ask_json, identity, join, login, manage, run_server, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +91,7 @@ def test_presence_lists_members_and_forgets_closed_connections(http_server: Serv
             assert [e["user"] for e in entries].count(None) == 1
             assert len({e["worker"] for e in entries}) == 1
             assert len({e["connection"] for e in entries}) == 2
-        wait_for(lambda: len(members()) == 1, 10, "the closed connection stayed in presence")
+        wait_for(lambda: len(members()) == 1, 10, "the closed connection leaving presence")
         assert members()[0]["user"] is None
 
 
@@ -239,7 +165,11 @@ def test_a_slow_client_is_closed_without_holding_up_the_others(http_server: Serv
         )
         drain(publisher, 400)  # its own messages
         assert publisher.recv(timeout=10) == "published 400"
-        wait_for(lambda: len(ask_json(publisher, "presence")["presence"]) == 2, 10, "slow stayed")
+        wait_for(
+            lambda: len(ask_json(publisher, "presence")["presence"]) == 2,
+            10,
+            "the slow client leaving presence",
+        )
 
 
 @pytest.mark.parametrize(

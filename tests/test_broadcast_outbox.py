@@ -12,12 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-from .support import PROJECT, project_env, run_server
-from .test_broadcast_memory import ask_json, join
-
-pytestmark = pytest.mark.fast
+from .support import PROJECT, ask_json, join, project_env, run_server
 
 #: Commits a Note and a message to GROUP, then waits (30 s at most) for the outbox to empty.
 SCRIPT = r"""

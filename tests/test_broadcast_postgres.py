@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from .support import Server, manage, start_server
-from .test_broadcast_memory import (
+from .support import (
+    PG_URL,
+    Server,
     ask_json,
     join,
+    manage,
+    start_server,
     unique_prefix,
 )
 
 pytestmark = pytest.mark.postgres
-
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture(scope="module")

@@ -13,16 +13,19 @@ from typing import Any
 
 import pytest
 
-from .faults import PrivateRedis
-from .support import Server, manage, run_server, start_server
-from .test_broadcast_memory import (
+from .support import (
+    Server,
     ask_json,
     identity,
     join,
     login,
+    manage,
+    run_server,
+    start_server,
     unique_prefix,
     wait_for,
 )
+from .support.faults import PrivateRedis
 
 pytestmark = pytest.mark.redis
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+import select
 import threading
-import time
 import uuid
 
 import pytest
@@ -29,6 +29,8 @@ from djws.broadcast.message import check_wire, encode, opcode_of, split_target, 
 from djws.broadcast.names import check_group, session_group, user_group
 from djws.broadcast.position import Entry, Position, Slice
 from djws.protocol.frames import OP_BINARY, OP_TEXT
+
+from .support import wait_for
 
 pytestmark = pytest.mark.fast
 
@@ -214,26 +216,42 @@ def test_notifications_arriving_while_a_large_message_is_read_are_delivered_at_o
     recorder = Recorder()
     backend.start_serving(recorder)  # type: ignore[arg-type]
     listener, locker, sender = (driver.connect(url) for _ in range(3))
+    listener_pid = driver.execute(listener, "SELECT pg_backend_pid()")[0][0]
     channel = backend._channel("big")
     backend._channels[channel] = "big"
     large = b"x" * (NOTIFY_LIMIT * 2)
+    failures: list[BaseException] = []
+
+    def listener_waits_on_a_lock() -> bool:
+        sql = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)"
+        return bool(driver.execute(sender, sql, [listener_pid])[0][0])
 
     def notify_then_unlock() -> None:
-        time.sleep(0.3)  # the listener waits on the locked table meanwhile
-        driver.execute(sender, "SELECT pg_notify(%s, %s)", [channel, f"{epoch}:2:0:usmall"])
-        time.sleep(0.3)
-        driver.execute(locker, "COMMIT")
+        try:
+            wait_for(listener_waits_on_a_lock, 10, "the listener waiting on the locked table")
+            # Committed when execute() returns (autocommit): queued for the listener, which
+            # gets it with the answer to the read that the lock holds up.
+            driver.execute(sender, "SELECT pg_notify(%s, %s)", [channel, f"{epoch}:2:0:usmall"])
+        except BaseException as exc:  # noqa: BLE001 - raised in the test's thread below
+            failures.append(exc)
+        finally:
+            driver.execute(locker, "COMMIT")  # never leave the listener blocked
+
+    def in_the_listeners_socket() -> bool:
+        return bool(select.select([listener.fileno()], [], [], 0)[0])
 
     try:
         driver.execute(listener, f'LISTEN "{channel}"')
         epoch = backend.publish("big", large).epoch
-        time.sleep(0.2)  # its notification is in the listener's socket
+        wait_for(in_the_listeners_socket, 10, "the large message's notification arriving")
         driver.execute(locker, "BEGIN")
         driver.execute(locker, "LOCK TABLE djws_broadcast_history IN ACCESS EXCLUSIVE MODE")
         thread = threading.Thread(target=notify_then_unlock)
         thread.start()
         backend._receive(listener)
         thread.join()
+        if failures:
+            raise failures[0]
         assert recorder.received == [(1, large), (2, b"small")]
     finally:
         for conn in (listener, locker, sender):
@@ -440,10 +458,7 @@ def test_presence_changes_made_during_a_write_are_written_together_in_the_next()
     backend = _RecordingBackend()
     first = threading.Thread(target=backend.presence_add, args=("g", "c0", "e0"))
     first.start()
-    for _ in range(1000):
-        if backend.writes:
-            break
-        time.sleep(0.01)
+    wait_for(lambda: backend.writes, 10, "the first presence write starting", interval=0.01)
     others = [
         threading.Thread(target=backend.presence_add, args=("g", f"c{i}", f"e{i}"))
         for i in range(1, 20)
@@ -451,10 +466,12 @@ def test_presence_changes_made_during_a_write_are_written_together_in_the_next()
     others.append(threading.Thread(target=backend.presence_remove, args=("h", "old")))
     for thread in others:
         thread.start()
-    for _ in range(1000):  # every change is in the waiting batch
-        if len(backend._presence_batch.add) == 19 and backend._presence_batch.remove:
-            break
-        time.sleep(0.01)
+    wait_for(
+        lambda: len(backend._presence_batch.add) == 19 and backend._presence_batch.remove,
+        10,
+        "every change in the waiting batch",
+        interval=0.01,
+    )
     backend.hold.set()
     for thread in [first, *others]:
         thread.join(10)

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from .accessibility import audit, format_violations
-from .browser import PHONE, RestartableSite, expect_connected, migrated_sample_site
 from .support import SAMPLE_SITE, manage
+from .support.accessibility import audit, format_violations
+from .support.browser import PHONE, RestartableSite, expect_connected, migrated_sample_site
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from .browser import echo_page, one_port_site
 from .support import SAMPLE_SITE, Server, run_server
+from .support.browser import echo_page, one_port_site
 
 pytestmark = pytest.mark.browser
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser import RestartableSite, expect_connected, migrated_sample_site
-from .faults import PrivateRedis
+from .support.browser import RestartableSite, expect_connected, migrated_sample_site
+from .support.faults import PrivateRedis
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser import PHONE, RestartableSite, expect_connected, migrated_sample_site
 from .support import SAMPLE_SITE, run_server
+from .support.browser import PHONE, RestartableSite, expect_connected, migrated_sample_site
 
 pytestmark = pytest.mark.browser
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser import expect_connected, migrated_sample_site
 from .support import SAMPLE_SITE, Server, free_port, start_server
+from .support.browser import expect_connected, migrated_sample_site
 
 pytestmark = pytest.mark.browser
 

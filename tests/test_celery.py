@@ -24,8 +24,7 @@ import pytest
 from celery import Celery
 from kombu import Exchange, Queue
 
-from .support import PROJECT, project_env, run_server
-from .test_broadcast_memory import join, unique_prefix, wait_for
+from .support import PROJECT, join, project_env, run_server, unique_prefix, wait_for
 
 pytestmark = pytest.mark.redis
 

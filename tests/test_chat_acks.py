@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from .browser import migrated_sample_site
 from .support import SAMPLE_SITE, Server, run_server
+from .support.browser import migrated_sample_site
 
 TIMEOUT = 10
 _rooms = itertools.count()

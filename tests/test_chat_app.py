@@ -18,8 +18,6 @@ from websockets.sync.client import connect
 
 from .support import manage, raw_request, run_server, status_of, upgrade_request
 
-pytestmark = pytest.mark.fast
-
 TIMEOUT = 10
 WITHOUT_CHAT = {"DJWS_TEST_CHAT": "0"}
 BUILTIN_URLS = {"DJWS_TEST_WEBSOCKET_URLCONF": "testproject.builtin_websocket_urls"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from .support import PROJECT, Server, start_server
+from .support import PROJECT, Server, start_server, wait_for
 
 
 def first_message(server: Server, path: str = "/stamp/") -> str | None:
@@ -26,11 +26,15 @@ def first_message(server: Server, path: str = "/stamp/") -> str | None:
 
 
 def wait_for_message(server: Server, expected: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (got := first_message(server)) != expected:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"last message {got!r}, wanted {expected!r}:\n{server.log()}")
-        time.sleep(0.2)
+    wait_for(
+        lambda: first_message(server) == expected,
+        timeout,
+        lambda: (
+            f"the first message becoming {expected!r} (now {first_message(server)!r}):\n"
+            f"{server.log()}"
+        ),
+        interval=0.2,
+    )
 
 
 @pytest.fixture
@@ -96,10 +100,12 @@ def test_sigint_to_a_background_jobs_group_stops_every_process(project_copy: Pat
         # bash, the reloader, its child, gunicorn's arbiter and worker.
         assert len(group_processes(pgid)) == 5
         os.killpg(pgid, signal.SIGINT)
-        deadline = time.monotonic() + 20
-        while group_processes(pgid):
-            assert time.monotonic() < deadline, f"still running: {group_processes(pgid)}"
-            time.sleep(0.1)
+        wait_for(
+            lambda: not group_processes(pgid),
+            20,
+            lambda: f"every process of the group stopping (still running: {group_processes(pgid)})",
+            interval=0.1,
+        )
         with socket.socket() as probe:
             # Nothing listens any more (SO_REUSEADDR only passes over TIME_WAIT).
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import socket
@@ -16,7 +15,18 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from .support import PROJECT, Server, free_port, manage, project_env, run_server, start_server
+from .support import (
+    PROJECT,
+    Server,
+    children,
+    free_port,
+    is_alive,
+    manage,
+    project_env,
+    run_server,
+    start_server,
+    wait_for,
+)
 
 
 def test_banner_names_versions_settings_and_url() -> None:
@@ -250,30 +260,18 @@ def worker_pids(server: Server) -> set[str]:
     return set(re.findall(r"Booting worker with pid: (\d+)", server.log()))
 
 
-def pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_sighup_replaces_workers_and_keeps_serving() -> None:
     with run_server("-v", "2") as server:
         server.wait_for_log("Booting worker with pid")
         before = worker_pids(server)
         assert len(before) == 1
         server.process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 15
-        while len(worker_pids(server)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: len(worker_pids(server)) >= 2, 15, "a new worker booting", interval=0.1)
         assert len(worker_pids(server) - before) == 1
         # Until the new worker accepts, the old one still does, and then closes what it
         # holds with 1001 (the next test): the new one alone serves once the old is gone.
         old = int(next(iter(before)))
-        while pid_exists(old) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not pid_exists(old)
+        wait_for(lambda: not is_alive(old), 15, f"the old worker {old} exiting")
         for _ in range(4):
             with connect(f"{server.url}/echo/") as ws:
                 ws.send("after HUP")
@@ -290,7 +288,11 @@ def test_sighup_keeps_the_old_worker_serving_until_the_new_one_accepts() -> None
     ):
         server.process.send_signal(signal.SIGHUP)
         signalled = time.monotonic()
-        time.sleep(1.0)  # the new worker is loading
+        wait_for(
+            lambda: len(children(server.process.pid)) == 2,
+            10,
+            "the new worker starting, next to the old one (it loads the application for 2 s)",
+        )
         old.send("still served")
         assert old.recv(timeout=10) == "still served"
         with pytest.raises(ConnectionClosed):
@@ -343,7 +345,10 @@ def test_handshakes_during_shutdown_are_refused_so_shutdown_stays_fast() -> None
                 ws.recv(timeout=5)
         # A client that reconnects at once (as djws.js does) is turned away, not kept.
         statuses = []
-        while server.process.poll() is None and time.monotonic() - started < 5:
+
+        def reconnected_until_the_server_exits() -> bool:
+            if server.process.poll() is not None:
+                return True
             try:
                 with connect(f"{server.url}/echo/", open_timeout=1) as again:
                     statuses.append(101)
@@ -354,7 +359,13 @@ def test_handshakes_during_shutdown_are_refused_so_shutdown_stays_fast() -> None
                 pass
             except Exception as exc:  # noqa: BLE001 - refused with 503, or port closed
                 statuses.append(getattr(getattr(exc, "response", None), "status_code", None))
-            time.sleep(0.05)
+            return False
+
+        wait_for(
+            reconnected_until_the_server_exits,
+            5,
+            lambda: f"the server exiting (handshakes meanwhile: {statuses})",
+        )
         assert server.process.wait(timeout=10) is not None
         assert time.monotonic() - started < 4, f"shutdown took too long: {statuses}"
     finally:

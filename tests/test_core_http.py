@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 from websockets.sync.client import connect
 
 from .support import Server, raw_request, status_of, upgrade_request
-
-pytestmark = pytest.mark.fast
 
 
 def http_get(server: Server, path: str) -> bytes:

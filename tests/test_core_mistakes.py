@@ -65,7 +65,6 @@ def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.Com
 # 4. An async view
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
     "command", [["check"], ["runwebsocket", "--noreload", "127.0.0.1:0"]], ids=["check", "serve"]
 )
@@ -152,7 +151,6 @@ def test_gunicorns_plain_gevent_worker_answers_handshakes_500_naming_the_worker(
 # 6. A broadcast backend whose client library is missing
 
 
-@pytest.mark.fast
 @pytest.mark.parametrize(
     ("url", "hidden", "error", "hint"),
     [
@@ -206,7 +204,6 @@ def handshake(server: Server, path: str, origin: str) -> bytes:
         return reply
 
 
-@pytest.mark.fast
 def test_a_refused_origin_is_logged_with_the_origin_and_the_setting(server: Server) -> None:
     reply = handshake(server, "/echo/", "https://evil.example")
     assert reply.startswith(b"HTTP/1.1 403 Forbidden\r\n")
@@ -217,7 +214,6 @@ def test_a_refused_origin_is_logged_with_the_origin_and_the_setting(server: Serv
     )
 
 
-@pytest.mark.fast
 def test_a_refused_origin_names_the_views_own_allowed_origins(server: Server) -> None:
     reply = handshake(server, "/protocol/origin-override/", "https://other.example")
     assert reply.startswith(b"HTTP/1.1 403 Forbidden\r\n")
@@ -228,7 +224,6 @@ def test_a_refused_origin_names_the_views_own_allowed_origins(server: Server) ->
     )
 
 
-@pytest.mark.fast
 def test_a_refused_origin_names_the_project_wide_list() -> None:
     with run_server(env={"DJWS_TEST_ALLOWED_ORIGINS": "https://app.example.com"}) as server:
         reply = handshake(server, "/echo/", "https://evil.example")
@@ -257,7 +252,6 @@ def test_the_tutorials_tests_run_without_the_sqlite_warning() -> None:
     assert "djws.W002" not in result.stdout + result.stderr
 
 
-@pytest.mark.fast
 def test_the_sqlite_warning_is_shown_by_check_deploy() -> None:
     result = manage("check", "--deploy")
     assert (
@@ -268,7 +262,6 @@ def test_the_sqlite_warning_is_shown_by_check_deploy() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_the_sqlite_warning_is_shown_when_runwebsocket_serves_without_debug() -> None:
     with run_server(env={"DJWS_TEST_DEBUG": "0"}) as server:
         assert "default: (djws.W002) DATABASES['default'] is SQLite." in server.log()
@@ -291,7 +284,6 @@ def test_gunicorn_without_djws_installed_names_the_setting() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_the_test_client_without_djws_installed_names_the_setting() -> None:
     result = manage("test", "testproject.client_without_djws", env={"DJWS_TEST_WITHOUT_DJWS": "1"})
     assert result.returncode == 1
@@ -300,7 +292,6 @@ def test_the_test_client_without_djws_installed_names_the_setting() -> None:
     ) in result.stderr
 
 
-@pytest.mark.fast
 def test_djangos_own_errors_without_djws_are_in_the_troubleshooting_guide() -> None:
     # djws cannot speak before it is installed: these are Django's words, so the
     # guide quotes them exactly, with the fix.

@@ -19,9 +19,8 @@ from websockets.sync.client import ClientConnection, connect
 from djws.broadcast.backends.redis import RedisBackend
 from djws.broadcast.message import encode
 
-from .faults import CONT, STOP, PrivateRedis, collect, start_publisher
-from .support import Server, start_server
-from .test_broadcast_memory import unique_prefix
+from .support import Server, start_server, unique_prefix
+from .support.faults import CONT, STOP, PrivateRedis, collect, start_publisher
 
 pytestmark = pytest.mark.redis
 

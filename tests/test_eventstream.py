@@ -14,46 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from .support import Server, http_get, run_server
-from .test_broadcast_memory import join, login
-from .test_delivery import publish
-
-pytestmark = pytest.mark.fast
+from .support import Events, Server, http_get, join, login, publish, run_server
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     with run_server("--http", env={"WEBSOCKET_BROADCAST_HISTORY": "5"}) as server:
         yield server
-
-
-class Events:
-    """A raw event-stream reader on one HTTP response."""
-
-    def __init__(self, server: Server, path: str, headers: dict[str, str] | None = None) -> None:
-        self.conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-        self.conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
-        self.response = self.conn.getresponse()
-
-    def next(self) -> dict[str, str]:
-        """The next event, as its fields (``data`` lines joined with newlines)."""
-        fields: dict[str, str] = {}
-        while True:
-            line = self.response.readline().decode()
-            assert line, "the stream ended"
-            line = line.rstrip("\n")
-            if not line:
-                if fields:
-                    return fields
-                continue
-            if line.startswith(":"):
-                fields.setdefault("comment", line)
-                continue
-            name, _, value = line.partition(": ")
-            fields[name] = f"{fields[name]}\n{value}" if name in fields else value
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def test_messages_arrive_as_events_with_their_positions(server: Server) -> None:

@@ -22,9 +22,17 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_faults import assert_healthy
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
+from .support import (
+    RawClient,
+    Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
+    rss_kib,
+    run_server,
+    wait_for,
+    worker_pid,
+)
 
 #: What "served while the flood lasts" means: the frozen worker took the whole flood.
 PROMPTLY = 0.5
@@ -86,13 +94,6 @@ class Flood:
         self.client.sock.close()
 
 
-def wait_until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "the flood never got going"
-        time.sleep(0.02)
-
-
 def timed_echoes(server: Server, clients: int = 10, rounds: int = 5) -> list[float]:
     """Round trips of ``clients`` already-open connections, ``rounds`` each."""
     times = []
@@ -126,11 +127,12 @@ SMALL_FRAMES = client_frame(0x1, b"flood" * 2) * 4096  # 64 KiB of 16-byte text 
 
 def test_a_client_flooding_an_echo_view_leaves_the_others_served(worker: Server) -> None:
     with Flood(worker, "/echo/", SMALL_FRAMES) as flood:
-        wait_until(lambda: flood.received > 1 << 20)  # a megabyte of echoes: flooding
+        wait_for(lambda: flood.received > 1 << 20, 10, "a megabyte of echoes", interval=0.02)
         echoes = timed_echoes(worker)
         handshake = timed_handshake(worker)
         received = flood.received
-        wait_until(lambda: flood.received > received)  # and the flooder is served too
+        # And the flooder is served too.
+        wait_for(lambda: flood.received > received, 10, "more echoes to the flooder", interval=0.02)
         assert flood.error is None
     assert max(echoes) < PROMPTLY, f"slowest echo {max(echoes):.3f} s"
     assert handshake < PROMPTLY, f"handshake {handshake:.3f} s"
@@ -139,7 +141,7 @@ def test_a_client_flooding_an_echo_view_leaves_the_others_served(worker: Server)
 
 def test_a_client_flooding_pings_leaves_the_others_served(worker: Server) -> None:
     with Flood(worker, "/echo/", client_frame(0x9, b"ping") * 6000) as flood:
-        wait_until(lambda: flood.received > 1 << 20)  # a megabyte of pongs
+        wait_for(lambda: flood.received > 1 << 20, 10, "a megabyte of pongs", interval=0.02)
         echoes = timed_echoes(worker)
         handshake = timed_handshake(worker)
     assert max(echoes) < PROMPTLY, f"slowest echo {max(echoes):.3f} s"
@@ -151,7 +153,9 @@ def test_a_client_that_pings_and_never_reads_is_closed_with_1008(worker: Server)
     pid = worker_pid(worker)
     before = rss_kib(pid)
     with Flood(worker, "/echo/", client_frame(0x9, b"p" * 125) * 500, read=False) as flood:
-        wait_until(lambda: flood.error is not None)  # reset by the server
+        wait_for(
+            lambda: flood.error is not None, 10, "the server resetting the flood", interval=0.02
+        )
         assert isinstance(flood.error, ConnectionResetError | BrokenPipeError)
     worker.wait_for_log("WebSocket closed 1008 (client too slow: send buffer full)")
     assert rss_kib(pid) - before < 4 * 1024
@@ -163,10 +167,10 @@ def test_a_client_flooding_after_the_server_closed_is_cut_at_the_close_timeout(
 ) -> None:
     """The view closed; the client never answers and keeps writing: TCP is cut after 1 s."""
     with Flood(worker, "/close/4000/?reason=flooded", SMALL_FRAMES) as flood:
-        wait_until(lambda: flood.sent > 1 << 20)
+        wait_for(lambda: flood.sent > 1 << 20, 10, "a megabyte of flood sent", interval=0.02)
         echoes = timed_echoes(worker, clients=5, rounds=2)
         started = time.monotonic()
-        wait_until(lambda: flood.error is not None)
+        wait_for(lambda: flood.error is not None, 10, "TCP cut under the flood", interval=0.02)
     assert time.monotonic() - started < 1.5
     assert (flood.client.buffer + flood.head).startswith(close_frame(4000, "flooded"))
     assert isinstance(flood.error, ConnectionResetError | BrokenPipeError)

@@ -30,25 +30,24 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from .support import (
+    RawClient,
     Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
     http_get,
     manage,
     raw_request,
+    rss_kib,
     run_server,
     start_server,
     status_of,
     upgrade_request,
+    wait_for,
+    worker_pid,
 )
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
 
 DRIVERS = ["psycopg2", "psycopg"]
-
-
-def assert_healthy(server: Server) -> None:
-    """A new client is served: it opens a WebSocket and gets its echo."""
-    with connect(f"{server.url}/echo/", open_timeout=10) as ws:
-        ws.send("still serving?")
-        assert ws.recv(timeout=10) == "still serving?"
 
 
 # The database fails over
@@ -80,10 +79,7 @@ def terminate_backends(app: str) -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             [app],
         ).fetchall()
-    deadline = time.monotonic() + 10
-    while backends(app):
-        assert time.monotonic() < deadline, "terminated backends did not go away"
-        time.sleep(0.02)
+    wait_for(lambda: not backends(app), 10, "the terminated backends going away", interval=0.02)
     return len(rows)
 
 
@@ -123,10 +119,11 @@ def test_after_pg_terminate_backend_every_handshake_and_query_succeeds(
                     ws.send("0")
                 pids = {held.recv(timeout=10), parked.recv(timeout=10)}
             # The second view ended: its connection waits in the worker's pool.
-            deadline = time.monotonic() + 10
-            while sorted(map(str, backends(app))) != sorted(pids):
-                assert time.monotonic() < deadline, (backends(app), pids)
-                time.sleep(0.05)
+            wait_for(
+                lambda: sorted(map(str, backends(app))) == sorted(pids),
+                10,
+                lambda: f"the server's backends being the views' {pids} (now {backends(app)})",
+            )
             assert terminate_backends(app) == 2  # the view's and the pool's
 
             # Every handshake after it reads its session and user on a live connection.
@@ -151,10 +148,7 @@ def test_a_view_whose_query_broke_gets_a_new_connection_on_its_next_query(
             ws.send("0")
             first = ws.recv(timeout=10)
             ws.send("5")  # pg_sleep(5), terminated half-way
-            deadline = time.monotonic() + 10
-            while not terminate_backends(app):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_for(lambda: terminate_backends(app), 10, "a backend of the server terminated")
             assert ws.recv(timeout=10) == "error OperationalError"
             ws.send("0")
             second = ws.recv(timeout=10)
@@ -254,17 +248,20 @@ def test_a_query_failing_after_accept_closes_with_1011(no_database: Server) -> N
 
 def reconnect_and_echo(server: Server, message: str, timeout: float = 20.0) -> None:
     """Reconnect until a worker answers (bounded), as a client's backoff would."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with connect(f"{server.url}/echo/", open_timeout=5) as ws:
-                ws.send(message)
-                assert ws.recv(timeout=5) == message
-                return
-        except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+
+    def echoed() -> bool:
+        with connect(f"{server.url}/echo/", open_timeout=5) as ws:
+            ws.send(message)
+            assert ws.recv(timeout=5) == message
+            return True
+
+    wait_for(
+        echoed,
+        timeout,
+        f"a worker echoing {message!r}",
+        interval=0.2,
+        ignoring=(OSError, ConnectionClosed, InvalidStatus, TimeoutError),
+    )
 
 
 def test_a_killed_worker_is_replaced_and_its_clients_reconnect() -> None:

@@ -23,9 +23,20 @@ from websockets.sync.client import connect
 
 from djws.limits import DEFAULT_LIMITS, AddressBuckets, Budget, Limits, Open, client_address
 
-from .support import Server, http_get, manage, run_server, status_of, upgrade_request
-from .test_faults import assert_healthy
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
+from .support import (
+    RawClient,
+    Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
+    http_get,
+    manage,
+    rss_kib,
+    run_server,
+    status_of,
+    upgrade_request,
+    worker_pid,
+)
 
 # The bookkeeping, without a server
 

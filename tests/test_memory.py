@@ -21,8 +21,6 @@ from djws.server.worker import GC_QUIET_CONNECTIONS, GC_THRESHOLDS, collect_when
 
 from .support import Server
 
-pytestmark = pytest.mark.fast
-
 
 def report(server: Server) -> dict[str, list[str]]:
     with connect(f"{server.url}/memory/report/", compression=None) as ws:
@@ -53,6 +51,7 @@ def test_the_worker_freezes_start_up_objects_and_collects_only_young_ones(
     assert result["frozen"] > 10_000  # Django, the urlconfs, the views
 
 
+@pytest.mark.fast
 def test_the_worker_collects_everything_only_when_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
     gc.collect()
     assert not collect_when_quiet()  # nothing passed to the oldest generation since

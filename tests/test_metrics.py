@@ -12,7 +12,6 @@ how it ended.
 from __future__ import annotations
 
 import re
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -27,10 +26,11 @@ from .support import (
     raw_request,
     run_server,
     status_of,
+    unique_prefix,
     upgrade_request,
+    wait_for,
     wait_for_port,
 )
-from .test_broadcast_memory import unique_prefix
 
 pytestmark = pytest.mark.redis
 
@@ -66,15 +66,18 @@ def scrape(server: Server, url: str | None = None) -> dict[str, float]:
     return samples
 
 
-def wait_for(server: Server, expected: dict[str, float]) -> dict[str, float]:
+def scrape_until(server: Server, expected: dict[str, float]) -> dict[str, float]:
     """Scrape until every expected sample has its value (workers flush once a second)."""
-    deadline = time.monotonic() + 10
-    while True:
+
+    def settled() -> dict[str, float] | None:
         samples = scrape(server)
-        if all(samples.get(name) == value for name, value in expected.items()):
-            return samples
-        assert time.monotonic() < deadline, {n: samples.get(n) for n in expected}
-        time.sleep(0.2)
+        return samples if all(samples.get(n) == v for n, v in expected.items()) else None
+
+    def now() -> str:
+        samples = scrape(server)
+        return f"the samples {expected} (now: { ({n: samples.get(n) for n in expected}) })"
+
+    return wait_for(settled, 10, now, interval=0.2)
 
 
 def test_a_scrape_counts_handshakes_messages_bytes_and_closes(server: Server) -> None:
@@ -93,7 +96,7 @@ def test_a_scrape_counts_handshakes_messages_bytes_and_closes(server: Server) ->
     def grown(name: str, by: float) -> tuple[str, float]:
         return name, before.get(name, 0.0) + by
 
-    samples = wait_for(
+    samples = scrape_until(
         server,
         dict(
             [
@@ -125,10 +128,12 @@ def test_one_access_log_line_per_connection(server: Server) -> None:
     with connect(f"{server.url}/echo/", compression=None) as ws:
         ws.send("x" * 100)
         ws.recv(timeout=10)
-    deadline = time.monotonic() + 10
-    while len(lines := closed_lines(server)) == before:
-        assert time.monotonic() < deadline, server.log()
-        time.sleep(0.05)
+
+    def more_lines() -> list[str]:
+        lines = closed_lines(server)
+        return lines if len(lines) != before else []
+
+    lines = wait_for(more_lines, 10, lambda: f"the connection's access log line:\n{server.log()}")
     # In: the masked 106-byte frame and the client's 8-byte close; out: 102 bytes.
     assert re.fullmatch(
         r'127\.0\.0\.1 "/echo/" WebSocket closed 1000 after \d+\.\d{3} s: '
@@ -150,7 +155,7 @@ def test_a_crossed_limit_is_counted(server: Server) -> None:
             ws.send(f"group-{n}")
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
-    wait_for(server, {'djws_limit_crossings_total{limit="groups_per_connection"}': before + 1})
+    scrape_until(server, {'djws_limit_crossings_total{limit="groups_per_connection"}': before + 1})
 
 
 def test_a_path_serves_them_on_the_websocket_port_when_asked() -> None:

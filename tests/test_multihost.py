@@ -29,11 +29,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from .faults import collect
-from .netns import Namespace, Network, network
-from .support import Server
-from .test_broadcast_memory import identity, login, unique_prefix, wait_for
-from .test_sessions_end import closed_with
+from .support import Server, closed_with, identity, login, unique_prefix, wait_for
+from .support.faults import collect
+from .support.netns import Namespace, Network, network
 
 pytestmark = pytest.mark.redis
 
@@ -101,9 +99,11 @@ def members(server: Server, group: str, count: int) -> Iterator[list[tuple[Clien
     """
     with contextlib.ExitStack() as stack:
         found: list[tuple[ClientConnection, int]] = []
-        deadline = time.monotonic() + 30
-        while len(found) < count or len({pid for _, pid in found}) < 2:
-            assert time.monotonic() < deadline, f"every connection went to one worker: {found}"
+
+        def on_both_workers() -> bool:
+            """Open one more connection unless enough are on both workers; tell if they are."""
+            if len(found) >= count and len({pid for _, pid in found}) >= 2:
+                return True
             url = f"{server.url}/broadcast/member/{group}/"
             ws = stack.enter_context(connect(url, open_timeout=10, max_queue=None))
             assert ws.recv(timeout=10) == "joined"
@@ -112,9 +112,16 @@ def members(server: Server, group: str, count: int) -> Iterator[list[tuple[Clien
             pids = {p for _, p in found}
             if pid in pids and len(pids) == 1 and len(found) >= count - 1:
                 ws.close()  # the other worker must get one of the ``count``
-                time.sleep(0.1)
-                continue
+                return False
             found.append((ws, pid))
+            return len(found) >= count and len({p for _, p in found}) >= 2
+
+        wait_for(
+            on_both_workers,
+            30,
+            lambda: f"{count} connections on both workers (found: {found})",
+            interval=0.1,  # after a connection closed again, too
+        )
         yield found
 
 
@@ -322,12 +329,15 @@ def test_a_killed_host_leaves_presence_within_the_ttl_and_the_other_host_carries
             # came before the kill (give or take a refresh in flight): any query sent
             # after that must leave its connections out, however long it takes.
             expired = killed_at + PRESENCE_TTL + 0.25
-            for _ in range(200):
+
+            def queried_once_expired() -> tuple[float, list[tuple[str, int]]] | None:
                 sent = time.monotonic()
                 found = hosts_and_pids(presence(ws, "mh-kill"))
-                if sent >= expired:
-                    break
-                time.sleep(0.05)
+                return (sent, found) if sent >= expired else None
+
+            sent, found = wait_for(
+                queried_once_expired, 10, "a presence query sent once host 2's keys expired"
+            )
             assert found == survivors, f"{sent - killed_at:.2f} s after the kill"
             for gone, _ in on_two:
                 with pytest.raises(ConnectionClosed) as closed:

@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,16 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from .support import Server, free_port, project_env, run_server, start_server, wait_for_port
-from .test_eventstream import Events
+from .support import (
+    Events,
+    Server,
+    free_port,
+    project_env,
+    run_server,
+    start_server,
+    wait_for,
+    wait_for_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "docs" / "howto" / "nginx.conf"
@@ -277,17 +284,11 @@ def procfile_command() -> str:
     return lines[0].removeprefix("web:").strip()
 
 
-def listening(port: int, process: subprocess.Popen[str], timeout: float) -> bool:
-    """Wait until ``port`` accepts connections; False if ``process`` exits or time is up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            time.sleep(0.1)
-        else:
-            return True
-    return False
+def listening(port: int, process: subprocess.Popen[str]) -> bool:
+    """Tell whether ``port`` accepts connections; fail at once if ``process`` exited."""
+    assert process.poll() is None, f"the process exited with {process.returncode}"
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    return True
 
 
 def test_procfile_line_serves_pages_and_websockets_on_port(tmp_path: Path) -> None:
@@ -311,10 +312,18 @@ def test_procfile_line_serves_pages_and_websockets_on_port(tmp_path: Path) -> No
         start_new_session=True,
     )
     try:
-        if not listening(port, process, timeout=60):
+        try:
+            wait_for(
+                lambda: listening(port, process),
+                60,
+                f"{command!r} listening on $PORT",
+                interval=0.1,
+                ignoring=(OSError,),
+            )
+        except AssertionError as exc:
             process.kill()
             output = process.communicate()[0]
-            raise AssertionError(f"{command!r} did not listen on $PORT:\n{output}")
+            raise AssertionError(f"{command!r} did not listen on $PORT:\n{output}") from exc
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/")
         response = conn.getresponse()

@@ -21,7 +21,7 @@ from djws.exceptions import ConnectionClosed
 from djws.protocol.frames import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT
 from djws.protocol.protocol import ServerProtocol, State
 
-from .test_protocol_support import client_frame
+from .support import client_frame
 
 pytestmark = pytest.mark.fast
 

@@ -16,10 +16,17 @@ from collections.abc import Callable, Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, client_frame, close_frame, rss_kib, worker_pid
-
-pytestmark = pytest.mark.fast
+from .support import (
+    RawClient,
+    Server,
+    assert_healthy,
+    client_frame,
+    close_frame,
+    rss_kib,
+    run_server,
+    wait_for,
+    worker_pid,
+)
 
 MAX_MESSAGE = 65536
 ENV = {
@@ -43,15 +50,9 @@ def limited() -> Iterator[Server]:
 def baseline(limited: Server) -> tuple[int, int]:
     """The worker's PID and its RSS once warmed up by a few connections."""
     for _ in range(3):
-        assert_echoes(limited)
+        assert_healthy(limited)
     pid = worker_pid(limited)
     return pid, rss_kib(pid)
-
-
-def assert_echoes(server: Server) -> None:
-    with connect(f"{server.url}/echo/", open_timeout=10) as ws:
-        ws.send("still there?")
-        assert ws.recv(timeout=10) == "still there?"
 
 
 def stats(server: Server) -> dict[str, int]:
@@ -62,12 +63,13 @@ def stats(server: Server) -> dict[str, int]:
 def assert_recovered(server: Server, baseline: tuple[int, int]) -> None:
     """The worker serves a new client; connections and memory are released."""
     pid, rss = baseline
-    assert_echoes(server)
+    assert_healthy(server)
     assert worker_pid(server) == pid, "the worker was replaced: it must have crashed"
-    deadline = time.monotonic() + 10
-    while (current := stats(server))["open"] != 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert current["open"] == 1, f"connections left open in the worker: {current}"
+    wait_for(
+        lambda: stats(server)["open"] == 1,
+        10,
+        lambda: f"the worker closing every other connection (now: {stats(server)})",
+    )
     assert rss_kib(pid) < rss + RSS_SLACK_KIB, f"RSS grew from {rss} to {rss_kib(pid)} KiB"
 
 
@@ -254,8 +256,7 @@ def test_messages_before_a_violation_are_answered_first(limited: Server) -> None
         client.send(
             client_frame(TEXT, b"first")
             + client_frame(TEXT, b"second")
-            + bytes([0x81, 0x02])
-            + b"no"  # unmasked
+            + client_frame(TEXT, b"no", mask=False)
             + client_frame(TEXT, b"never")
         )
         assert client.recv_message() == "first"
@@ -305,7 +306,7 @@ def test_slow_reader_is_closed_with_1008_and_never_delays_others(
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         time.sleep(0.3)
         started = time.monotonic()
-        assert_echoes(limited)  # another client is served at once
+        assert_healthy(limited)  # another client is served at once
         assert time.monotonic() - started < 2.0
         frames = 0
         while (frame := slow.recv_frame())[0] == 0x82:

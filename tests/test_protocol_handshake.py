@@ -14,12 +14,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from websockets.sync.client import connect
 
-from .support import Server, run_server, status_of, upgrade_request
-from .test_protocol_support import RawClient, rss_kib, worker_pid
-
-pytestmark = pytest.mark.fast
+from .support import (
+    RawClient,
+    Server,
+    assert_healthy,
+    rss_kib,
+    run_server,
+    status_of,
+    upgrade_request,
+    worker_pid,
+)
 
 RSS_SLACK_KIB = 8 * 1024
 
@@ -34,20 +39,14 @@ def impatient() -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def baseline(impatient: Server) -> tuple[int, int]:
     for _ in range(3):
-        assert_handshakes(impatient)
+        assert_healthy(impatient)
     pid = worker_pid(impatient)
     return pid, rss_kib(pid)
 
 
-def assert_handshakes(server: Server) -> None:
-    with connect(f"{server.url}/echo/", open_timeout=10) as ws:
-        ws.send("hi")
-        assert ws.recv(timeout=10) == "hi"
-
-
 def assert_recovered(server: Server, baseline: tuple[int, int]) -> None:
     pid, rss = baseline
-    assert_handshakes(server)
+    assert_healthy(server)
     assert worker_pid(server) == pid
     assert rss_kib(pid) < rss + RSS_SLACK_KIB, f"RSS grew from {rss} to {rss_kib(pid)} KiB"
 
@@ -271,7 +270,7 @@ def test_many_idle_half_open_connections_are_all_dropped(
     try:
         for sock in sockets:
             sock.sendall(b"GET /echo/ HTTP/1.1\r\n")
-        assert_handshakes(impatient)  # the worker is not blocked meanwhile
+        assert_healthy(impatient)  # the worker is not blocked meanwhile
         deadline = time.monotonic() + 6
         for sock in sockets:
             sock.settimeout(max(deadline - time.monotonic(), 0.1))

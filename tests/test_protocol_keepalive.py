@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, close_frame
+from .support import RawClient, Server, close_frame, run_server, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +42,12 @@ def open_connections(server: Server) -> int:
 
 
 def wait_for_open_connections(server: Server, expected: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while (count := open_connections(server)) != expected:
-        assert time.monotonic() < deadline, f"{count} connections open, expected {expected}"
-        time.sleep(0.1)
+    wait_for(
+        lambda: open_connections(server) == expected,
+        timeout,
+        lambda: f"{expected} connections open (now {open_connections(server)})",
+        interval=0.1,
+    )
 
 
 def test_silent_client_is_pinged(pinging: Server) -> None:

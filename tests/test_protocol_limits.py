@@ -21,7 +21,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 
 from djws.protocol.parser import Parser
 
-from .test_protocol_support import client_frame
+from .support import client_frame
 
 pytestmark = pytest.mark.fast
 

@@ -18,10 +18,7 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, run_server
-from .test_protocol_support import RawClient, client_frame
-
-pytestmark = pytest.mark.fast
+from .support import RawClient, Server, client_frame, run_server
 
 
 def test_server_preference_wins_among_offered_subprotocols(server: Server) -> None:

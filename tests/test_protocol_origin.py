@@ -17,8 +17,6 @@ from djws.origin import origin_matches, pattern_error
 
 from .support import Server, run_server, status_of, upgrade_request
 
-pytestmark = pytest.mark.fast
-
 
 def handshake(server: Server, path: str = "/echo/", **headers: str) -> bytes:
     with socket.create_connection((server.host, server.port), timeout=10) as sock:
@@ -127,6 +125,7 @@ def test_debug_with_empty_allowed_hosts_trusts_django_development_hosts(
     assert status_of(reply) == status
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("origin", "pattern", "matches"),
     [
@@ -153,6 +152,7 @@ def test_origin_pattern_grammar(origin: str, pattern: str, matches: bool) -> Non
     assert origin_matches(origin, pattern) is matches
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("pattern", "valid"),
     [

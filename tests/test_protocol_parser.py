@@ -21,10 +21,7 @@ from websockets.extensions.permessage_deflate import PerMessageDeflate
 from djws.protocol.frames import valid_close_code
 from djws.protocol.parser import FRAMES_PER_FEED, Parser
 
-from .support import Server
-from .test_protocol_support import RawClient, client_frame
-
-pytestmark = pytest.mark.fast
+from .support import RawClient, Server, client_frame
 
 LIMIT = 4096
 FAILURE_CODES = {1002, 1007, 1009}
@@ -56,9 +53,10 @@ def assert_consistent(parser: Parser, messages: list[str | bytes]) -> None:
     if parser.close is not None:
         assert parser.done
     if parser.done:
-        assert parser.feed(b"\x81\x80" + b"\0" * 4) == []  # nothing is parsed after the end
+        assert parser.feed(client_frame(0x1)) == []  # nothing is parsed after the end
 
 
+@pytest.mark.fast
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=2048), st.lists(st.integers(0, 4096), max_size=8), st.booleans())
 def test_random_bytes_never_raise(data: bytes, cuts: list[int], compressed: bool) -> None:
@@ -81,6 +79,7 @@ frame_fields = st.tuples(
 )
 
 
+@pytest.mark.fast
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(frame_fields, max_size=12),
@@ -103,6 +102,7 @@ messages_strategy = st.lists(
 )
 
 
+@pytest.mark.fast
 @settings(max_examples=300, deadline=None)
 @given(messages_strategy, st.integers(1, 50), st.lists(st.integers(0, 8192), max_size=10))
 def test_fragmented_messages_come_out_whole(
@@ -123,6 +123,7 @@ def test_fragmented_messages_come_out_whole(
     assert parser.pings == [b"ping"] * len(messages)
 
 
+@pytest.mark.fast
 @settings(max_examples=200, deadline=None)
 @given(messages_strategy, st.lists(st.integers(0, 8192), max_size=10))
 def test_compressed_messages_come_out_whole(messages: list[str | bytes], cuts: list[int]) -> None:
@@ -137,6 +138,7 @@ def test_compressed_messages_come_out_whole(messages: list[str | bytes], cuts: l
     assert parser.error is None
 
 
+@pytest.mark.fast
 def test_a_read_of_many_frames_is_parsed_a_batch_at_a_time() -> None:
     """So no connection parses 64 KiB of tiny frames (4 ms) without letting others run."""
     parser = Parser(max_message_size=LIMIT)

@@ -18,8 +18,6 @@ from djws.server.stack import direct_call, inline_middleware_calls
 
 from .support import Server
 
-pytestmark = pytest.mark.fast
-
 
 class Middleware:
     def __init__(self, get_response: object, name: str) -> None:
@@ -42,6 +40,7 @@ def build_chain() -> object:
     return handler
 
 
+@pytest.mark.fast
 def test_direct_call_binds_a_python_call_method() -> None:
     middleware = Middleware(view, "m")
     direct = direct_call(middleware)
@@ -50,6 +49,7 @@ def test_direct_call_binds_a_python_call_method() -> None:
     assert direct(["r"]) == ["m", "view", "r"]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "obj",
     [view, Middleware, functools.partial(view), Middleware(view, "m").__call__, len],
@@ -59,6 +59,7 @@ def test_direct_call_leaves_other_callables_alone(obj: object) -> None:
     assert direct_call(obj) is obj
 
 
+@pytest.mark.fast
 def test_the_middleware_chain_calls_each_middleware_directly() -> None:
     chain = build_chain()
     assert chain(["request"]) == ["outer", "inner", "view", "request"]  # type: ignore[operator]
@@ -67,6 +68,7 @@ def test_the_middleware_chain_calls_each_middleware_directly() -> None:
     assert inline_middleware_calls(chain) == 0  # already done
 
 
+@pytest.mark.fast
 def test_a_chain_of_another_shape_is_left_as_it_is() -> None:
     assert inline_middleware_calls(view) == 0
     assert inline_middleware_calls(None) == 0

@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from .support import Server, http_get, manage, run_server
-from .test_broadcast_memory import identity, login
+from .support import Server, closed_with, http_get, identity, login, manage, run_server, still_open
+from .support import shell as run_shell
 
 LOCAL = {"DJWS_TEST_BROADCAST_URL": "local://"}
 
@@ -33,30 +32,8 @@ def server() -> Iterator[Server]:
         yield server
 
 
-def closed_with(ws: ClientConnection, timeout: float = 1.0) -> tuple[int, str]:
-    """Wait (at most ``timeout`` s) for the server to close ``ws``; its code and reason."""
-    deadline = time.monotonic() + timeout
-    try:
-        message = ws.recv(timeout=max(deadline - time.monotonic(), 0.01))
-    except TimeoutError:
-        raise AssertionError(f"still open after {timeout} s") from None
-    except ConnectionClosed as exc:
-        frame = exc.rcvd
-    else:
-        raise AssertionError(f"got a message instead of a close: {message!r}")
-    assert frame is not None, "closed without a close frame"
-    return frame.code, frame.reason
-
-
-def still_open(ws: ClientConnection, user: Any, via: ClientConnection) -> None:
-    """``ws`` is open: a ``send_to_user`` sent through ``via`` reaches it."""
-    via.send(f"to-user {user} still there?")
-    assert ws.recv(timeout=5) == "still there?"
-
-
 def shell(code: str, env: dict[str, str] = LOCAL) -> None:
-    result = manage("shell", "--no-imports", "-c", code, env=env)
-    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    run_shell(code, env)
 
 
 @contextlib.contextmanager

@@ -15,10 +15,17 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import ClientConnection
 
-from .support import Server, run_server
-from .test_broadcast_memory import identity, login, unique_prefix
-from .test_broadcast_postgres import PG_URL
-from .test_sessions_end import closed_with, shell, still_open
+from .support import (
+    PG_URL,
+    Server,
+    closed_with,
+    identity,
+    login,
+    run_server,
+    shell,
+    still_open,
+    unique_prefix,
+)
 
 
 @contextlib.contextmanager

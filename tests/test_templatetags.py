@@ -14,34 +14,16 @@ import urllib.request
 from collections.abc import Iterator
 from types import ModuleType
 
-import django
 import pytest
-from django.conf import settings
-from django.http import HttpResponse
-from django.urls import path
-
-from .support import SAMPLE_SITE, Server, free_port, manage, run_server
-
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="djws-tests-not-secret",
-        ALLOWED_HOSTS=[".example.com", "127.0.0.1", "[::1]"],
-        INSTALLED_APPS=["djws"],
-        ROOT_URLCONF=__name__,
-        WEBSOCKET_URLCONF="djws.builtin.urls",
-        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
-        DATABASES={},
-        USE_TZ=True,
-    )
-    django.setup()
-
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponse
 from django.template import Context, Engine, RequestContext, TemplateSyntaxError
 from django.test import RequestFactory, override_settings
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, path
 
 from djws.reverse import event_stream_url, reverse_websocket, websocket_server_url, websocket_url
+
+from .support import SAMPLE_SITE, Server, free_port, manage, run_server
 
 
 def view(request, **kwargs):
@@ -60,12 +42,13 @@ websocket_urls.urlpatterns = [
 # This module is the ROOT_URLCONF: the pages' urls, where WebSocket names are not.
 urlpatterns = [path("page/", view, name="page")]
 
-pytestmark = [pytest.mark.fast, pytest.mark.usefixtures("websocket_settings")]
+pytestmark = pytest.mark.usefixtures("websocket_settings")
 
 
 @pytest.fixture
 def websocket_settings() -> Iterator[None]:
     with override_settings(
+        DEBUG=False,
         ROOT_URLCONF=__name__,
         WEBSOCKET_URLCONF=websocket_urls,
         WEBSOCKET_SERVER_URL=None,
@@ -98,20 +81,24 @@ def render(source: str, request=None, **context) -> str:
 # The two deployment shapes
 
 
+@pytest.mark.fast
 def test_page_from_runserver_points_at_its_host_on_port_8001():
     assert render("{% websocket_url 'echo' %}", page_request()) == "ws://example.com:8001/echo/"
 
 
+@pytest.mark.fast
 def test_page_from_a_djws_server_points_at_its_own_origin():
     request = page_request(djws_server=True)
     assert render("{% websocket_url 'echo' %}", request) == "ws://example.com:8000/echo/"
 
 
+@pytest.mark.fast
 def test_page_from_a_djws_server_on_the_default_port_has_no_port():
     request = page_request("example.com", djws_server=True)
     assert render("{% websocket_url 'echo' %}", request) == "ws://example.com/echo/"
 
 
+@pytest.mark.fast
 def test_ipv6_page_host_keeps_its_brackets():
     assert (
         render("{% websocket_url 'echo' %}", page_request("[::1]:8000")) == "ws://[::1]:8001/echo/"
@@ -158,16 +145,19 @@ def test_event_stream_url_from_python():
 # HTTPS pages get wss://
 
 
+@pytest.mark.fast
 def test_https_page_from_runserver_gets_wss():
     request = page_request("example.com", secure=True)
     assert render("{% websocket_url 'echo' %}", request) == "wss://example.com:8001/echo/"
 
 
+@pytest.mark.fast
 def test_https_page_from_a_djws_server_gets_same_origin_wss():
     request = page_request("example.com", secure=True, djws_server=True)
     assert render("{% websocket_url 'echo' %}", request) == "wss://example.com/echo/"
 
 
+@pytest.mark.fast
 def test_https_behind_a_proxy_is_recognised_through_secure_proxy_ssl_header():
     request = page_request("example.com", djws_server=True, HTTP_X_FORWARDED_PROTO="https")
     with override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https")):
@@ -178,11 +168,13 @@ def test_https_behind_a_proxy_is_recognised_through_secure_proxy_ssl_header():
 # Arguments, like {% url %}
 
 
+@pytest.mark.fast
 def test_positional_arguments():
     result = render("{% websocket_url 'room' 'lobby' 3 %}", page_request())
     assert result == "ws://example.com:8001/rooms/lobby/3/"
 
 
+@pytest.mark.fast
 def test_keyword_arguments_and_variables_with_filters():
     result = render(
         "{% websocket_url 'room' page=n room=name|lower %}", page_request(), name="Lobby", n=2
@@ -190,17 +182,20 @@ def test_keyword_arguments_and_variables_with_filters():
     assert result == "ws://example.com:8001/rooms/lobby/2/"
 
 
+@pytest.mark.fast
 def test_view_name_from_a_variable():
     assert render("{% websocket_url which %}", page_request(), which="echo") == (
         "ws://example.com:8001/echo/"
     )
 
 
+@pytest.mark.fast
 def test_as_var_stores_the_url_and_renders_nothing():
     result = render("[{% websocket_url 'room' 'lobby' 1 as url %}]<{{ url }}>", page_request())
     assert result == "[]<ws://example.com:8001/rooms/lobby/1/>"
 
 
+@pytest.mark.fast
 def test_url_is_autoescaped_like_url_tag():
     request = page_request()
     assert render("{% websocket_url 'search' 'a&b' %}", request) == (
@@ -214,32 +209,38 @@ def test_url_is_autoescaped_like_url_tag():
 # Failures, like {% url %}
 
 
+@pytest.mark.fast
 def test_unknown_name_raises_no_reverse_match():
     with pytest.raises(NoReverseMatch, match="'nope' not found"):
         render("{% websocket_url 'nope' %}", page_request())
 
 
+@pytest.mark.fast
 def test_names_are_reversed_in_websocket_urlconf_not_root_urlconf():
     assert render("{% url 'page' %}", page_request()) == "/page/"
     with pytest.raises(NoReverseMatch, match="'page' not found"):
         render("{% websocket_url 'page' %}", page_request())
 
 
+@pytest.mark.fast
 def test_wrong_arguments_raise_no_reverse_match():
     with pytest.raises(NoReverseMatch, match="'room' with arguments '\\('lobby',\\)' not found"):
         render("{% websocket_url 'room' 'lobby' %}", page_request())
 
 
+@pytest.mark.fast
 def test_unknown_name_with_as_var_gives_an_empty_string():
     result = render("{% websocket_url 'nope' as url %}<{{ url }}>", page_request())
     assert result == "<>"
 
 
+@pytest.mark.fast
 def test_missing_view_name_is_a_syntax_error():
     with pytest.raises(TemplateSyntaxError, match="'websocket_url' takes at least one argument"):
         render("{% websocket_url %}")
 
 
+@pytest.mark.fast
 def test_without_websocket_urlconf_the_error_says_what_to_set():
     with (
         override_settings(WEBSOCKET_URLCONF=None),
@@ -251,10 +252,12 @@ def test_without_websocket_urlconf_the_error_says_what_to_set():
 # WEBSOCKET_SERVER_URL
 
 
+@pytest.mark.fast
 def test_without_a_request_the_url_points_at_runwebsocket_default_address():
     assert render("{% websocket_url 'echo' %}") == "ws://127.0.0.1:8001/echo/"
 
 
+@pytest.mark.fast
 def test_server_url_port_only_changes_the_port_next_to_runserver():
     with override_settings(WEBSOCKET_SERVER_URL=":9000"):
         assert render("{% websocket_url 'echo' %}", page_request()) == "ws://example.com:9000/echo/"
@@ -262,6 +265,7 @@ def test_server_url_port_only_changes_the_port_next_to_runserver():
         assert render("{% websocket_url 'echo' %}", request) == "ws://example.com:8000/echo/"
 
 
+@pytest.mark.fast
 def test_server_url_scheme_relative_follows_the_page_scheme():
     with override_settings(WEBSOCKET_SERVER_URL="//ws.example.com:9000/sockets/"):
         assert render("{% websocket_url 'echo' %}", page_request()) == (
@@ -273,12 +277,14 @@ def test_server_url_scheme_relative_follows_the_page_scheme():
         )
 
 
+@pytest.mark.fast
 def test_server_url_absolute_is_used_as_is():
     with override_settings(WEBSOCKET_SERVER_URL="wss://ws.example.com"):
         assert render("{% websocket_url 'echo' %}", page_request()) == "wss://ws.example.com/echo/"
         assert render("{% websocket_url 'echo' %}") == "wss://ws.example.com/echo/"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "value", ["http://ws.example.com", "ws.example.com", "ws://", "//h/?q=1", 8001]
 )
@@ -293,10 +299,12 @@ def test_invalid_server_url_is_improperly_configured(value):
 # The same from Python
 
 
+@pytest.mark.fast
 def test_reverse_websocket_gives_the_path():
     assert reverse_websocket("room", kwargs={"room": "lobby", "page": 4}) == "/rooms/lobby/4/"
 
 
+@pytest.mark.fast
 def test_websocket_url_from_python():
     request = page_request("example.com", secure=True, djws_server=True)
     assert websocket_url("room", args=["lobby", 5], request=request) == (
@@ -306,6 +314,7 @@ def test_websocket_url_from_python():
     assert websocket_server_url(page_request()) == "ws://example.com:8001"
 
 
+@pytest.mark.fast
 def test_websocket_url_from_python_raises_for_unknown_names():
     with pytest.raises(NoReverseMatch):
         websocket_url("nope", request=page_request())

@@ -17,7 +17,8 @@ from typing import Any
 
 import redis
 
-from .support import PROJECT, free_port, project_env
+from .servers import PROJECT, free_port, project_env
+from .wait import wait_for
 
 __all__ = ["PUBLISHER", "PrivateRedis", "Publisher", "collect", "start_publisher"]
 
@@ -49,14 +50,7 @@ class PrivateRedis:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                assert time.monotonic() < deadline, "the private Redis did not start"
-                time.sleep(0.05)
+        wait_for(client.ping, 10, "the private Redis answering PING", ignoring=(redis.RedisError,))
 
     def signal(self, sig: int) -> None:
         assert self.process is not None

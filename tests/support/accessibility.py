@@ -18,7 +18,7 @@ from typing import Any
 __all__ = ["NPM_DIR", "audit", "axe_source", "format_violations"]
 
 #: The npm project that pins axe-core.
-NPM_DIR = Path(__file__).resolve().parent / "npm"
+NPM_DIR = Path(__file__).resolve().parent.parent / "npm"
 _PACKAGE = NPM_DIR / "node_modules" / "axe-core"
 
 

@@ -1,30 +1,20 @@
-"""Helpers for the protocol tests: a raw-socket WebSocket client and worker probes.
+"""The raw-socket WebSocket client of the protocol tests, and the one client frame encoder.
 
-No tests here. The raw client writes exactly the bytes a test asks for --
-including frames no library would send -- and reads the server's frames one by
-one, so a test can assert a close frame's bytes.
+:class:`RawClient` writes exactly the bytes a test asks for -- including frames
+no library would send -- and reads the server's frames one by one, so a test
+can assert a close frame's bytes. :func:`client_frame` builds any client frame
+(the parser's unit tests feed its output directly); :func:`close_frame` is the
+exact bytes of a server's close frame.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
-import time
-from pathlib import Path
 
-import pytest
+from .servers import Server, upgrade_request
 
-from .support import Server, upgrade_request
-
-pytestmark = pytest.mark.fast
-
-__all__ = [
-    "RawClient",
-    "close_frame",
-    "rss_kib",
-    "worker_pid",
-]
+__all__ = ["MASK", "RawClient", "client_frame", "close_frame", "mask_payload"]
 
 MASK = b"\x37\xfa\x21\x3d"
 
@@ -180,29 +170,3 @@ class RawClient:
 def _payload(frame: bytes) -> bytes:
     length = frame[1] & 0x7F
     return frame[2 + {126: 2, 127: 8}.get(length, 0) :]
-
-
-def worker_pid(server: Server, timeout: float = 10.0) -> int:
-    """The PID of the server's (single) gunicorn worker process."""
-    deadline = time.monotonic() + timeout
-    arbiter = server.process.pid
-    while True:
-        children = Path(f"/proc/{arbiter}/task/{arbiter}/children").read_text().split()
-        if children:
-            return int(children[0])
-        if time.monotonic() > deadline:
-            raise AssertionError("the server has no worker process")
-        time.sleep(0.05)
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of process ``pid`` in KiB, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
-
-
-def is_alive(pid: int) -> bool:
-    """Tell whether process ``pid`` still exists."""
-    return os.path.exists(f"/proc/{pid}")

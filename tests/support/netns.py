@@ -32,12 +32,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .faults import PUBLISHER, Publisher
-from .support import PROJECT, URL_RE, Server, project_env, wait_for_port
+from .servers import PROJECT, URL_RE, Server, project_env, refuse_in_the_fast_tier, wait_for_port
+from .wait import wait_for
 
 __all__ = ["IP", "Namespace", "Network", "network"]
 
@@ -84,14 +84,19 @@ class Namespace:
 
     def kill_all(self, timeout: float = 10.0) -> None:
         """SIGKILL every process in the namespace, and wait until none is left."""
-        deadline = time.monotonic() + timeout
-        while pids := self.pids():
+
+        def none_left() -> bool:
+            pids = self.pids()
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"processes {pids} of {self.name} outlived SIGKILL")
-            time.sleep(0.05)
+            return not pids
+
+        wait_for(
+            none_left,
+            timeout,
+            lambda: f"every process of {self.name} ending on SIGKILL (left: {self.pids()})",
+        )
 
 
 class Network:
@@ -194,13 +199,18 @@ class Network:
             text=True,
         )
         self.processes.append(process)
-        deadline = time.monotonic() + 10
         ping = namespace.command("redis-cli", "-h", namespace.back, "-p", str(port), "ping")
-        while subprocess.run(ping, capture_output=True, text=True, timeout=10).stdout != "PONG\n":
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise AssertionError(f"redis-server did not start in {namespace.name}")
-            time.sleep(0.05)
+
+        def answering() -> bool:
+            assert process.poll() is None, f"redis-server exited in {namespace.name}"
+            result = subprocess.run(ping, capture_output=True, text=True, timeout=10)
+            return result.stdout == "PONG\n"
+
+        try:
+            wait_for(answering, 10, f"redis-server in {namespace.name} answering PING")
+        except AssertionError:
+            process.kill()
+            raise
         return f"redis://{namespace.back}:{port}/0"
 
     def server(
@@ -208,6 +218,7 @@ class Network:
     ) -> Server:
         """Start ``runwebsocket ARGS`` on the host's front address; return once it answers."""
         assert namespace.front is not None
+        refuse_in_the_fast_tier(f"a server (runwebsocket in {namespace.name})")
         argv = [sys.executable, "manage.py", "runwebsocket", "--noreload", *args]
         process = subprocess.Popen(
             namespace.command(*argv, f"{namespace.front}:{port}"),

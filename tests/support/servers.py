@@ -1,8 +1,18 @@
-"""Start real ``runwebsocket`` servers for tests, and talk to them.
+"""Real ``runwebsocket`` servers for tests, the test project's commands, and raw HTTP.
 
 Every server is a real process started the way a user starts one
 (``python manage.py runwebsocket --noreload 127.0.0.1:0``) in the test project
-``tests/project``. :func:`run_server` yields a :class:`Server` once it answers.
+``tests/project``. :func:`run_server` yields a :class:`Server` once it answers;
+:func:`manage` runs a management command to completion; :func:`raw_request`,
+:func:`upgrade_request` and :func:`http_get` talk to a server over plain sockets.
+
+The session's SQLite database (``DJWS_TEST_SQLITE``, named by
+``tests/conftest.py``) is migrated the first time a command or server of the
+test project needs it: :func:`project_env` does it, outside the fast tier.
+
+Tests of the fast tier start no server and run no ``manage.py``: while one
+runs, ``tests/conftest.py`` calls :func:`forbid_servers`, and starting one
+raises :exc:`ServerForbidden`.
 """
 
 from __future__ import annotations
@@ -15,15 +25,46 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent / "project"
+from .wait import wait_for
+
+#: The test project (``tests/project``) whose ``manage.py`` the servers run.
+PROJECT = Path(__file__).resolve().parent.parent / "project"
 #: The sample site (the playground) at the top of the repository.
-SAMPLE_SITE = Path(__file__).resolve().parent.parent / "sample_site"
+SAMPLE_SITE = Path(__file__).resolve().parent.parent.parent / "sample_site"
 URL_RE = re.compile(r"(?:ws|wss|http|https)://(?:\[[^\]]+\]|[\w.]+):(\d+)(?:/|\s|$)")
+#: The management commands that serve: running one starts a server.
+SERVER_COMMANDS = frozenset({"runwebsocket", "runserver"})
+
+
+class ServerForbidden(Exception):  # noqa: N818 - it says what happened
+    """A test of the fast tier tried to start a server process, or to run manage.py."""
+
+
+#: The test running now, when it belongs to the fast tier (see :func:`forbid_servers`).
+_fast_test: str | None = None
+
+
+def forbid_servers(test: str | None) -> None:
+    """Refuse to start any server or command while ``test`` (a fast test's id) runs.
+
+    None allows them again.
+    """
+    global _fast_test
+    _fast_test = test
+
+
+def refuse_in_the_fast_tier(what: str) -> None:
+    """Raise :exc:`ServerForbidden` if a test of the fast tier is running."""
+    if _fast_test is not None:
+        raise ServerForbidden(
+            f"{_fast_test} is marked fast but started {what}: the fast tier "
+            "(./runtests.sh --fast) starts no server process and runs no manage.py. Test the "
+            "view in-process with djws.test.WebSocketClient, or drop the test's fast mark."
+        )
 
 
 @dataclass
@@ -49,11 +90,11 @@ class Server:
 
     def wait_for_log(self, text: str, timeout: float = 10.0) -> None:
         """Wait until the server printed ``text``."""
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server never printed {text!r}; output:\n{self.log()}")
-            time.sleep(0.05)
+        wait_for(
+            lambda: text in self.log(),
+            timeout,
+            lambda: f"the server printing {text!r}; output:\n{self.log()}",
+        )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
         """Send ``sig`` and wait for the process to exit; return its status."""
@@ -70,17 +111,49 @@ class Server:
 
 
 def project_env(**overrides: str) -> dict[str, str]:
-    """The environment a test project command runs with."""
+    """The environment a test project command runs with (its session database migrated)."""
+    if _fast_test is None:
+        _migrate_session_database()
+    return _environment(overrides)
+
+
+def _environment(overrides: dict[str, str]) -> dict[str, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
     env.setdefault("DJWS_TEST_SQLITE", os.environ.get("DJWS_TEST_SQLITE", ""))
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
 
 
+#: The session database files migrated so far (one per pytest session).
+_migrated: set[str] = set()
+
+
+def _migrate_session_database() -> None:
+    """Migrate the session's SQLite database (``DJWS_TEST_SQLITE``) the first time."""
+    path = os.environ.get("DJWS_TEST_SQLITE")
+    if not path or path in _migrated:
+        return
+    _migrated.add(path)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=PROJECT,
+        env=_environment({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        _migrated.discard(path)
+        raise AssertionError(f"migrating the session database failed:\n{result.stderr}")
+
+
 def manage(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path = PROJECT
 ) -> subprocess.CompletedProcess[str]:
     """Run a management command of the test project (or of ``cwd``'s) to completion."""
+    serving = "a server " if args and args[0] in SERVER_COMMANDS else ""
+    refuse_in_the_fast_tier(f"{serving}(manage.py {' '.join(args[:1])})")
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=cwd,
@@ -101,6 +174,7 @@ def start_server(
     timeout: float = 20.0,
 ) -> Server:
     """Start a server and return once it accepts TCP connections."""
+    refuse_in_the_fast_tier(f"a server ({' '.join(command or ['manage.py', 'runwebsocket'])})")
     if command is None:
         command = [sys.executable, "manage.py", "runwebsocket"]
         if not reload:
@@ -152,15 +226,12 @@ def free_port() -> int:
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     """Wait until something listens on ``host:port``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+
+    def listening() -> bool:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+
+    wait_for(listening, timeout, f"something listening on {host}:{port}", ignoring=(OSError,))
 
 
 @contextlib.contextmanager

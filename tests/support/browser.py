@@ -1,7 +1,7 @@
 """Helpers of the browser tests: the sample site served for Chromium, and what pages show.
 
 The ``browser`` and ``open_page`` fixtures are in ``conftest.py``; axe-core's
-audit in :mod:`tests.accessibility`.
+audit in :mod:`tests.support.accessibility`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from .support import SAMPLE_SITE, Server, free_port, manage, run_server, start_server
+from .servers import SAMPLE_SITE, Server, free_port, manage, run_server, start_server
 
 __all__ = [
     "PHONE",
