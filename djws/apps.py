@@ -12,5 +12,6 @@ class DjwsConfig(AppConfig):
     verbose_name = "WebSockets"
 
     def ready(self) -> None:
-        """Import the checks module so its checks register."""
+        """Import the checks modules so their checks register."""
         from . import checks  # noqa: F401
+        from .auth import checks as auth_checks  # noqa: F401

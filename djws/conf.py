@@ -85,6 +85,14 @@ DEFAULTS: dict[str, Any] = {
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
     # See djws.reverse.
     "WEBSOCKET_SERVER_URL": None,
+    # What djws.auth.WebSocketAuthenticationMiddleware runs on each WebSocket
+    # handshake, in order: djws's tickets, and Django REST framework classes.
+    "WEBSOCKET_AUTHENTICATION_CLASSES": ("djws.auth.TicketAuthentication",),
+    # Seconds a ticket (djws.auth.issue_ticket) lives: it must open a WebSocket in
+    # that time, and the WebSocket closes (3000) when it ends unless refreshed.
+    "WEBSOCKET_TICKET_MAX_AGE": 120,
+    # The cache (an alias of CACHES) that remembers used tickets until they expire.
+    "WEBSOCKET_TICKET_CACHE": "default",
 }
 
 

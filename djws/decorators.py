@@ -145,7 +145,9 @@ def websocket(
             origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
             if not origin_allowed(request, origins):
                 return _refuse_origin(request, allowed_origins, origins)
-            ws = WebSocket(upgrade, request)
+            # A subclass when the request was authenticated by a ticket
+            # (djws.auth.renewal.TicketWebSocket: it lives as long as its ticket).
+            ws = getattr(request, "websocket_class", WebSocket)(upgrade, request)
             result = None
             try:
                 if auto_accept:

@@ -1,0 +1,86 @@
+"""Django REST framework's authentication classes, run on a WebSocket handshake.
+
+List them in ``WEBSOCKET_AUTHENTICATION_CLASSES`` as in DRF's
+``DEFAULT_AUTHENTICATION_CLASSES``::
+
+    WEBSOCKET_AUTHENTICATION_CLASSES = [
+        "djws.auth.TicketAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ]
+
+Each runs unchanged, on DRF's :class:`~rest_framework.request.Request` around
+the handshake's request. A client that can set headers (an app, a script) sends
+``Authorization`` as it does to your API, and DRF's rules apply: the first class
+that returns a user wins, and one that raises ``AuthenticationFailed`` refuses.
+
+A client that cannot (a browser) offers the token as the subprotocol
+``djws.token.<token>`` or in ``?djws-token=`` (redacted from logs). That names
+no scheme, so each class is shown it in turn as ``Authorization: <scheme>
+<token>``, its scheme being the first word of its ``authenticate_header()``
+(``Token``, ``Bearer``), and the first that accepts it wins; when all of them
+reject it, the first rejection is the answer.
+
+This module imports DRF: djws imports it only when such a class is listed
+(``pip install 'djws[drf]'``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+
+from ..protocol.credentials import TOKEN
+from .authentication import AuthenticationFailed, presented
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+__all__ = ["DRFAuthenticator"]
+
+_AUTHORIZATION = "HTTP_AUTHORIZATION"
+
+
+class DRFAuthenticator:
+    """One DRF authentication class's instance, adapted to a WebSocket handshake."""
+
+    #: Credential kinds it reads (besides the Authorization header).
+    kinds = (TOKEN,)
+
+    def __init__(self, authentication: Any) -> None:
+        #: The DRF authentication instance: ``request.successful_authenticator``.
+        self.authentication = authentication
+
+    def authenticate(self, request: HttpRequest) -> tuple[Any, Any] | None:
+        """Run the DRF class; return ``(user, auth)`` or None; raise AuthenticationFailed."""
+        drf_request = Request(request)
+        token = presented(request, TOKEN)
+        meta = request.META
+        if token is None or _AUTHORIZATION in meta:
+            return self._run(drf_request, conclusive=True)
+        scheme = (self.authentication.authenticate_header(drf_request) or "").split(" ", 1)[0]
+        if not scheme:
+            return None  # a class without a scheme cannot be shown a bare token
+        meta[_AUTHORIZATION] = f"{scheme} {token.value}"
+        try:
+            return self._run(drf_request, conclusive=False)
+        finally:
+            del meta[_AUTHORIZATION]  # the token stays out of the request's headers
+
+    def _run(self, drf_request: Request, *, conclusive: bool) -> tuple[Any, Any] | None:
+        try:
+            result: tuple[Any, Any] | None = self.authentication.authenticate(drf_request)
+        except APIException as exc:
+            detail = exc.detail
+            if isinstance(detail, dict):
+                detail = detail.get("detail", detail)
+            name = type(self.authentication).__name__
+            raise AuthenticationFailed(
+                str(detail),
+                reason=f"{name}: {detail}",
+                challenge=self.authentication.authenticate_header(drf_request),
+                conclusive=conclusive,
+            ) from None
+        return result
