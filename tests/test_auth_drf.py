@@ -11,6 +11,8 @@ API client sends it, or as the subprotocol ``djws.token.<token>`` or in
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,3 +123,60 @@ def test_a_bad_token_gets_drfs_refusal_before_the_view(
     assert response.body == f"{detail}\n".encode()
     http_server.wait_for_log(f"Unauthorized ({logged}): /auth/whoami/\n")
     assert "not-a-token" not in http_server.log()
+
+
+def test_a_drf_class_without_a_challenge_refuses_with_403(http_server: Server) -> None:
+    response = refused(http_server, "/auth/whoami/", additional_headers={"X-Test-Auth": "reject"})
+    assert response.status_code == 403
+    assert "WWW-Authenticate" not in response.headers
+    assert response.body == b"Rejected without a challenge.\n"
+    http_server.wait_for_log(
+        "Forbidden (HeaderlessAuthentication: Rejected without a challenge.): /auth/whoami/\n"
+    )
+
+
+def test_the_script_howto_exchanges_a_drf_token_for_tickets_and_refreshes(
+    http_server: Server,
+) -> None:
+    """What docs/howto/authentication.rst's script does, against a real server."""
+    token = drf_token(http_server, "d-erin")
+
+    def new_ticket() -> tuple[str, int]:
+        request = urllib.request.Request(
+            f"{http_server.http_url}/api/ws-ticket/", headers={"Authorization": f"Token {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Cache-Control"] == "no-store"
+            answer = json.load(response)
+        return answer["ticket"], answer["expires_in"]
+
+    ticket, expires_in = new_ticket()
+    assert expires_in == 120
+    with connect(f"{http_server.url}/auth/whoami/", subprotocols=[f"djws.ticket.{ticket}"]) as ws:
+        assert authenticated(whoami(ws)) == ("d-erin", "Ticket", "TicketAuthentication", None)
+        ws.send(json.dumps({"djws": "refresh", "ticket": new_ticket()[0]}))
+        answer = ws.recv(timeout=10)
+        assert answer.startswith('{"djws": "refresh')  # how the script tells it apart
+        assert json.loads(answer)["djws"] == "refreshed"
+        assert 119 <= json.loads(answer)["expires_in"] <= 120
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "hello"
+    anonymous = urllib.request.Request(f"{http_server.http_url}/api/ws-ticket/")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(anonymous, timeout=10)
+    info.value.close()
+    assert info.value.code == 403  # DRF's: its first class, SessionAuthentication, has no challenge
+
+
+def test_a_token_no_class_reads_is_logged_and_ignored() -> None:
+    env = {"DJWS_TEST_AUTH_CLASSES": "djws.auth.TicketAuthentication"}
+    with (
+        run_server(env=env) as server,
+        connect(f"{server.url}/auth/whoami/?djws-token=some-token") as ws,
+    ):
+        assert authenticated(whoami(ws)) == (None, None, None, None)
+        server.wait_for_log(
+            "A token came in the query string of a handshake to /auth/whoami/, but no class "
+            "in WEBSOCKET_AUTHENTICATION_CLASSES reads tokens: it was ignored. Add a Django "
+            "REST framework authentication class.\n"
+        )

@@ -42,7 +42,8 @@ def get(server: Server, path: str, session: str | None = None) -> tuple[int, byt
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        with error:
+            return error.code, error.read()
 
 
 def ticket_for(server: Server, username: str) -> str:
@@ -108,6 +109,45 @@ def test_a_ticket_opens_one_websocket_then_is_refused_as_reused(http_server: Ser
     expect_refusal(http_server, response, f"reused, user {pk_of(http_server, 't-alice')}")
     assert response.body == REUSED_BODY
     assert ticket not in http_server.log()
+
+
+@pytest.mark.fast
+def test_the_ticket_view_answers_only_a_logged_in_user_and_is_never_cached(
+    http_server: Server,
+) -> None:
+    assert get(http_server, "/ws-ticket/") == (403, b'{"detail": "Authentication required."}')
+    request = urllib.request.Request(
+        f"{http_server.http_url}/ws-ticket/",
+        headers={"Cookie": f"sessionid={login(http_server, 't-kim')}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert "no-store" in response.headers["Cache-Control"]
+        answer = json.loads(response.read())
+    assert answer["expires_in"] == 120
+    assert set(answer["ticket"]) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    )
+
+
+@pytest.mark.fast
+def test_a_ticket_replaces_the_session_user_and_is_refused_once_its_user_is_inactive(
+    http_server: Server,
+) -> None:
+    session = login(http_server, "t-lee")
+    ticket = ticket_for(http_server, "t-max")
+    with connect(
+        f"{http_server.url}/auth/whoami/",
+        subprotocols=[f"djws.ticket.{ticket}"],
+        additional_headers={"Cookie": f"sessionid={session}"},
+    ) as ws:
+        answer = whoami(ws)
+    assert (answer["user"], answer["auth"], answer["session"]) == ("t-max", "Ticket", session)
+    ticket = ticket_for(http_server, "t-max")
+    assert get(http_server, "/deactivate/t-max/") == (200, b"deactivated")
+    response = refused(http_server, "/auth/whoami/", subprotocols=[f"djws.ticket.{ticket}"])
+    expect_refusal(
+        http_server, response, f"unknown or inactive user, user {pk_of(http_server, 't-max')}"
+    )
 
 
 @pytest.mark.fast
@@ -309,6 +349,17 @@ def test_a_ticket_opens_one_websocket_across_workers_with_a_shared_cache() -> No
             "so it could open one WebSocket in each.",
         ),
         (
+            {"DJWS_TEST_TICKET_CACHE": "tickets"},
+            "djws.E032",
+            "WEBSOCKET_TICKET_CACHE is 'tickets', which is not in CACHES.",
+        ),
+        (
+            {"DJWS_TEST_AUTH_CLASSES": "djws.auth.TicketAuthentication nowhere.Nothing"},
+            "djws.E031",
+            "WEBSOCKET_AUTHENTICATION_CLASSES names 'nowhere.Nothing', which cannot be "
+            "imported: No module named 'nowhere'",
+        ),
+        (
             {"DJWS_TEST_AUTH_MIDDLEWARE": "first"},
             "djws.E030",
             "'djws.auth.WebSocketAuthenticationMiddleware' must come after "
@@ -323,3 +374,14 @@ def test_system_checks_name_a_ticket_store_or_middleware_that_cannot_work(
     assert f"?: ({code}) {message}" in result.stderr
     shared = manage("check", env={**env, "DJWS_TEST_CACHE": "redis://127.0.0.1:6379/0"})
     assert ("djws.W030" in shared.stderr) is False
+
+
+@pytest.mark.fast
+def test_check_deploy_warns_about_a_per_process_ticket_store() -> None:
+    result = manage("check", "--deploy")
+    assert (
+        "?: (djws.W030) WEBSOCKET_TICKET_CACHE is 'default', a per-process cache, and "
+        "production usually runs several processes:" in result.stderr
+    )
+    shared = manage("check", "--deploy", env={"DJWS_TEST_CACHE": "redis://127.0.0.1:6379/0"})
+    assert "djws.W030" not in shared.stderr

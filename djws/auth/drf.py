@@ -21,8 +21,12 @@ no scheme, so each class is shown it in turn as ``Authorization: <scheme>
 (``Token``, ``Bearer``), and the first that accepts it wins; when all of them
 reject it, the first rejection is the answer.
 
-This module imports DRF: djws imports it only when such a class is listed
-(``pip install 'djws[drf]'``).
+:class:`TicketAPIView` issues tickets to clients that DRF authenticates (an
+app with its API token exchanging it for a ticket, for a page or a socket that
+cannot send the token itself).
+
+This module imports DRF: djws imports it only when such a class is listed or
+the view is used (``pip install 'djws[drf]'``).
 """
 
 from __future__ import annotations
@@ -30,15 +34,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rest_framework.exceptions import APIException
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from ..conf import settings
 from ..protocol.credentials import TOKEN
 from .authentication import AuthenticationFailed, presented
+from .tickets import issue_ticket
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-__all__ = ["DRFAuthenticator"]
+__all__ = ["DRFAuthenticator", "TicketAPIView"]
 
 _AUTHORIZATION = "HTTP_AUTHORIZATION"
 
@@ -84,3 +93,21 @@ class DRFAuthenticator:
                 conclusive=conclusive,
             ) from None
         return result
+
+
+class TicketAPIView(APIView):  # type: ignore[misc] # DRF has no type hints
+    """Issue a ticket to the user DRF authenticated: ``{"ticket", "expires_in"}``.
+
+    DRF's ``DEFAULT_AUTHENTICATION_CLASSES`` authenticate the request; anyone
+    else gets DRF's 401 or 403. Wire it into ``ROOT_URLCONF``:
+    ``path("api/ws-ticket/", TicketAPIView.as_view())``.
+    """
+
+    permission_classes = (IsAuthenticated,)
+
+    def get(self, request: Request) -> Response:
+        """Answer a new ticket, never cached."""
+        return Response(
+            {"ticket": issue_ticket(request.user), "expires_in": settings.WEBSOCKET_TICKET_MAX_AGE},
+            headers={"Cache-Control": "no-store"},
+        )

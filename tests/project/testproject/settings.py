@@ -62,8 +62,16 @@ WEBSOCKET_AUTHENTICATION_CLASSES = os.environ.get(
     "DJWS_TEST_AUTH_CLASSES",
     "djws.auth.TicketAuthentication "
     "rest_framework.authentication.TokenAuthentication "
-    "rest_framework_simplejwt.authentication.JWTAuthentication",
+    "rest_framework_simplejwt.authentication.JWTAuthentication "
+    "testproject.drf_auth.HeaderlessAuthentication",
 ).split()
+WEBSOCKET_TICKET_CACHE = os.environ.get("DJWS_TEST_TICKET_CACHE", "default")
+REST_FRAMEWORK = {  # for djws.auth.drf.TicketAPIView
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ]
+}
 # simplejwt signs with SECRET_KEY unless told; PyJWT warns about keys under 32 bytes.
 SIMPLE_JWT = {"SIGNING_KEY": "djws-tests-not-secret-jwt-signing-key"}
 # The ticket store: "locmem" (Django's default), "dummy", or a redis:// URL.

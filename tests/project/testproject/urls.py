@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model, login
 from django.http import HttpResponse
 from django.urls import path
 
+from djws.auth.drf import TicketAPIView
 from djws.auth.views import ticket_view
 
 
@@ -58,13 +59,20 @@ def jwt_token(request, username):
     return HttpResponse(str(AccessToken.for_user(user)))
 
 
+def deactivate(request, username):
+    get_user_model().objects.filter(username=username).update(is_active=False)
+    return HttpResponse("deactivated")
+
+
 def user_pk(request, username):
     return HttpResponse(str(get_user_model().objects.get_or_create(username=username)[0].pk))
 
 
 urlpatterns += [
     path("ws-ticket/", ticket_view),
+    path("api/ws-ticket/", TicketAPIView.as_view()),
     path("drf-token/<str:username>/", drf_token),
     path("jwt/<str:username>/", jwt_token),
     path("user-pk/<str:username>/", user_pk),
+    path("deactivate/<str:username>/", deactivate),
 ]
