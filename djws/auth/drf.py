@@ -65,6 +65,15 @@ class DRFAuthenticator:
     def authenticate(self, request: HttpRequest) -> tuple[Any, Any] | None:
         """Run the DRF class; return ``(user, auth)`` or None; raise AuthenticationFailed."""
         drf_request = Request(request)
+        try:
+            return self._authenticate(request, drf_request)
+        finally:
+            # DRF's Request refers to itself (parser_context["request"]): without
+            # this, the cycle would keep the handshake's request alive until the
+            # cyclic collector runs (docs/topics/architecture.rst).
+            drf_request.parser_context = None
+
+    def _authenticate(self, request: HttpRequest, drf_request: Request) -> tuple[Any, Any] | None:
         token = presented(request, TOKEN)
         meta = request.META
         if token is None or _AUTHORIZATION in meta:
@@ -81,6 +90,8 @@ class DRFAuthenticator:
     def _run(self, drf_request: Request, *, conclusive: bool) -> tuple[Any, Any] | None:
         try:
             result: tuple[Any, Any] | None = self.authentication.authenticate(drf_request)
+            if result is not None:
+                _unlink(*result)
         except APIException as exc:
             detail = exc.detail
             if isinstance(detail, dict):
@@ -93,6 +104,19 @@ class DRFAuthenticator:
                 conclusive=conclusive,
             ) from None
         return result
+
+
+def _unlink(user: Any, auth: Any) -> None:
+    """Drop the user's cached reference back to ``auth``, a cycle of Django's ORM.
+
+    ``TokenAuthentication`` loads the token with its user (``select_related``),
+    and Django caches each side of the one-to-one on the other: the user and
+    token of every finished connection would wait for the cyclic collector.
+    """
+    cache = getattr(getattr(user, "_state", None), "fields_cache", None)
+    if cache:
+        for name in [name for name, value in cache.items() if value is auth]:
+            del cache[name]
 
 
 class TicketAPIView(APIView):  # type: ignore[misc] # DRF has no type hints

@@ -48,3 +48,16 @@ def private(request, ws):
 @websocket(auto_accept=False)
 def broken(request, ws):
     raise RuntimeError("broken before accepting")
+
+
+@websocket
+def credentials(request, ws, username):
+    """Send a ticket and a DRF token for ``username`` (tests without an HTTP server)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from djws.auth import issue_ticket
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    token = Token.objects.get_or_create(user=user)[0].key
+    ws.send_json({"ticket": issue_ticket(user), "token": token})
