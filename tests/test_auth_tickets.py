@@ -240,16 +240,32 @@ def test_a_ticket_fails_once_expired() -> None:
         expect_refusal(server, response, f"expired, user {pk_of(server, 't-erin')}")
 
 
+def ticks_until_closed(ws: ClientConnection, deadline: float) -> tuple[int, str]:
+    """Read "tick" messages until the server closes, before ``deadline``; its code and reason."""
+    try:
+        while ws.recv(timeout=max(0.1, deadline - time.monotonic())) == "tick":
+            pass
+    except ConnectionClosed as closed:
+        rcvd = closed.rcvd
+    else:
+        raise AssertionError("a message other than tick")
+    if rcvd is None:
+        raise AssertionError("closed without a close frame")
+    return rcvd.code, rcvd.reason
+
+
 def test_a_websocket_closes_with_3000_when_its_ticket_expires_unless_refreshed() -> None:
     # Tickets live 10 s, counted from the whole second they were issued in: 9 to 10 s.
     with run_server("--http", env={"WEBSOCKET_TICKET_MAX_AGE": "10"}) as server:
         login(server, "t-fay")  # the server's first requests are its slowest
         minting = time.monotonic()
         plain_ticket, refreshed_ticket = ticket_for(server, "t-fay"), ticket_for(server, "t-fay")
+        sender_ticket = ticket_for(server, "t-fay")
         minted = time.monotonic()
         with (
             connect(f"{server.url}/auth/whoami/?djws-ticket={plain_ticket}") as plain,
             connect(f"{server.url}/auth/whoami/?djws-ticket={refreshed_ticket}") as refreshed,
+            connect(f"{server.url}/auth/sender/?djws-ticket={sender_ticket}") as sender,
         ):
             assert whoami(plain)["user"] == whoami(refreshed)["user"] == "t-fay"
             time.sleep(max(0.0, minting + 6 - time.monotonic()))
@@ -271,12 +287,15 @@ def test_a_websocket_closes_with_3000_when_its_ticket_expires_unless_refreshed()
             answer = json.loads(refreshed.recv(timeout=10))
             assert answer["djws"] == "refreshed"
             assert 8 <= answer["expires_in"] <= 10
+            # A view that never receives never sees a refresh: its first ticket stands.
+            sender.send(json.dumps({"djws": "refresh", "ticket": ticket_for(server, "t-fay")}))
             # The first tickets expire 9 to 10 s after they were minted, and the
             # keepalive pass that closes comes within a second.
             with pytest.raises(ConnectionClosed) as info:
                 plain.recv(timeout=max(0.1, minted + 12 - time.monotonic()))
             assert (info.value.rcvd.code, info.value.rcvd.reason) == (3000, "ticket expired")
             assert time.monotonic() - minting >= 9
+            assert ticks_until_closed(sender, minted + 12) == (3000, "ticket expired")
             refreshed.send("alive")  # its new ticket lives 9 s at least from its refresh
             assert refreshed.recv(timeout=10) == "alive"
             with pytest.raises(ConnectionClosed) as info:

@@ -20,6 +20,10 @@ it is for the same user, and answers with one text message::
 (``reason`` is ``expired``, ``reused``, ``bad signature``, ``unknown or
 inactive user`` or ``another user's``; the refusal is also logged on
 ``djws.security``). Any other message, JSON or not, goes to the view.
+
+Refresh messages are answered inside ``receive()`` (and so ``for message in
+ws`` and ``receive_json()``): a view that never receives cannot be refreshed,
+and its WebSocket closes when the first ticket expires.
 """
 
 from __future__ import annotations

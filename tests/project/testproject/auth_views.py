@@ -61,3 +61,13 @@ def credentials(request, ws, username):
     user, _ = get_user_model().objects.get_or_create(username=username)
     token = Token.objects.get_or_create(user=user)[0].key
     ws.send_json({"ticket": issue_ticket(user), "token": token})
+
+
+@websocket
+def sender(request, ws):
+    """Send "tick" twice a second and never receive (a refresh goes unanswered)."""
+    import gevent
+
+    while True:
+        ws.send("tick")
+        gevent.sleep(0.5)

@@ -63,5 +63,6 @@ urlpatterns += [
     path("auth/chat/", auth_views.chat),
     path("auth/private/", auth_views.private),
     path("auth/broken/", auth_views.broken),
+    path("auth/sender/", auth_views.sender),
     path("auth/credentials/<str:username>/", auth_views.credentials),
 ]
