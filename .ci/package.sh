@@ -23,7 +23,7 @@
 # 5. The oldest versions setup.cfg allows: the wheel installed with .ci/floors.txt
 #    as constraints, the tutorial's tests and the parts of the suite that exercise
 #    each of those dependencies (gunicorn, gevent, websockets, psycopg, psycogreen,
-#    redis), about 95 tests.
+#    redis, djangorestframework), about 100 tests.
 #
 # Env: PYTHON (builds; default python3), PYTHON_VERSIONS (default "3.11 3.12 3.13",
 # the classifiers of setup.cfg; each must be found, as pythonX.Y on the PATH or in
@@ -322,7 +322,8 @@ tutorial_tests "$WORK/venv-checkout" checkout
 # The floors: every dependency at the oldest version setup.cfg allows.
 clean_venv "${PYTHONS[0]}" "$WORK/venv-floors"
 quiet "$WORK/venv-floors/bin/pip" install -q -c "$FLOORS" \
-  "djws[redis,postgresql,psycopg,metrics] @ file://$WHEEL" pytest pytest-django pytest-timeout
+  "djws[redis,postgresql,psycopg,metrics,drf] @ file://$WHEEL" djangorestframework-simplejwt \
+  pytest pytest-django pytest-timeout
 "$WORK/venv-floors/bin/python" - "$FLOORS" <<'EOF' || fail "the floors were not installed"
 import sys
 from importlib.metadata import version
@@ -345,7 +346,8 @@ quiet env -C "$ROOT" "$WORK/venv-floors/bin/python" -m pytest -q -p no:cacheprov
   tests/test_core_command.py tests/test_core_views.py tests/test_core_database.py \
   tests/test_protocol_handshake.py tests/test_protocol_negotiation.py \
   tests/test_broadcast_unit.py tests/test_broadcast_redis.py tests/test_broadcast_postgres.py \
-  tests/test_delivery_redis.py tests/test_metrics.py tests/test_toolkit.py
+  tests/test_delivery_redis.py tests/test_metrics.py tests/test_toolkit.py \
+  tests/test_auth_drf.py
 say "floors: $(grep -E '^[0-9]+ passed' "$WORK/last.log")"
 
 say "all checks passed in $(( $(date +%s) - STARTED )) s"

@@ -15,5 +15,6 @@ class DjwsConfig(AppConfig):
     def ready(self) -> None:
         """Register the checks; connect the receivers of :mod:`djws.sessions`."""
         from . import checks, sessions  # noqa: F401
+        from .auth import checks as auth_checks  # noqa: F401
 
         sessions.connect()

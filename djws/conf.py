@@ -97,6 +97,14 @@ DEFAULTS: dict[str, Any] = {
     # Peers whose X-Forwarded-For names the client (a proxy on this machine): the
     # client address the per-address limits and the logs use.
     "WEBSOCKET_TRUSTED_PROXIES": ["127.0.0.1", "::1"],
+    # What djws.auth.WebSocketAuthenticationMiddleware runs on each WebSocket
+    # handshake, in order: djws's tickets, and Django REST framework classes.
+    "WEBSOCKET_AUTHENTICATION_CLASSES": ("djws.auth.TicketAuthentication",),
+    # Seconds a ticket (djws.auth.issue_ticket) lives: it must open a WebSocket in
+    # that time, and the WebSocket closes (3000) when it ends unless refreshed.
+    "WEBSOCKET_TICKET_MAX_AGE": 120,
+    # The cache (an alias of CACHES) that remembers used tickets until they expire.
+    "WEBSOCKET_TICKET_CACHE": "default",
 }
 
 

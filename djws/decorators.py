@@ -158,7 +158,10 @@ def websocket(
             origins = upgrade.config.allowed_origins if allowed_origins is None else allowed_origins
             if not origin_allowed(request, origins):
                 return _refuse_origin(request, allowed_origins, origins)
-            ws = WebSocket(upgrade, request, limits_for(upgrade.config))
+            # A subclass when the request was authenticated by a ticket
+            # (djws.auth.renewal.TicketWebSocket: it lives as long as its ticket).
+            websocket_class = getattr(request, "websocket_class", WebSocket)
+            ws = websocket_class(upgrade, request, limits_for(upgrade.config))
             result = None
             try:
                 if auto_accept:

@@ -11,10 +11,16 @@ the login page (``login_required``, ``LoginRequiredMiddleware``) becomes
 ``403 Forbidden`` with a plain-text body naming the login page. A browser's
 WebSocket cannot follow a redirect, and the login page would send the user back
 to the WebSocket's URL (``?next=/ws/...``) -- a page that does not exist.
+
+A handshake that presented a ticket or token (:mod:`djws.protocol.credentials`)
+which no middleware looked at is logged (``djws.security``), naming
+``djws.auth.WebSocketAuthenticationMiddleware``: its client was taken for
+anonymous, and would otherwise never know why.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -25,12 +31,15 @@ from django.http import HttpRequest, HttpResponseForbidden
 from django.http.response import HttpResponseBase, HttpResponseRedirectBase
 
 from .conf import settings
+from .protocol.credentials import Credential
 from .server.stack import inline_middleware_calls
 
 if TYPE_CHECKING:
     from .server.handoff import Upgrade
 
 __all__ = ["WebSocketDispatcher", "WebSocketRequest", "login_page_of"]
+
+security_logger = logging.getLogger("djws.security")
 
 
 class WebSocketRequest(WSGIRequest):
@@ -60,8 +69,11 @@ class WebSocketDispatcher(WSGIHandler):
 
         def refuse_login_redirects(request: HttpRequest) -> HttpResponseBase:
             response: HttpResponseBase = chain(request)
-            if getattr(request, "websocket_upgrade", None) is None:
+            upgrade = getattr(request, "websocket_upgrade", None)
+            if upgrade is None:
                 return response  # not a WebSocket handshake (Server-Sent Events...)
+            if upgrade.handshake.credentials and not hasattr(request, "successful_authenticator"):
+                _warn_unauthenticated(request, upgrade.handshake.credentials[0])
             login_page = login_page_of(request, response)
             if login_page is None:
                 return response
@@ -75,6 +87,20 @@ class WebSocketDispatcher(WSGIHandler):
             return refusal
 
         self._middleware_chain = refuse_login_redirects
+
+
+def _warn_unauthenticated(request: HttpRequest, credential: Credential) -> None:
+    """Log a credential that no middleware looked at: the client was taken as anonymous."""
+    security_logger.warning(
+        "A %s came in the %s of a handshake to %s, but no middleware authenticated it: "
+        "the request was handled as its session's or anonymous. Add "
+        "'djws.auth.WebSocketAuthenticationMiddleware' to MIDDLEWARE, after "
+        "AuthenticationMiddleware.",
+        credential.kind,
+        credential.source,
+        request.path,
+        extra={"request": request},
+    )
 
 
 def login_page_of(request: HttpRequest, response: HttpResponseBase) -> str | None:

@@ -130,6 +130,13 @@ def read_all(ws: Any) -> None:
         ws.recv(timeout=10)
 
 
+def send_then_read(ws: Any, messages: list[str]) -> None:
+    """Send ``messages`` (the server may close meanwhile), then read until it closes."""
+    for message in messages:
+        ws.send(message)
+    read_all(ws)
+
+
 def closed_with(ws: Any, code: int, reason: str) -> None:
     with pytest.raises(ConnectionClosed) as closed:
         read_all(ws)
@@ -156,10 +163,13 @@ def test_a_client_over_the_message_rate_is_closed_with_1008_and_logged_once() ->
         with connect(f"{server.url}/echo/") as other:  # the same address, a new connection
             other.send(b"x" * 10)
             assert other.recv(timeout=10) == b"x" * 10
-            other.send(b"y" * 10)
-            for _ in range(300):
-                other.send("z")
-            closed_with(other, 1008, "too many messages: over 100 a second")
+            with pytest.raises(ConnectionClosed) as closed:
+                send_then_read(other, ["z"] * 300)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1008,
+                "too many messages: over 100 a second",
+            )
         server.wait_for_log("crossed WEBSOCKET_LIMITS['messages_per_second']")
         time.sleep(0.2)
         (line,) = warnings_in(server, "messages_per_second")  # twice, logged once

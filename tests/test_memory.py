@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
+from typing import Any
 
 import pytest
 from websockets.sync.client import connect
@@ -38,6 +39,25 @@ def test_a_closed_connection_leaves_nothing_for_the_cyclic_collector(
     result = report(server)
     assert "handler" in result["tracked"]
     assert ("deflate" in result["tracked"]) is (compression is not None)
+    assert result["alive"] == []
+
+
+@pytest.mark.parametrize("credential", ["ticket", "token"])
+def test_an_authenticated_connection_leaves_nothing_for_the_cyclic_collector(
+    server: Server, credential: str
+) -> None:
+    """Tickets and Django REST framework's tokens (djws.auth) leave no cycle either."""
+    with connect(f"{server.url}/auth/credentials/m-{credential}/") as ws:
+        issued = json.loads(ws.recv(timeout=10))
+    if credential == "ticket":
+        options: dict[str, Any] = {"subprotocols": [f"djws.ticket.{issued['ticket']}"]}
+    else:
+        options = {"additional_headers": {"Authorization": f"Token {issued['token']}"}}
+    with connect(f"{server.url}/memory/tracked/", compression=None, **options) as ws:
+        ws.send("message")
+        assert ws.recv(timeout=5) == "message"
+    result = report(server)
+    assert {"request", "user", "connection"} <= set(result["tracked"])
     assert result["alive"] == []
 
 

@@ -15,23 +15,9 @@ from djws.exceptions import HandshakeError
 from djws.protocol.handshake import is_upgrade_request, parse_handshake
 from djws.protocol.http import plain
 
+from .support.auth import environ
+
 pytestmark = pytest.mark.fast
-
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
-def environ(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "REQUEST_METHOD": "GET",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "example.com",
-        "HTTP_UPGRADE": "websocket",
-        "HTTP_CONNECTION": "keep-alive, Upgrade",
-        "HTTP_SEC_WEBSOCKET_VERSION": "13",
-        "HTTP_SEC_WEBSOCKET_KEY": KEY,
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def test_a_valid_request_is_accepted_with_rfc_6455s_example_key() -> None:

@@ -9,7 +9,9 @@ Read in the order a connection uses them:
    every recipient of a broadcast;
 4. :mod:`.protocol` -- one connection's state: ping and pong, the closing
    handshake, failing on a violation, close codes, keepalive decisions;
-5. :mod:`.http` -- the HTTP answers a refused handshake gets, as bytes.
+5. :mod:`.http` -- the HTTP answers a refused handshake gets, as bytes;
+6. :mod:`.credentials` -- tickets and tokens a client presents in the handshake,
+   and keeping them out of logs.
 
 Nothing here touches a socket, gevent or Django: each module is tested with
 bytes alone (``tests/test_protocol_*.py``), and through real servers too.

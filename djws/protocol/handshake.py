@@ -10,6 +10,14 @@ is parsed here, in bounded time, so nothing malformed reaches Django.
 ``Handshake.accept()`` builds the ``101 Switching Protocols`` response for the
 subprotocol and extensions that were chosen. The response is only *built* here;
 the connection writes it, and only when the view accepts.
+
+Credentials offered as subprotocols (``djws.ticket.<ticket>``,
+:mod:`.credentials`) are kept apart from the application's subprotocols: a view
+never sees nor chooses one. When the view chooses no subprotocol, the 101 names
+the credential entry the client offered, as it offered it: browsers fail a
+handshake (1006, "Sent non-empty 'Sec-WebSocket-Protocol' header but no
+response was received" in Chrome) whose offered subprotocols all went
+unanswered.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from websockets.typing import ExtensionHeader
 from websockets.utils import accept_key
 
 from ..exceptions import HandshakeError
+from .credentials import Credential, split_subprotocols
 from .http import serialize
 
 if TYPE_CHECKING:
@@ -60,10 +69,31 @@ class Handshake:
     """A valid WebSocket upgrade request, not yet answered."""
 
     key: str
+    #: The application's subprotocols the client offered, in its order (no credentials).
     subprotocols: list[str] = field(default_factory=list)
     #: The client's extension offers, parsed: ``[(name, [(param, value), ...]), ...]``.
     extensions: list[ExtensionHeader] = field(default_factory=list)
     origin: str | None = None
+    #: Credentials offered as subprotocols, then in the query string, in order.
+    credentials: tuple[Credential, ...] = ()
+
+    def credential(self, kind: str) -> Credential | None:
+        """The first credential of ``kind`` the client presented, or None."""
+        for credential in self.credentials:
+            if credential.kind == kind:
+                return credential
+        return None
+
+    def response_subprotocol(self, chosen: str | None) -> str | None:
+        """What the 101 names: ``chosen``, else the first credential subprotocol offered."""
+        if chosen is not None:
+            if chosen not in self.subprotocols:
+                raise ValueError(f"the client did not offer subprotocol {chosen!r}")
+            return chosen
+        for credential in self.credentials:
+            if credential.subprotocol is not None:
+                return credential.subprotocol
+        return None
 
     def accept(
         self,
@@ -78,10 +108,9 @@ class Handshake:
             ("Connection", "Upgrade"),
             ("Sec-WebSocket-Accept", accept_key(self.key)),
         ]
-        if subprotocol is not None:
-            if subprotocol not in self.subprotocols:
-                raise ValueError(f"the client did not offer subprotocol {subprotocol!r}")
-            response_headers.append(("Sec-WebSocket-Protocol", subprotocol))
+        echoed = self.response_subprotocol(subprotocol)
+        if echoed is not None:
+            response_headers.append(("Sec-WebSocket-Protocol", echoed))
         extensions: list[Extension] = []
         if compression is not None and self.extensions:
             header, extensions = negotiate_extensions(self.extensions, compression)
@@ -143,8 +172,14 @@ def _parse_list(environ: Mapping[str, Any], key: str, header: str, parse: Any) -
         raise HandshakeError(400, f"{message[:1].upper()}{message[1:]}.") from exc
 
 
-def parse_handshake(environ: Mapping[str, Any]) -> Handshake:
-    """Validate an upgrade request (RFC 6455, 4.2.1); raise HandshakeError if invalid."""
+def parse_handshake(
+    environ: Mapping[str, Any], query_credentials: Sequence[Credential] = ()
+) -> Handshake:
+    """Validate an upgrade request (RFC 6455, 4.2.1); raise HandshakeError if invalid.
+
+    ``query_credentials``: those the server took out of the request line
+    (:func:`.credentials.redact_request_line`).
+    """
     if environ.get("REQUEST_METHOD") != "GET":
         raise HandshakeError(
             405, "A WebSocket handshake must use the GET method.", [("Allow", "GET")]
@@ -175,9 +210,11 @@ def parse_handshake(environ: Mapping[str, Any]) -> Handshake:
     extensions = _parse_list(
         environ, "HTTP_SEC_WEBSOCKET_EXTENSIONS", "Sec-WebSocket-Extensions", parse_extension
     )
+    offered, credentials = split_subprotocols([str(p) for p in subprotocols])
     return Handshake(
         key=key,
-        subprotocols=[str(p) for p in subprotocols],
+        subprotocols=offered,
         extensions=extensions,
         origin=environ.get("HTTP_ORIGIN"),
+        credentials=(*credentials, *query_credentials),
     )

@@ -18,6 +18,13 @@ redirect. This handler defers the upgrade instead:
 4. whatever Django answers *before* that -- a 403, 404, redirect or 500 -- is
    sent as an ordinary HTTP response; after it, nothing more is HTTP.
 
+Credentials a client puts in the query string (``?djws-ticket=``,
+:mod:`djws.protocol.credentials`) are taken out of the request line the moment
+it is read, before anything can log it: the access log, error reports and
+Django see ``djws-ticket=[redacted]``; the handshake carries the credential.
+Those offered as subprotocols are redacted from the environ's
+``Sec-WebSocket-Protocol`` once the handshake is parsed.
+
 It extends gunicorn's gevent handler, so gunicorn's access log keeps working.
 """
 
@@ -39,6 +46,7 @@ from ..conf import ServerSettings
 from ..exceptions import HandshakeError
 from ..limits import AddressBuckets, client_address, crossed, retry_after
 from ..protocol import http
+from ..protocol.credentials import Credential, redact_request_line, redact_subprotocols
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
 from .headers import EnvironHeaders, HeaderReader, HeadersTooLarge, RequestHeaders
@@ -62,6 +70,8 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
 
     _header_timer: Timeout | None = None
     _requests_started = 0
+    #: The credentials taken out of this request's query string.
+    query_credentials: list[Credential] = []  # replaced for each request, never changed
     rfile: Any  # pywsgi's buffered reader of the socket
     headers: Any  # RequestHeaders, then EnvironHeaders once the environ is built
     MessageClass = RequestHeaders  # pywsgi's header parser
@@ -94,7 +104,8 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
 
         An idle keep-alive connection (a later request that never starts) is
         closed silently instead, and so is any connection still waiting for its
-        request line when the worker stops.
+        request line when the worker stops. Credentials in the query string are
+        taken out of the line before anything else sees it.
         """
         with registry.waiting_for_request():
             try:
@@ -105,6 +116,7 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
                     with contextlib.suppress(OSError):
                         self.socket.sendall(http.plain(408, "Request timed out."))
                 return ""
+            line, self.query_credentials = redact_request_line(line)
             return line
 
     def read_request(self, raw_requestline: str) -> bool:
@@ -154,10 +166,14 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
             if registry.stopping:
                 raise HandshakeError(503, "The server is shutting down.", [("Retry-After", "1")])
             self._check_rate(address)
-            handshake = parse_handshake(self.environ)
+            handshake = parse_handshake(self.environ, self.query_credentials)
         except HandshakeError as exc:
             self._refuse(exc)
             return
+        finally:
+            protocols = self.environ.get("HTTP_SEC_WEBSOCKET_PROTOCOL")
+            if protocols:
+                self.environ["HTTP_SEC_WEBSOCKET_PROTOCOL"] = redact_subprotocols(protocols)
         # An upgrade request has no body, and what follows it on the socket
         # belongs to the WebSocket: Django's request must not hold the reader.
         self.environ["wsgi.input"] = io.BytesIO()

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "djws",
     "djws.contrib.chat",
+    "rest_framework",
+    "rest_framework.authtoken",
     "testproject",
 ]
 if os.environ.get("DJWS_TEST_CHAT", "1") == "0":
@@ -47,6 +49,44 @@ MIDDLEWARE = [
 ]
 if os.environ.get("DJWS_TEST_COMMON_MIDDLEWARE", "1") == "0":  # nothing validates Host then
     MIDDLEWARE.remove("django.middleware.common.CommonMiddleware")
+
+# Authentication of clients without a cookie (tests/test_auth_*.py). DJWS_TEST_AUTH_MIDDLEWARE:
+# "0" leaves djws's middleware out, "first" puts it before AuthenticationMiddleware.
+_auth_middleware = os.environ.get("DJWS_TEST_AUTH_MIDDLEWARE", "1")
+if _auth_middleware == "1":
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+        "djws.auth.WebSocketAuthenticationMiddleware",
+    )
+elif _auth_middleware == "first":
+    MIDDLEWARE.insert(0, "djws.auth.WebSocketAuthenticationMiddleware")
+WEBSOCKET_AUTHENTICATION_CLASSES = os.environ.get(
+    "DJWS_TEST_AUTH_CLASSES",
+    "djws.auth.TicketAuthentication "
+    "rest_framework.authentication.TokenAuthentication "
+    "rest_framework_simplejwt.authentication.JWTAuthentication "
+    "testproject.drf_auth.HeaderlessAuthentication",
+).split()
+WEBSOCKET_TICKET_CACHE = os.environ.get("DJWS_TEST_TICKET_CACHE", "default")
+REST_FRAMEWORK = {  # for djws.auth.drf.TicketAPIView
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ]
+}
+# simplejwt signs with SECRET_KEY unless told; PyJWT warns about keys under 32 bytes.
+SIMPLE_JWT = {"SIGNING_KEY": "djws-tests-not-secret-jwt-signing-key"}
+# The ticket store: "locmem" (Django's default), "dummy", or a redis:// URL.
+_cache = os.environ.get("DJWS_TEST_CACHE", "locmem")
+CACHES = {
+    "default": {
+        "BACKEND": {
+            "locmem": "django.core.cache.backends.locmem.LocMemCache",
+            "dummy": "django.core.cache.backends.dummy.DummyCache",
+        }.get(_cache, "django.core.cache.backends.redis.RedisCache"),
+        "LOCATION": _cache if _cache.startswith("redis") else "",
+    }
+}
 
 ROOT_URLCONF = "testproject.urls"
 WEBSOCKET_URLCONF = os.environ.get("DJWS_TEST_WEBSOCKET_URLCONF", "testproject.websocket_urls")
@@ -98,12 +138,26 @@ else:
 if os.environ.get("DJWS_TEST_SECOND_DATABASE") == "1":
     DATABASES["other"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"djws": {"handlers": ["console"], "level": "INFO"}},
 }
+LOGGING["formatters"] = {}
+if os.environ.get("DJWS_TEST_LOG_PIDS") == "1":  # which worker wrote each line
+    LOGGING["formatters"]["pid"] = {"format": "%(process)d %(message)s"}
+    LOGGING["handlers"]["console"]["formatter"] = "pid"
+if os.environ.get("DJWS_TEST_LOG_REQUESTS") == "1":  # every record with its request, in full
+    LOGGING["handlers"]["requests"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "requests",
+    }
+    LOGGING["formatters"]["requests"] = {"()": "testproject.logs.RequestFormatter"}
+    LOGGING["loggers"] = {
+        "djws": {"handlers": ["console", "requests"], "level": "INFO"},
+        "django": {"handlers": ["requests"], "level": "INFO"},
+    }
 
 # Tests tune djws's timing knobs through the environment.
 for _name in (
@@ -122,6 +176,7 @@ for _name in (
     "WEBSOCKET_BROADCAST_HISTORY_AGE",
     "WEBSOCKET_BROADCAST_TIMEOUT",
     "WEBSOCKET_BROADCAST_OUTBOX_LIMIT",
+    "WEBSOCKET_TICKET_MAX_AGE",
 ):
     if _name in os.environ:
         globals()[_name] = (

@@ -4,6 +4,9 @@ from django.contrib.auth import get_user_model, login, logout, update_session_au
 from django.http import HttpResponse
 from django.urls import path
 
+from djws.auth.drf import TicketAPIView
+from djws.auth.views import ticket_view
+
 
 def home(request):
     request.session["visits"] = request.session.get("visits", 0) + 1
@@ -61,4 +64,41 @@ def _websocket_view_in_http_urlconf():
 urlpatterns += [
     path("broken/", broken),
     path("websocket-view/", _websocket_view_in_http_urlconf()),
+]
+
+
+# Clients without a cookie (tests/test_auth_*.py): djws's ticket view, and the
+# tokens of Django REST framework and simplejwt for a user.
+
+
+def drf_token(request, username):
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    return HttpResponse(Token.objects.get_or_create(user=user)[0].key)
+
+
+def jwt_token(request, username):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    return HttpResponse(str(AccessToken.for_user(user)))
+
+
+def deactivate(request, username):
+    get_user_model().objects.filter(username=username).update(is_active=False)
+    return HttpResponse("deactivated")
+
+
+def user_pk(request, username):
+    return HttpResponse(str(get_user_model().objects.get_or_create(username=username)[0].pk))
+
+
+urlpatterns += [
+    path("ws-ticket/", ticket_view),
+    path("api/ws-ticket/", TicketAPIView.as_view()),
+    path("drf-token/<str:username>/", drf_token),
+    path("jwt/<str:username>/", jwt_token),
+    path("user-pk/<str:username>/", user_pk),
+    path("deactivate/<str:username>/", deactivate),
 ]

@@ -178,7 +178,11 @@ def protocol_stats(request, ws):
     from djws.server.registry import registry
 
     gc.collect()
-    greenlets = sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead)
+    # type(), not isinstance(): isinstance() would set up lazy objects (admin.site,
+    # which Django REST framework's views import) that cannot be set up here.
+    greenlets = sum(
+        1 for obj in gc.get_objects() if issubclass(type(obj), greenlet) and not obj.dead
+    )
     ws.send_json({"open": len(registry), "greenlets": greenlets})
 
 
@@ -575,7 +579,7 @@ def memory_snapshot(request, ws):
     group = request.GET.get("group", "lineno")
     top = int(request.GET.get("top", "30"))
     stats = snapshot.compare_to(SNAPSHOTS[0], group) if SNAPSHOTS else []
-    live = [g for g in gc.get_objects() if isinstance(g, greenlet) and not g.dead]
+    live = [g for g in gc.get_objects() if issubclass(type(g), greenlet) and not g.dead]
     stacks = sorted(g._stack_saved for g in live)
     frames = []
     deepest = max(live, key=lambda g: g._stack_saved)

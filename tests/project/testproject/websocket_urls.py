@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import accept_views, views
+from . import accept_views, auth_views, views
 
 urlpatterns = [
     path("echo/", views.echo, name="echo"),
@@ -61,4 +61,14 @@ urlpatterns += [
     path("accept/forgot/", accept_views.forgot),
     path("accept/late-response/", accept_views.late_response),
     path("accept/member/<str:group>/", accept_views.member),
+]
+
+# Clients without a cookie: tickets and tokens (tests/test_auth_*.py)
+urlpatterns += [
+    path("auth/whoami/", auth_views.whoami),
+    path("auth/chat/", auth_views.chat),
+    path("auth/private/", auth_views.private),
+    path("auth/broken/", auth_views.broken),
+    path("auth/sender/", auth_views.sender),
+    path("auth/credentials/<str:username>/", auth_views.credentials),
 ]
