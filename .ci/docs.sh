@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
-if ! "$python" -c "import sphinx, furo, djws" 2>/dev/null; then
+if ! "$python" -c "import sphinx, furo, djws, rest_framework" 2>/dev/null; then
     "$python" -m pip install -q -e ".[docs]"
 fi
 rm -rf docs/_build/html
