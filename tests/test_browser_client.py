@@ -253,7 +253,7 @@ def test_server_close_3000_stops_reconnecting_and_tells_the_page(page):
                 "unauthorized",
                 3000,
                 "session expired",
-                "not authorized: the session ended, log in again (3000: session expired)",
+                "not authorized any more: the session or ticket ended (3000: session expired)",
             ],
         ],
         "closed",

@@ -206,14 +206,16 @@ def test_describe_close_puts_codes_in_words(page):
             djws.describeClose(1001, "server shutting down"),
             djws.describeClose(1009, ""),
             djws.describeClose(4321, "banned"),
-            djws.describeClose(3000),
+            djws.describeClose(3000, "logged out"),
+            djws.describeClose(3001),
         ]"""
     )
     assert result == [
         "the server is going away: restarting or shutting down (1001: server shutting down)",
         "a message was too big for the server (1009)",
         "closed by the application (4321: banned)",
-        "closed (3000)",
+        "not authorized any more: the session or ticket ended (3000: logged out)",
+        "closed (3001)",
     ]
 
 

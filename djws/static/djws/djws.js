@@ -110,7 +110,7 @@
     1013: "the server is overloaded: try again later",
     1014: "a gateway got a bad answer from the server",
     1015: "the TLS handshake failed",
-    3000: "not authorized: the session ended, log in again",
+    3000: "not authorized any more: the session or ticket ended",
   };
 
   // The session the connection was opened with ended (djws closes with it at
