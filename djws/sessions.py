@@ -61,6 +61,7 @@ __all__ = [
     "PASSWORD_CHANGED",
     "SESSION_ENDED",
     "SESSION_EXPIRED",
+    "UNREAD",
     "check_expiry",
     "connect",
     "expiry_of",
@@ -81,6 +82,10 @@ PASSWORD_CHANGED = "password changed"  # noqa: S105 - a close reason
 _RENAME_WINDOW = 1.0
 #: Seconds before a session that could not be read is read again.
 _RETRY = 5.0
+#: A database-backed session's expiry not read yet (:func:`expiry_of`).
+UNREAD = -1.0
+# Session key -> the connections whose expiry check_expiry set aside to read at once.
+_unread: dict[str, list[Subscriber]] = {}
 
 
 class _State(threading.local):
@@ -263,29 +268,69 @@ def _user_saved(sender: Any, instance: Any, using: str | None = None, **kwargs: 
 def expiry_of(request: Any) -> float | None:
     """When the session of ``request`` expires (Unix time); None if it has none.
 
-    For database-backed engines the stored expiry (one query); for others,
+    For database-backed engines :data:`UNREAD`: the stored expiry is read
+    soon after, with those of every other connection opened meanwhile, in one
+    query (:func:`check_expiry`), not one query per handshake. For others,
     Django's own reckoning (``get_expiry_date()``).
     """
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None)
     if not key:
         return None
-    model = session_model()
-    if model is None:
+    if session_model() is None:
         expiry: Any = session.get_expiry_date()  # type: ignore[union-attr]
         return float(expiry.timestamp())
-    found = model._default_manager.filter(session_key=key).values_list("expire_date", flat=True)
-    expires = found.first()
-    return float(expires.timestamp()) if expires is not None else None
+    return UNREAD
 
 
 def check_expiry(ws: Subscriber) -> None:
-    """From the keepalive pass: read ``ws``'s session again if it is due to expire."""
+    """From the keepalive pass: learn when ``ws``'s session expires, or read it again then."""
     member = hub.members.get(ws)
-    if member is None or member.expires is None or time.time() < member.expires:
+    if member is None or member.expires is None:
+        return
+    if member.expires == UNREAD:
+        member.expires = None
+        if not _unread:  # the first of a batch: read them all once this pass is over
+            gevent.spawn_later(0.05, _read_expiries)
+        _unread.setdefault(member.identity.session_key or "", []).append(ws)
+        return
+    if time.time() < member.expires:
         return
     member.expires = None  # one check at a time
     gevent.spawn(_recheck, ws, SESSION_EXPIRED)
+
+
+def _read_expiries() -> None:
+    """Read the stored expiry of every session :func:`check_expiry` set aside: one query."""
+    global _unread
+    batch, _unread = _unread, {}
+    model = session_model()
+    try:
+        stored: dict[str, Any] = {}
+        keys = list(batch)
+        for start in range(0, len(keys), 500):
+            found = model._default_manager.filter(session_key__in=keys[start : start + 500])
+            stored.update(found.values_list("session_key", "expire_date"))
+    except Exception:
+        logger.exception("Could not read the expiry of %d sessions; trying again", len(batch))
+        for sockets in batch.values():
+            for ws in sockets:
+                if (member := hub.members.get(ws)) is not None:
+                    member.expires = time.time() + _RETRY
+        return
+    finally:
+        db.release_connections()
+    now = time.time()
+    for key, sockets in batch.items():
+        expires = stored.get(key)
+        for ws in sockets:
+            member = hub.members.get(ws)
+            if member is None or ws.closed:
+                continue
+            if expires is None or expires.timestamp() <= now:  # deleted or expired meanwhile
+                ws.close(CLOSE_CODE, SESSION_ENDED if expires is None else SESSION_EXPIRED)
+            else:
+                member.expires = float(expires.timestamp())
 
 
 def verify(ws: Subscriber, reason: str) -> None:
