@@ -85,6 +85,11 @@ DEFAULTS: dict[str, Any] = {
     # also ":PORT", "//host[:port][/prefix]" or "wss://host[:port][/prefix]".
     # See djws.reverse.
     "WEBSOCKET_SERVER_URL": None,
+    # Seconds a signed stream name (djws.live.streams) stays valid; None: always.
+    "WEBSOCKET_STREAM_MAX_AGE": None,
+    # Who may listen to a signed stream, beyond having its name: name pattern
+    # (fnmatch) -> check(request, name) or its dotted path (djws.live.streams).
+    "WEBSOCKET_STREAM_CHECKS": {},
 }
 
 

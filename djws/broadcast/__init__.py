@@ -22,7 +22,10 @@ session that ends (:mod:`djws.sessions`).
 A ``str`` is sent as a text frame, ``bytes`` as a binary frame, anything else
 as JSON text. ``publish`` returns the message's :class:`Position` once the
 backend has stored it, and raises :class:`PublishError` when it cannot --
-never a silent "sent".
+never a silent "sent". ``html=`` gives pages that swap in HTML (htmx, Turbo:
+their clients say ``djws-html=1``) a version of their own, rendered once or per
+user (:class:`djws.live.PerUser`); other clients get ``message``
+(:mod:`.tailor`).
 
 ``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``local://`` (the
 default: the ``runwebsocket`` processes of this machine), ``memory://`` (this
@@ -51,7 +54,7 @@ from ..protocol.protocol import MAX_REASON_BYTES
 from .backends import get_backend
 from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from .members import Joined
-from .message import GroupMessage, GroupReset, encode, with_target
+from .message import GroupMessage, GroupReset, alternatives, encode, with_target
 from .names import RESERVED_PREFIX, TARGETS, check_group, session_group, user_group
 from .orders import CLOSE, Order, send_order
 from .position import Position
@@ -77,34 +80,62 @@ __all__ = [
 ]
 
 
-def publish(group: str, message: Any) -> Position:
+class _Nothing:
+    def __repr__(self) -> str:
+        return "<no message>"
+
+
+#: ``message`` left out: with ``html=``, only pages that swap in HTML get something.
+NOTHING: Any = _Nothing()
+
+
+def _wire(message: Any, html: Any) -> bytes:
+    """The wire bytes of ``message``, and of ``html`` for pages that render HTML."""
+    if html is None:
+        if message is NOTHING:
+            raise TypeError("publish() needs a message, html=..., or both")
+        return encode(message)
+    if not isinstance(html, str) and not callable(getattr(html, "djws_wire", None)):
+        raise TypeError(
+            f"html= is a str, or djws.live.per_user(...) to render it per user, not {html!r}"
+        )
+    other = None if message is NOTHING else encode(message)
+    return alternatives(encode(html), other)
+
+
+def publish(group: str, message: Any = NOTHING, *, html: Any = None) -> Position:
     """Send ``message`` to every connection, in every process, that joined ``group``.
 
     ``str``: a text frame; ``bytes``: a binary frame; anything else: JSON text
-    (Django's JSON encoder: dates, decimals and UUIDs work). Safe from any
-    thread or greenlet. Return the message's position once the backend has
-    stored it; raise :class:`PublishError` if it could not: the message was
-    not sent.
+    (Django's JSON encoder: dates, decimals and UUIDs work);
+    :func:`djws.live.per_user`: a template each worker renders for each member's
+    user. ``html``, if given, is what pages that swap in HTML get instead (a
+    ``str`` or ``per_user(...)``); ``message`` then reaches only the other
+    clients, and may be left out. Safe from any thread or greenlet. Return the
+    message's position once the backend has stored it; raise
+    :class:`PublishError` if it could not: the message was not sent.
     """
     check_group(group)
-    return get_backend().publish(group, encode(message))
+    return get_backend().publish(group, _wire(message, html))
 
 
-def send_to_user(user: Any, message: Any) -> Position:
+def send_to_user(user: Any, message: Any = NOTHING, *, html: Any = None) -> Position:
     """Send ``message`` to every open connection of ``user`` (a user, or its pk).
 
     A connection belongs to the user authenticated (``request.user``) when it
-    opened. Raise :class:`PublishError` like :func:`publish`.
+    opened. ``html``: as for :func:`publish` -- the user's pages get it, the
+    user's other clients (an app's JSON) ``message``. Raise
+    :class:`PublishError` like :func:`publish`.
     """
-    return _send_to(_user_target(user, "send_to_user"), message)
+    return _send_to(_user_target(user, "send_to_user"), message, html)
 
 
-def send_to_session(session_key: str, message: Any) -> Position:
+def send_to_session(session_key: str, message: Any = NOTHING, *, html: Any = None) -> Position:
     """Send ``message`` to every open connection opened with this session cookie.
 
-    Raise :class:`PublishError` like :func:`publish`.
+    ``html`` as for :func:`publish`. Raise :class:`PublishError` like :func:`publish`.
     """
-    return _send_to(_session_target(session_key, "send_to_session"), message)
+    return _send_to(_session_target(session_key, "send_to_session"), message, html)
 
 
 def _user_target(user: Any, caller: str) -> str:
@@ -120,8 +151,8 @@ def _session_target(session_key: Any, caller: str) -> str:
     return session_group(session_key)
 
 
-def _send_to(target: str, message: Any) -> Position:
-    return get_backend().publish(TARGETS, with_target(target, encode(message)))
+def _send_to(target: str, message: Any, html: Any) -> Position:
+    return get_backend().publish(TARGETS, with_target(target, _wire(message, html)))
 
 
 def close_user(user: Any, *, code: int = 1000, reason: str = "") -> Position:
