@@ -1,8 +1,8 @@
 """WebSocket views of the test project (WEBSOCKET_URLCONF)."""
 
-from django.urls import path
+from django.urls import include, path
 
-from . import accept_views, views
+from . import accept_views, live, views
 
 urlpatterns = [
     path("echo/", views.echo, name="echo"),
@@ -55,4 +55,10 @@ urlpatterns += [
     path("accept/forgot/", accept_views.forgot),
     path("accept/late-response/", accept_views.late_response),
     path("accept/member/<str:group>/", accept_views.member),
+]
+
+# Live pages (tests/test_live_*.py, tests/test_browser_live_*.py)
+urlpatterns += [
+    path("live/", include("djws.live.urls")),
+    path("live/form/", live.note_form, name="live-note-form"),
 ]
