@@ -46,8 +46,7 @@ WORKER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def queue() -> str:
+def new_queue() -> str:
     """A queue of this test run's own on the shared RabbitMQ (it fails if none runs)."""
     try:
         socket.create_connection(("127.0.0.1", 5672), timeout=5).close()
@@ -56,8 +55,8 @@ def queue() -> str:
     return f"djws-test-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="module")
-def client(queue: str) -> Iterator[Celery]:
+@contextlib.contextmanager
+def sender(queue: str) -> Iterator[Celery]:
     """The sending side, as a web process would hold it: the broker and the queue, no tasks."""
     app = Celery("sender", broker=BROKER, backend="rpc://")
     exchange = Exchange(queue, type="direct", durable=False, auto_delete=True)
@@ -71,6 +70,19 @@ def client(queue: str) -> Iterator[Celery]:
         yield app
     finally:
         app.close()
+
+
+@pytest.fixture(scope="module")
+def queue() -> str:
+    """A queue of this test run's own on the shared RabbitMQ (it fails if none runs)."""
+    return new_queue()
+
+
+@pytest.fixture(scope="module")
+def client(queue: str) -> Iterator[Celery]:
+    """The sending side (:func:`sender`)."""
+    with sender(queue) as app:
+        yield app
 
 
 @contextlib.contextmanager
