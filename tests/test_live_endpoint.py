@@ -21,7 +21,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 
-from .support import Server, raw_request, run_server, status_of, upgrade_request
+from .support import Server, manage, raw_request, run_server, status_of, upgrade_request
 from .test_broadcast_memory import login
 
 
@@ -182,3 +182,20 @@ def test_a_user_s_pages_get_html_and_other_clients_json(server: Server) -> None:
         assert app.recv(timeout=10) == '{"notification": "export <ready>"}'
         with pytest.raises(TimeoutError):
             page.recv(timeout=0.3)  # the JSON was not for the page
+
+
+def test_a_model_saved_when_nothing_can_publish_raises_where_it_was_saved() -> None:
+    """broadcasts_to publishes after the commit; a publish that fails is not silent."""
+    code = (
+        "from testproject.models import Message\n"
+        "from djws.broadcast import PublishError\n"
+        "try:\n"
+        "    Message.objects.create(stream='room', text='hello')\n"
+        "except PublishError as exc:\n"
+        "    print('PublishError:', exc)\n"
+    )
+    # local:// with no runwebsocket running: nothing can take the message.
+    result = manage("shell", "-v", "0", "-c", code, env={"DJWS_TEST_BROADCAST_URL": "local://"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("PublishError: "), result.stdout
+    assert "runwebsocket" in result.stdout

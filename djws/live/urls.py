@@ -4,7 +4,7 @@
 
     urlpatterns = [path("live/", include("djws.live.urls"))]
 
-gives ``live/``, named ``djws_live:stream`` (:mod:`.views`).
+gives ``live/``, named ``djws_live:stream`` (:mod:`djws.live.views`).
 """
 
 from __future__ import annotations

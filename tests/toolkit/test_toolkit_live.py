@@ -345,6 +345,21 @@ class PerUserTests(TestCase):
             {"parts": [{"template": "live/personal.html", "context": {"n": 1}}]},
         )
 
+    def test_a_render_that_fails_is_logged_and_sends_nothing(self) -> None:
+        gone = Message.objects.create(stream="room", text="soon deleted")
+        content = live.per_user("live/message.html", {"message": gone})
+        with self.client.connect("/live/", token("room")) as ws:
+            Message.objects.filter(pk=gone.pk).delete()
+            with self.assertLogs("djws.broadcast", "ERROR") as logs:
+                live.publish("room", content)
+            self.assertIn(
+                "Could not render a per-user message for an anonymous visitor", logs.output[0]
+            )
+            self.assertIn("Message matching query does not exist", logs.output[0])
+            ws.assert_nothing_received()
+            live.publish("room", "next")
+            self.assertEqual(ws.receive(), "next")
+
     def test_instances_travel_by_reference(self) -> None:
         note = Message.objects.create(stream="room", text="first")
         wire = live.per_user("live/message.html", {"message": note}).djws_wire()
