@@ -42,7 +42,8 @@ def test_sample_site_run_script_on_a_fresh_clone(tmp_path: Path) -> None:
         for page in ("/live/htmx/", "/live/turbo/"):
             status, _cookies, body = http_get(server, page)
             assert status == 200, page
-        for static in ("htmx.org/htmx.min.js", "htmx-ext-ws/ws.min.js", "turbo/turbo.es2017-umd.js"):
+        libraries = ("htmx.org/htmx.min.js", "htmx-ext-ws/ws.min.js", "turbo/turbo.es2017-umd.js")
+        for static in libraries:
             status, _cookies, body = http_get(server, f"/static/{static}")
             assert status == 200, static
             assert len(body) > 10_000, static
