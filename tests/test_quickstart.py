@@ -46,7 +46,7 @@ def test_sample_site_run_script_on_a_fresh_clone(tmp_path: Path) -> None:
         for static in libraries:
             status, _cookies, body = http_get(server, f"/static/{static}")
             assert status == 200, static
-            assert len(body) > 10_000, static
+            assert len(body) > 4_000, static  # the library, not an error page
     finally:
         os.killpg(server.process.pid, signal.SIGTERM)
         server.stop()

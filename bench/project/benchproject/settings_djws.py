@@ -12,6 +12,15 @@ INSTALLED_APPS = [*INSTALLED_APPS, "djws"]  # noqa: F405
 WEBSOCKET_URLCONF = "benchproject.websocket_urls"
 # Same origin rules for every server: the load client sends Origin: http://127.0.0.1:PORT.
 WEBSOCKET_ALLOWED_ORIGINS = None
+# The render scenario's fragment (templates/bench/item.html), rendered with each
+# member's request (user, perms) or once without one.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth"]},
+    }
+]
 if os.environ.get("BENCH_BROADCAST_URL"):
     WEBSOCKET_BROADCAST_URL = os.environ["BENCH_BROADCAST_URL"]
     WEBSOCKET_BROADCAST_PREFIX = os.environ.get("BENCH_BROADCAST_PREFIX", "djws-bench")
