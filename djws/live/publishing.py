@@ -85,7 +85,12 @@ class Broadcaster:
         self.target = target or slugify(str(opts.verbose_name_plural))
         self.insert = insert
         self.per_user = per_user
-        self.uid = f"djws.live:{opts.label_lower}:{template}:{format}"
+        # Connected once however often the module that calls broadcasts_to() is
+        # imported; two broadcasters differ by where their stream function is.
+        code = getattr(stream, "__code__", None)
+        where = f"{getattr(stream, '__module__', '')}.{getattr(stream, '__qualname__', stream)}"
+        line = code.co_firstlineno if code is not None else 0
+        self.uid = f"djws.live:{opts.label_lower}:{template}:{format}:{where}:{line}"
 
     def connect(self) -> Broadcaster:
         """Connect the receivers (again, once only, however often it is called)."""
@@ -113,7 +118,12 @@ class Broadcaster:
         return function(target, found)
 
     def saved(self, sender: type[Model], instance: Model, created: bool, **kwargs: Any) -> None:
-        """Publish the instance's insertion or replacement once the transaction commits."""
+        """Publish the instance's insertion or replacement once the transaction commits.
+
+        Not for rows loaded from fixtures (``loaddata``: ``raw``): no page shows them yet.
+        """
+        if kwargs.get("raw"):
+            return
         name = _name(self.stream(instance))
         using = kwargs.get("using")
 
@@ -128,6 +138,8 @@ class Broadcaster:
 
     def deleted(self, sender: type[Model], instance: Model, **kwargs: Any) -> None:
         """Publish the removal of the instance's element once the transaction commits."""
+        if kwargs.get("raw"):
+            return
         name = _name(self.stream(instance))
         message = self.helpers.remove(dom_id(instance))  # the pk is gone after the delete
         transaction.on_commit(lambda: broadcast.publish(name, message), using=kwargs.get("using"))

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import Permission, User
-from django.core import signing
+from django.core import serializers, signing
 from django.http import QueryDict
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils.safestring import SafeString, mark_safe
@@ -406,6 +406,34 @@ class BroadcastsToTests(TestCase):
                 Message.objects.create(stream="room", text="never")
             self.assertEqual(len(callbacks), 1)  # waiting for a commit that never comes
             ws.assert_nothing_received(0.05)
+
+    def test_rows_loaded_from_fixtures_are_not_published(self) -> None:
+        fixture = json.dumps(
+            [{"model": "testproject.message", "pk": 50, "fields": {"stream": "room", "text": "x"}}]
+        )
+        with self.client.connect("/live/", token("room")) as ws:
+            with self.captureOnCommitCallbacks(execute=True) as callbacks:
+                for row in serializers.deserialize("json", fixture):
+                    row.save()  # as loaddata does: raw
+            self.assertEqual(callbacks, [])
+            ws.assert_nothing_received(0.05)
+        self.assertTrue(Message.objects.filter(pk=50).exists())
+
+    def test_two_broadcasters_of_one_model_and_template_both_publish(self) -> None:
+        first = live.broadcasts_to(Message, lambda m: "one", template="live/message.html")
+        second = live.broadcasts_to(Message, lambda m: "two", template="live/message.html")
+        try:
+            with (
+                self.client.connect("/live/", token("one")) as one,
+                self.client.connect("/live/", token("two")) as two,
+            ):
+                with self.captureOnCommitCallbacks(execute=True):
+                    Message.objects.create(stream="room", text="both")
+                self.assertIn("both", one.receive())
+                self.assertIn("both", two.receive())
+        finally:
+            first.disconnect()
+            second.disconnect()
 
     def test_htmx_format_and_another_target(self) -> None:
         broadcaster = live.broadcasts_to(
