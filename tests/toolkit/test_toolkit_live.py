@@ -248,6 +248,30 @@ class StreamNameTests(SimpleTestCase):
             live.unsign(signing.dumps("room", salt="djws.live.stream", compress=False))
 
 
+class CheckTests(SimpleTestCase):
+    def test_the_stream_settings_are_checked(self) -> None:
+        from djws.checks import check_live_streams
+
+        self.assertEqual(check_live_streams(), [])  # the test project's own
+        with override_settings(
+            WEBSOCKET_STREAM_CHECKS={"a:*": "testproject.no_such_module.check", "b:*": 3},
+            WEBSOCKET_STREAM_MAX_AGE="1 day",
+        ):
+            found = [(error.id, error.msg) for error in check_live_streams()]
+        self.assertEqual(
+            found,
+            [
+                (
+                    "djws.E040",
+                    "WEBSOCKET_STREAM_CHECKS['a:*'] cannot be imported: "
+                    "No module named 'testproject.no_such_module'",
+                ),
+                ("djws.E040", "WEBSOCKET_STREAM_CHECKS['b:*'] is not callable: 3"),
+                ("djws.E041", "WEBSOCKET_STREAM_MAX_AGE is '1 day', not a number of seconds."),
+            ],
+        )
+
+
 def token(name: str) -> dict[str, str]:
     return {"stream": live.sign(name), "djws-html": "1"}
 
