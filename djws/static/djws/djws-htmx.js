@@ -90,7 +90,7 @@
       var self = this;
       this.url = url;
       this.socket = new WebSocket(address(url, positions));
-      this.socket.binaryType = "arraybuffer";
+      this.socket.binaryType = window.htmx.config.wsBinaryType || "blob";
       this.socket.onopen = function () {
         self._emit(new Event("open"));
       };
