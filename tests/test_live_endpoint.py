@@ -21,7 +21,15 @@ import pytest
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import ClientConnection, connect
 
-from .support import Server, manage, raw_request, run_server, status_of, upgrade_request
+from .support import (
+    Server,
+    http_get,
+    manage,
+    raw_request,
+    run_server,
+    status_of,
+    upgrade_request,
+)
 from .test_broadcast_memory import login
 
 
@@ -131,10 +139,23 @@ def test_a_check_keeps_private_streams_to_their_user(server: Server) -> None:
     )
 
 
+def anonymous_session(server: Server) -> str:
+    """A session of an anonymous visitor (the home page stores a visit count in it)."""
+    _status, cookies, _body = http_get(server, "/")
+    return cookies.split("sessionid=", 1)[1].split(";", 1)[0]
+
+
 def test_per_user_fragments_are_rendered_once_per_user(server: Server) -> None:
+    """Each user once; anonymous visitors once per session, and once for all without one."""
     token = signed(server, "personal")
-    sessions = {"alice": login(server, "alice"), "bob": login(server, "bob"), "stranger": None}
-    counts = {"alice": 5, "bob": 4, "stranger": 1}
+    sessions = {
+        "alice": login(server, "alice"),
+        "bob": login(server, "bob"),
+        "visitor": anonymous_session(server),
+        "other visitor": anonymous_session(server),
+        "stranger": None,
+    }
+    counts = {"alice": 5, "bob": 4, "visitor": 2, "other visitor": 2, "stranger": 3}
     with contextlib.ExitStack() as stack:
         sockets = {
             name: [stack.enter_context(listen(server, token, sessions[name])) for _ in range(n)]
@@ -150,14 +171,15 @@ def test_per_user_fragments_are_rendered_once_per_user(server: Server) -> None:
         first, second = texts[: counts[name]], texts[counts[name] :]
         assert len(set(first)) == 1, texts  # once per user, the same for every socket
         assert len(set(second)) == 1, texts
-        assert f"Hello {name}: 1</li>" in first[0]
-        assert f"Hello {name}: 2</li>" in second[0]
+        shown = name if name in ("alice", "bob") else "stranger"  # anonymous
+        assert f"Hello {shown}: 1</li>" in first[0]
+        assert f"Hello {shown}: 2</li>" in second[0]
         renders[name] = [render_number(text) for text in (first[0], second[0])]
-    # Three users, three renders a publish: the second publish's three follow the first's.
+    # Five viewers, five renders a publish: the second publish's five follow the first's.
     firsts = sorted(r[0] for r in renders.values())
     seconds = sorted(r[1] for r in renders.values())
-    assert firsts == list(range(firsts[0], firsts[0] + 3))
-    assert seconds == list(range(firsts[0] + 3, firsts[0] + 6))
+    assert firsts == list(range(firsts[0], firsts[0] + 5))
+    assert seconds == list(range(firsts[0] + 5, firsts[0] + 10))
     assert seen["alice"][0] == (
         '<turbo-stream action="append" target="messages"><template>'
         f'<li class="personal" data-render="{renders["alice"][0]}">Hello alice: 1</li>\n'
