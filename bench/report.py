@@ -124,7 +124,34 @@ METRICS["resume"] = [
 ]
 
 # The figures of a progress line, when not the first four of METRICS.
-HEADLINE = {"resume": ["resume_all_s", "resume_p99_ms", "reload_all_s", "reload_over_resume"]}
+# One djws server, one group of members of a few users: the same fragment published
+# rendered once (text for all), then rendered per user (djws.live.per_user).
+METRICS["render"] = [
+    ("members", "members of the group", ""),
+    ("users", "distinct users among them", ""),
+    ("once_server_cpu_ms_per_publish", "rendered once: server CPU per publish (ms)", "lower"),
+    ("per_user_server_cpu_ms_per_publish", "per user: server CPU per publish (ms)", "lower"),
+    ("per_user_over_once", "server CPU per publish, per user / once", "lower"),
+    ("once_p50_ms", "rendered once: delivery p50 (ms)", "lower"),
+    ("once_p99_ms", "rendered once: delivery p99 (ms)", "lower"),
+    ("per_user_p50_ms", "per user: delivery p50 (ms)", "lower"),
+    ("per_user_p99_ms", "per user: delivery p99 (ms)", "lower"),
+    ("once_lost", "rendered once: lost deliveries", "lower"),
+    ("per_user_lost", "per user: lost deliveries", "lower"),
+    ("wrong", "deliveries of another user's version", "lower"),
+    ("duplicates", "duplicates", "lower"),
+]
+
+HEADLINE = {
+    "resume": ["resume_all_s", "resume_p99_ms", "reload_all_s", "reload_over_resume"],
+    "render": [
+        "once_server_cpu_ms_per_publish",
+        "per_user_server_cpu_ms_per_publish",
+        "per_user_over_once",
+        "per_user_p99_ms",
+        "wrong",
+    ],
+}
 
 # What a case measures, under its heading, when its name does not say.
 CASE_TITLES = {

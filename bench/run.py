@@ -315,7 +315,39 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 },
             }
         )
+    if "render" in args.scenarios:
+        cases.append(
+            {
+                "case": "render",
+                "scenario": "render",
+                "path": "/render/sub",
+                "only": "djws",
+                "na": "no equivalent: nothing else renders a broadcast for each member's user",
+                "client": {
+                    "members": args.render_members,
+                    "rate": 10.0,
+                    "duration": args.broadcast_duration,
+                    "drain": args.drain,
+                    "concurrency": 50,
+                    "open_timeout": 300.0,
+                },
+            }
+        )
     return cases
+
+
+def render_sessions(target: Target, db: Path | None, users: int) -> list[str]:
+    """Create the render scenario's users and their sessions; return the session keys."""
+    out = subprocess.run(
+        [venv_bin(target.venv, "python"), "manage.py", "benchsession", "--users", str(users)],
+        cwd=target.cwd,
+        env=server_env(target, db),
+        check=True,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-users:]
 
 
 def resume_fill(target: Target, db: Path | None) -> dict[str, Any]:
@@ -482,6 +514,8 @@ def run_case(
                 cfg["publisher"] = publisher
             if case["scenario"] == "resume":
                 cfg["fill"] = resume_fill(target, db)
+            if case["scenario"] == "render":
+                cfg["cookies"] = render_sessions(target, db, args.render_users)
             if case.get("auth"):
                 cfg["cookie"] = sessions.get(target.venv, "no-session-on-this-server")
                 cfg["expect_user"] = "bench" if target.django else None
@@ -540,8 +574,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        default="echo,flood,handshake,django,idle,broadcast,storm,resume",
-        help="comma-separated: echo,flood,handshake,django,idle,broadcast,storm,resume",
+        default="echo,flood,handshake,django,idle,broadcast,storm,resume,render",
+        help="comma-separated: echo,flood,handshake,django,idle,broadcast,storm,resume,render",
     )
     parser.add_argument(
         "--idle-connections",
@@ -622,6 +656,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=int,
         default=200,
         help="resume clients connected and not yet caught up at a time (default 200)",
+    )
+    parser.add_argument(
+        "--render-members",
+        type=int,
+        default=1000,
+        help="members of the render scenario's group (default 1000)",
+    )
+    parser.add_argument(
+        "--render-users",
+        type=int,
+        default=10,
+        help="distinct users among them, each rendered for (default 10)",
     )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for servers (default 0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the client (default 1)")

@@ -310,3 +310,44 @@ def check_session_engine(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             id="djws.W030",
         )
     ]
+
+
+@register()
+def check_live_streams(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The signed streams' settings: checks that import, a max age that is a duration."""
+    from django.utils.module_loading import import_string
+
+    errors: list[CheckMessage] = []
+    configured = settings.WEBSOCKET_STREAM_CHECKS
+    if not isinstance(configured, dict):
+        configured = {None: configured}
+    for pattern, check in configured.items():
+        problem = None
+        if not isinstance(pattern, str):
+            problem = f"WEBSOCKET_STREAM_CHECKS is not a dict of name patterns: {pattern!r}"
+        elif isinstance(check, str):
+            try:
+                check = import_string(check)
+            except ImportError as exc:
+                problem = f"WEBSOCKET_STREAM_CHECKS[{pattern!r}] cannot be imported: {exc}"
+        if problem is None and not callable(check):
+            problem = f"WEBSOCKET_STREAM_CHECKS[{pattern!r}] is not callable: {check!r}"
+        if problem is not None:
+            errors.append(
+                Error(
+                    problem,
+                    hint="Map stream name patterns ('notifications:*') to functions "
+                    "check(request, name), or their dotted paths.",
+                    id="djws.E040",
+                )
+            )
+    max_age = settings.WEBSOCKET_STREAM_MAX_AGE
+    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int | float)):
+        errors.append(
+            Error(
+                f"WEBSOCKET_STREAM_MAX_AGE is {max_age!r}, not a number of seconds.",
+                hint="Set it to the seconds a signed stream name stays valid, or None.",
+                id="djws.E041",
+            )
+        )
+    return errors

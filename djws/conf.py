@@ -105,6 +105,11 @@ DEFAULTS: dict[str, Any] = {
     "WEBSOCKET_TICKET_MAX_AGE": 120,
     # The cache (an alias of CACHES) that remembers used tickets until they expire.
     "WEBSOCKET_TICKET_CACHE": "default",
+    # Seconds a signed stream name (djws.live.streams) stays valid; None: always.
+    "WEBSOCKET_STREAM_MAX_AGE": None,
+    # Who may listen to a signed stream, beyond having its name: name pattern
+    # (fnmatch) -> check(request, name) or its dotted path (djws.live.streams).
+    "WEBSOCKET_STREAM_CHECKS": {},
 }
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from . import db, sessions
 from .broadcast.hub import hub
 from .broadcast.members import identify
+from .broadcast.message import envelope
 from .exceptions import ConnectionClosed
 from .limits import Limits, Open, crossed
 from .server.connection import CloseCode, Connection
@@ -147,7 +148,11 @@ class WebSocket(Connection):
         To a client that asked for positions (djws.js), in its envelope, so
         that it can resume; to others, the message as published.
         """
-        hub.forward(self, item)
+        member = hub.members.get(self)
+        if member is not None and member.envelope and item.position is not None:
+            self.send(envelope(item.group, item.position, item.wire).decode())
+        else:
+            self.send(item.raw)
 
     def leave(self, group: str) -> None:
         """Stop receiving ``group``'s messages (nothing happens if not in it)."""

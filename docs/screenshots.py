@@ -1,7 +1,8 @@
 """Take the playground's screenshots that the documentation shows, into ``docs/_static/``.
 
 From the top of a checkout, with djws and its test dependencies installed (as
-``./runtests.sh`` leaves ``.venv``)::
+``./runtests.sh`` leaves ``.venv``), and npm for the live pages' htmx and Turbo
+(installed into ``sample_site/node_modules`` with ``npm ci`` if missing)::
 
     .venv/bin/python docs/screenshots.py             # docs/_static/*.png
     .venv/bin/python docs/screenshots.py --out DIR   # somewhere else
@@ -45,6 +46,8 @@ SHOTS = {
     "chat-error.png": "a message too long: kept in its box, the error in words",
     "echo-phone.png": "the echo page on a phone",
     "ping-phone.png": "the ping page on a phone",
+    "live-htmx-phone.png": "live comments with htmx on a phone: an empty comment refused",
+    "live-turbo-phone.png": "the same comments on the Turbo page, on a phone",
 }
 
 
@@ -102,9 +105,41 @@ def say(page: Page, text: str) -> None:
     expect(page.locator("#message")).to_have_value("")
 
 
+def comment(page: Page, name: str, text: str) -> None:
+    """Post a comment from a live page; wait for the form to come back."""
+    page.fill("#id_name", name)
+    page.fill("#id_text", text)
+    page.press("#id_text", "Enter")
+    if text:
+        expect(page.locator("#id_text")).to_have_value("")
+
+
+def live_screenshots(browser: Browser, url: str) -> dict[str, Page]:
+    """The live comments, posted from both pages; an empty one refused on the htmx page."""
+    pages = {}
+    for kind in ("htmx", "turbo"):
+        page = open_page(browser, f"{url}/live/{kind}/", PHONE, "", "")
+        pages[f"live-{kind}-phone.png"] = page
+    htmx, turbo = pages["live-htmx-phone.png"], pages["live-turbo-phone.png"]
+    comment(htmx, "Ada", "Does it show up on the Turbo page too?")
+    comment(turbo, "Grace", "It does, and here it came on a signed Turbo Stream.")
+    comment(htmx, "Ada", "")
+    expect(htmx.locator("#id_text-errors")).to_be_visible()
+    expect(turbo.locator("#comments li")).to_have_count(2)
+    return pages
+
+
+def install_packages() -> None:
+    """Install the sample site's npm packages (htmx, Turbo) if they are missing."""
+    if not (SAMPLE_SITE / "node_modules" / "htmx.org").is_dir():
+        command = ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--silent"]
+        subprocess.run(command, cwd=SAMPLE_SITE, check=True)  # noqa: S603 - npm
+
+
 def take_screenshots(out: Path) -> list[Path]:
     """Start the sample site, take every screenshot of :data:`SHOTS` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
+    install_packages()
     written = []
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -134,6 +169,7 @@ def take_screenshots(out: Path) -> list[Path]:
                 expect(page.locator("#log li.in")).not_to_have_count(0)
                 page.wait_for_timeout(200)
                 shots[f"{name}-phone.png"] = page
+            shots.update(live_screenshots(browser, url))
             for filename, page in shots.items():
                 page.screenshot(path=str(out / filename))
                 written.append(out / filename)

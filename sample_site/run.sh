@@ -4,8 +4,10 @@
 #   sh sample_site/run.sh            (or: sh sample_site/run.sh 0.0.0.0:8000)
 #
 # It creates .venv at the top of the repository (unless one is active or exists),
-# installs djws into it, creates the SQLite database and serves pages and
-# WebSockets on one port with `runwebsocket --http`.
+# installs djws into it, installs the live pages' htmx and Turbo from npm (pinned
+# by package-lock.json; npm itself with apt-get when run as root on Debian or
+# Ubuntu), creates the SQLite database and serves pages and WebSockets on one
+# port with `runwebsocket --http`.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
@@ -19,6 +21,19 @@ else
 fi
 # Checked from / so the source tree in the current directory cannot pass for an install.
 (cd / && "$python" -c "import django, djws") 2>/dev/null || "$python" -m pip install -q -e "$repo"
+# npm ci again only when the lock file changed since the last install.
+if ! cmp -s "$here/package-lock.json" "$here/node_modules/.djws-package-lock.json"; then
+    if ! command -v npm >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            apt-get install -y -q npm >/dev/null || { apt-get update -q && apt-get install -y -q npm; }
+        else
+            echo "run.sh: npm is needed for the live pages' htmx and Turbo: install it (apt-get install npm)" >&2
+            exit 1
+        fi
+    fi
+    npm ci --no-audit --no-fund --ignore-scripts --silent --prefix "$here"
+    cp "$here/package-lock.json" "$here/node_modules/.djws-package-lock.json"
+fi
 cd "$here"
 "$python" manage.py migrate --noinput -v0
 exec "$python" manage.py runwebsocket --http "${1:-8000}"

@@ -271,6 +271,7 @@ def test_the_package_is_the_whole_client() -> None:
         "broadcast",
         "storm",
         "resume",
+        "render",
     ]
     modules = [BENCH / "loadclient.py", *sorted((BENCH / "load").rglob("*.py"))]
     for path in modules:

@@ -234,6 +234,32 @@ def test_broadcast(server: Server) -> None:
     assert result["drain_s"] < 10.0
 
 
+def test_render(bench_env: dict[str, str], server: Server) -> None:
+    made = manage("benchsession", "--users", "3", env=bench_env, cwd=PROJECT)
+    assert made.returncode == 0, made.stderr
+    cookies = made.stdout.strip().splitlines()
+    assert len(cookies) == 3
+    cfg = config(server, "render", "/render/sub", cookies=cookies, members=12, concurrency=6)
+    cfg.update(rate=20.0, duration=0.5, drain=10.0, open_timeout=30.0)
+    result = SCENARIOS["render"](cfg)
+    phase = keys("published delivered lost server_cpu_ms_per_publish cpu_server_percent", LATENCY)
+    assert set(result) == keys(
+        "ok members users subscribe_s duplicates wrong errors per_user_over_once",
+        {f"once_{key}" for key in phase},
+        {f"per_user_{key}" for key in phase},
+    )
+    assert result["ok"] is True
+    assert (result["members"], result["users"]) == (12, 3)
+    for mode in ("once", "per_user"):
+        assert result[f"{mode}_published"] == 10
+        assert result[f"{mode}_delivered"] == result[f"{mode}_samples"] == 120
+        assert result[f"{mode}_lost"] == 0
+        assert result[f"{mode}_server_cpu_ms_per_publish"] > 0
+    # Every member got its own user's version when rendered per user, and the
+    # shared one otherwise.
+    assert (result["wrong"], result["duplicates"], result["errors"]) == (0, 0, {})
+
+
 def test_resume(bench_env: dict[str, str], server: Server) -> None:
     cfg = config(server, "resume", "/storm/", connections=20, groups=4, messages=5)
     cfg.update(concurrency=10, reload_path="/reload/", size=64)

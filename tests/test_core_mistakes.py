@@ -8,6 +8,7 @@ that tell them what to do.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -187,7 +188,9 @@ def test_a_missing_backend_package_is_a_check_error_with_the_install_command(
         (tmp_path / f"{name}.py").write_text(
             f"raise ModuleNotFoundError({f'No module named {name!r}'!r}, name={name!r})\n"
         )
-    result = manage("check", env={"DJWS_TEST_BROADCAST_URL": url, "PYTHONPATH": str(tmp_path)})
+    # In front of the path the tests run with (which may name the djws under test).
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    result = manage("check", env={"DJWS_TEST_BROADCAST_URL": url, "PYTHONPATH": path})
     assert result.returncode == 1
     assert f"?: (djws.E022) {error}\n\tHINT: {hint}\n" in result.stderr
 

@@ -1,7 +1,9 @@
 """The README's first quick-start command works on a fresh checkout.
 
 ``./sample_site/run.sh`` must create its own virtualenv, install djws into it,
-migrate SQLite and serve the playground and its WebSockets on one port.
+install the live pages' htmx and Turbo from npm (pinned by the sample site's
+lock file), migrate SQLite and serve the playground, its static files and its
+WebSockets on one port.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ def test_sample_site_run_script_on_a_fresh_clone(tmp_path: Path) -> None:
         with connect(f"ws://127.0.0.1:{port}/ws/echo/", origin=f"http://127.0.0.1:{port}") as ws:
             ws.send("quick start")
             assert ws.recv(timeout=10) == "quick start"
+        for page in ("/live/htmx/", "/live/turbo/"):
+            status, _cookies, body = http_get(server, page)
+            assert status == 200, page
+        libraries = ("htmx.org/htmx.min.js", "htmx-ext-ws/ws.min.js", "turbo/turbo.es2017-umd.js")
+        for static in libraries:
+            status, _cookies, body = http_get(server, f"/static/{static}")
+            assert status == 200, static
+            assert len(body) > 4_000, static  # the library, not an error page
     finally:
         os.killpg(server.process.pid, signal.SIGTERM)
         server.stop()

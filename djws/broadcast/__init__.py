@@ -24,7 +24,9 @@ as JSON text. ``publish`` returns the message's :class:`Position` once the
 backend has stored it, and raises :class:`PublishError` when it cannot --
 never a silent "sent". Inside ``transaction.atomic()`` it waits for the commit
 instead, and returns None (:mod:`.commit`): a rolled-back transaction publishes
-nothing.
+nothing. ``html=`` gives pages that swap in HTML (htmx, Turbo: their clients
+say ``djws-html=1``) a version of their own, rendered once or per user
+(:class:`djws.live.PerUser`); other clients get ``message`` (:mod:`.tailor`).
 
 ``WEBSOCKET_BROADCAST_URL`` chooses where messages travel: ``local://`` (the
 default: the ``runwebsocket`` processes of this machine), ``memory://`` (this
@@ -58,7 +60,7 @@ from .backends import get_backend
 from .commit import defer, in_transaction
 from .exceptions import BroadcastError, HistoryError, PresenceError, PublishError
 from .members import Joined
-from .message import GroupMessage, GroupReset, encode, with_target
+from .message import GroupMessage, GroupReset, alternatives, encode, with_target
 from .names import RESERVED_PREFIX, TARGETS, check_group, session_group, user_group
 from .orders import CLOSE, Order, send_order
 from .outbox import outbox
@@ -85,16 +87,47 @@ __all__ = [
 ]
 
 
+class _Nothing:
+    def __repr__(self) -> str:
+        return "<no message>"
+
+
+#: ``message`` left out: with ``html=``, only pages that swap in HTML get something.
+NOTHING: Any = _Nothing()
+
+
+def _wire(message: Any, html: Any) -> bytes:
+    """The wire bytes of ``message``, and of ``html`` for pages that render HTML."""
+    if html is None:
+        if message is NOTHING:
+            raise TypeError("publish() needs a message, html=..., or both")
+        return encode(message)
+    if not isinstance(html, str) and not callable(getattr(html, "djws_wire", None)):
+        raise TypeError(
+            f"html= is a str, or djws.live.per_user(...) to render it per user, not {html!r}"
+        )
+    other = None if message is NOTHING else encode(message)
+    return alternatives(encode(html), other)
+
+
 def publish(
-    group: str, message: Any, *, using: str | None = None, on_commit: bool = True
+    group: str,
+    message: Any = NOTHING,
+    *,
+    html: Any = None,
+    using: str | None = None,
+    on_commit: bool = True,
 ) -> Position | None:
     """Send ``message`` to every connection, in every process, that joined ``group``.
 
     ``str``: a text frame; ``bytes``: a binary frame; anything else: JSON text
-    (Django's JSON encoder: dates, decimals and UUIDs work). Safe from any
-    thread or greenlet. Return the message's position once the backend has
-    stored it; raise :class:`PublishError` if it could not: the message was
-    not sent.
+    (Django's JSON encoder: dates, decimals and UUIDs work);
+    :func:`djws.live.per_user`: a template each worker renders for each member's
+    user. ``html``, if given, is what pages that swap in HTML get instead (a
+    ``str`` or ``per_user(...)``); ``message`` then reaches only the other
+    clients, and may be left out. Safe from any thread or greenlet. Return the
+    message's position once the backend has stored it; raise
+    :class:`PublishError` if it could not: the message was not sent.
 
     Inside ``transaction.atomic()`` on ``DATABASES[using]`` (``"default"``
     unless given), the message is sent when the transaction commits, and never
@@ -105,30 +138,43 @@ def publish(
     transaction (a progress report, say).
     """
     check_group(group)
-    return _publish(group, encode(message), group, using, on_commit)
+    return _publish(group, _wire(message, html), group, using, on_commit)
 
 
 def send_to_user(
-    user: Any, message: Any, *, using: str | None = None, on_commit: bool = True
+    user: Any,
+    message: Any = NOTHING,
+    *,
+    html: Any = None,
+    using: str | None = None,
+    on_commit: bool = True,
 ) -> Position | None:
     """Send ``message`` to every open connection of ``user`` (a user, or its pk).
 
     A connection belongs to the user authenticated (``request.user``) when it
-    opened. Wait for the commit, return and raise like :func:`publish`.
+    opened. ``html``: as for :func:`publish` -- the user's pages get it, the
+    user's other clients (an app's JSON) ``message``. Wait for the commit,
+    return and raise like :func:`publish`.
     """
     target = _user_target(user, "send_to_user")
-    return _publish(TARGETS, with_target(target, encode(message)), target, using, on_commit)
+    return _publish(TARGETS, with_target(target, _wire(message, html)), target, using, on_commit)
 
 
 def send_to_session(
-    session_key: str, message: Any, *, using: str | None = None, on_commit: bool = True
+    session_key: str,
+    message: Any = NOTHING,
+    *,
+    html: Any = None,
+    using: str | None = None,
+    on_commit: bool = True,
 ) -> Position | None:
     """Send ``message`` to every open connection opened with this session cookie.
 
-    Wait for the commit, return and raise like :func:`publish`.
+    ``html`` as for :func:`publish`. Wait for the commit, return and raise like
+    :func:`publish`.
     """
     target = _session_target(session_key, "send_to_session")
-    return _publish(TARGETS, with_target(target, encode(message)), target, using, on_commit)
+    return _publish(TARGETS, with_target(target, _wire(message, html)), target, using, on_commit)
 
 
 def _user_target(user: Any, caller: str) -> str:

@@ -6,6 +6,7 @@ when many clients resume at once (a deploy, a network blip), each of them is
 sent the same stretch of the history. :class:`FrameCache` keeps the frames of
 recent messages, by group and position, so that each is framed once, however
 many clients are sent it; it is bounded in bytes, the oldest frames going first.
+A message tailored per member (:mod:`.tailor`) is cached per version (``variant``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,17 @@ class FrameCache:
     def __init__(self, limit: int = 4 << 20) -> None:
         self.limit = limit
         self.size = 0
-        self._frames: dict[tuple[str, Position, bool], Outgoing] = {}
+        self._frames: dict[tuple[str, Position, bool, str], Outgoing] = {}
 
-    def get(self, group: str, position: Position, wire: bytes, *, enveloped: bool) -> Outgoing:
-        """``wire`` as sent: as is, or (``enveloped``) in the envelope with its position."""
-        key = (group, position, enveloped)
+    def get(
+        self, group: str, position: Position, wire: bytes, *, enveloped: bool, variant: str = ""
+    ) -> Outgoing:
+        """``wire`` as sent: as is, or (``enveloped``) in the envelope with its position.
+
+        ``variant`` names the version of a message tailored per member (``wire`` is then
+        that version): one frame per version.
+        """
+        key = (group, position, enveloped, variant)
         found = self._frames.get(key)
         if found is not None:
             return found

@@ -9,11 +9,14 @@ every member; every copy comes from the process's
 :class:`~.framed.FrameCache`, so a message is framed once however many
 members get it (a connection that compresses frames its own: that is the
 protocol's decision, :meth:`djws.protocol.protocol.ServerProtocol.send_message`).
+A message that differs per member (HTML or not, rendered per user) is tailored
+first (:mod:`.tailor`), and framed once per version.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol.frames import OP_TEXT
@@ -21,8 +24,12 @@ from .framed import FrameCache
 from .members import Joined, Subscriber
 from .message import GroupMessage, GroupReset, joined_envelope, reset_envelope
 from .position import Position
+from .tailor import Tailor
 
-__all__ = ["Group", "How"]
+__all__ = ["Group", "How", "Tailors"]
+
+#: What the hub passes to build the :class:`~.tailor.Tailor` of a wire (None: same for all).
+Tailors = Callable[[bytes], "Tailor | None"]
 
 # Messages per write when a member is sent what it missed.
 _BATCH = 64
@@ -60,30 +67,49 @@ class Group:
         """No member and no join in progress: the hub may forget it."""
         return not self.members and not self.held
 
-    def deliver(self, position: Position, wire: bytes, framed: FrameCache) -> None:
+    def deliver(
+        self, position: Position, wire: bytes, framed: FrameCache, tailor: Tailor | None = None
+    ) -> None:
         """Move the cursor to ``position`` and send the message to every member."""
         self.cursor = position
         for held in self.held.values():
             held.append((position, wire))
-        self.fan_out(self.name, position, wire, framed)
+        self.fan_out(self.name, position, wire, framed, tailor)
 
-    def fan_out(self, name: str, position: Position, wire: bytes, framed: FrameCache) -> None:
-        """Send ``wire`` (of group ``name``, at ``position``) to every member, once."""
+    def fan_out(
+        self,
+        name: str,
+        position: Position,
+        wire: bytes,
+        framed: FrameCache,
+        tailor: Tailor | None = None,
+    ) -> None:
+        """Send ``wire`` (of group ``name``, at ``position``) to every member, once.
+
+        With a ``tailor``, each member gets its own version of it, or nothing.
+        """
         ahead = self.ahead
-        outgoing: dict[bool, Any] = {}
+        outgoing: dict[tuple[bool, str], Any] = {}
+        variant = ""
         for ws, how in list(self.members.items()):
             if ahead and ws in ahead:
                 if position.epoch == ahead[ws].epoch and position <= ahead[ws]:
                     continue  # replayed to it from the history already
                 del ahead[ws]
+            own = wire
+            if tailor is not None:
+                tailored = tailor.wire_for(ws)
+                if tailored is None:
+                    continue  # nothing in this message is for this member
+                variant, own = tailored
             if how == How.DELIVER:
-                ws.deliver(GroupMessage(name, wire, position))
+                ws.deliver(GroupMessage(name, own, position))
                 continue
             enveloped = how == How.ENVELOPE
-            message = outgoing.get(enveloped)
+            message = outgoing.get((enveloped, variant))
             if message is None:
-                message = outgoing[enveloped] = framed.get(
-                    name, position, wire, enveloped=enveloped
+                message = outgoing[enveloped, variant] = framed.get(
+                    name, position, own, enveloped=enveloped, variant=variant
                 )
             ws.send_nowait(*message)
 
@@ -95,17 +121,30 @@ class Group:
         messages: list[tuple[Position, bytes]],
         replayed: int,
         framed: FrameCache,
+        tailors: Tailors,
     ) -> None:
         """Send ``messages``, with where ``ws`` stands after the first ``replayed`` of them."""
+        own: list[tuple[Position, bytes, str]] = []
+        from_history = replayed
+        for index, (pos, wire) in enumerate(messages):
+            tailor = tailors(wire)
+            tailored = ("", wire) if tailor is None else tailor.wire_for(ws)
+            if tailored is not None:
+                own.append((pos, tailored[1], tailored[0]))
+            elif index < from_history:
+                replayed -= 1  # not for this member: where it stands comes one earlier
         if how == How.DELIVER:
-            items: list[Any] = [GroupMessage(self.name, wire, pos) for pos, wire in messages]
+            items: list[Any] = [GroupMessage(self.name, wire, pos) for pos, wire, _ in own]
             if joined.recovered is False:
                 items.insert(replayed, GroupReset(self.name, joined.position))
             for item in items:
                 ws.deliver(item)
             return
         enveloped = how == How.ENVELOPE
-        out = [framed.get(self.name, pos, wire, enveloped=enveloped) for pos, wire in messages]
+        out = [
+            framed.get(self.name, pos, wire, enveloped=enveloped, variant=variant)
+            for pos, wire, variant in own
+        ]
         if enveloped:
             envelope = joined_envelope(self.name, joined.position, joined.recovered)
             out.insert(replayed, (OP_TEXT, envelope, None))

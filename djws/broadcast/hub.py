@@ -31,7 +31,8 @@ is read, and those it got from a history ahead of this worker are not sent twice
 Users and sessions are groups too (:mod:`.names`), entered on attach; their
 messages share one backend channel per process (:data:`~.names.TARGETS`), and
 orders to close connections another (:data:`~.names.CLOSES`, :mod:`.orders`).
-What the hub holds of each group is one :class:`~.group.Group`.
+What the hub holds of each group is one :class:`~.group.Group`; messages that
+differ per member are tailored with its :attr:`Hub.renderer` (:mod:`.tailor`).
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ from .exceptions import HistoryError
 from .framed import FrameCache
 from .group import Group, How
 from .members import Identity, Joined, Member, Subscriber, client_options, worker_id
-from .message import GroupMessage, envelope, split_target
+from .message import split_target
 from .names import CLOSES, RESERVED_PREFIX, TARGETS, check_group
 from .orders import Verifier, carry_out
 from .position import Position, Slice
+from .tailor import Renderer, Tailor, tailor_for
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -77,6 +79,8 @@ class Hub:
         #: Checks a connection's session again when a ``verify`` order asks
         #: (:mod:`.orders`); set by the worker that serves WebSockets.
         self.verifier: Verifier | None = None
+        #: Renders per-user messages (:mod:`.tailor`); set by djws's app config.
+        self.renderer: Renderer | None = None
 
     @property
     def worker_id(self) -> str:
@@ -114,8 +118,8 @@ class Hub:
         False handed to the connection as :class:`GroupMessage` objects.
         ``expires``: when its session expires (Unix time), for the session checks.
         """
-        envelope_wanted, since = client_options(ws.request)
-        self.members[ws] = Member(identity, envelope_wanted, since, expires)
+        options = client_options(ws.request)
+        self.members[ws] = Member(identity, options.envelope, options.since, expires, options.html)
         for target in identity.targets:
             self._group(target).members[ws] = How.FORWARD if forward_targets else How.DELIVER
         backend = self.backend()
@@ -178,7 +182,7 @@ class Hub:
                 if position.epoch != last.epoch or position > last:
                     missed.append((position, wire))
                     last = position
-            record.send_missed(ws, how, joined, missed, replayed, self.framed)
+            record.send_missed(ws, how, joined, missed, replayed, self.framed, self.tailor)
         except BaseException:
             del record.held[ws]
             self._remove(ws, group)
@@ -251,15 +255,6 @@ class Hub:
         """The groups ``ws`` joined (not its internal user and session groups)."""
         member = self.members.get(ws)
         return frozenset(member.groups) if member is not None else frozenset()
-
-    def forward(self, ws: Any, item: GroupMessage) -> None:
-        """Send a message handed to a view (``forward=False``) on to its client, as the
-        hub would have: in an envelope with its position if the client asked for them."""
-        member = self.members.get(ws)
-        if member is not None and member.envelope and item.position is not None:
-            ws.send(envelope(item.group, item.position, item.wire).decode())
-        else:
-            ws.send(item.raw)
 
     # Presence
 
@@ -379,7 +374,7 @@ class Hub:
         if record is None:
             return
         if group not in (TARGETS, CLOSES):
-            record.deliver(position, wire, self.framed)
+            record.deliver(position, wire, self.framed, self.tailor(wire))
             return
         record.cursor = position
         if group == CLOSES:
@@ -388,7 +383,11 @@ class Hub:
         target, wire = split_target(wire)
         members = self.groups.get(target)
         if members is not None:
-            members.fan_out(target, position, wire, self.framed)
+            members.fan_out(target, position, wire, self.framed, self.tailor(wire))
+
+    def tailor(self, wire: bytes) -> Tailor | None:
+        """What makes ``wire`` each member's own, if it is not the same for all."""
+        return tailor_for(wire, self.members, self.renderer)
 
 
 #: The hub of this process (:meth:`~.backends.BackendManager.serve` makes it receive).

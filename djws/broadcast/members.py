@@ -4,10 +4,11 @@
 session that ``send_to_user`` and ``send_to_session`` target: a failing session
 or user lookup is then still an HTTP 500. :func:`client_options` reads what a
 client asked of the broadcast layer in the query string: ``djws=1`` (djws.js,
-or any client that wants positions: group messages come in JSON envelopes) and
+or any client that wants positions: group messages come in JSON envelopes),
 ``djws-since`` (the positions to resume from, as a JSON object
-``{"group": "epoch:offset"}``). :class:`Member` is the hub's record of one
-attached connection.
+``{"group": "epoch:offset"}``) and ``djws-html=1`` (a page that swaps in HTML:
+it gets the HTML version of messages published with one, :mod:`.tailor`).
+:class:`Member` is the hub's record of one attached connection.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENVELOPE_PARAM",
+    "HTML_PARAM",
     "SINCE_PARAM",
+    "ClientOptions",
     "Identity",
     "Joined",
     "Member",
@@ -45,6 +48,8 @@ logger = logging.getLogger("djws.broadcast")
 #: Query parameters a client uses to ask for positions, and to resume from them.
 ENVELOPE_PARAM = "djws"
 SINCE_PARAM = "djws-since"
+#: The query parameter of a client that renders HTML (htmx, Turbo): ``djws-html=1``.
+HTML_PARAM = "djws-html"
 
 
 class Identity(NamedTuple):
@@ -84,24 +89,37 @@ def identify(request: HttpRequest) -> Identity:
     return Identity(pk, session_key or None)
 
 
-def client_options(request: HttpRequest | None) -> tuple[bool, dict[str, Position]]:
-    """Whether the client wants envelopes with positions, and where it resumes from.
+class ClientOptions(NamedTuple):
+    """What a client asked of the broadcast layer in its query string."""
+
+    #: Group messages in JSON envelopes with their positions (``djws=1``).
+    envelope: bool = False
+    #: Where it resumes from, by group (``djws-since``).
+    since: dict[str, Position] = {}
+    #: It swaps in HTML: it gets the HTML version of messages that have one (``djws-html=1``).
+    html: bool = False
+
+
+def client_options(request: HttpRequest | None) -> ClientOptions:
+    """Whether the client wants envelopes with positions, where it resumes from, and
+    whether it renders HTML.
 
     A malformed ``djws-since`` is ignored with a warning: the client then gets
     no replay, and ``recovered`` is None (it did not resume).
     """
     if request is None:
-        return False, {}
+        return ClientOptions()
     envelope = request.GET.get(ENVELOPE_PARAM) == "1"
+    html = request.GET.get(HTML_PARAM) == "1"
     raw = request.GET.get(SINCE_PARAM)
     if not envelope or not raw:
-        return envelope, {}
+        return ClientOptions(envelope, {}, html)
     try:
         since = {str(g): Position.parse(p) for g, p in json.loads(raw).items()}
     except (ValueError, AttributeError, TypeError):
         logger.warning("Ignoring a malformed %s parameter: %.200r", SINCE_PARAM, raw)
-        return envelope, {}
-    return envelope, since
+        return ClientOptions(envelope, {}, html)
+    return ClientOptions(envelope, since, html)
 
 
 _worker: tuple[int, str] | None = None
@@ -128,6 +146,7 @@ class Member:
         "envelope",
         "expires",
         "groups",
+        "html",
         "id",
         "identity",
         "opened",
@@ -140,6 +159,7 @@ class Member:
         envelope: bool = False,
         since: dict[str, Position] | None = None,
         expires: float | None = None,
+        html: bool = False,
     ) -> None:
         #: Identifies the connection in presence entries.
         self.id = secrets.token_hex(8)
@@ -152,6 +172,8 @@ class Member:
         self.envelope = envelope
         #: Positions the client asked to resume from, by group (used by its next join).
         self.since = since or {}
+        #: Whether the client swaps in HTML: it gets the HTML version of a message.
+        self.html = html
         #: Groups joined by the view: name -> forward.
         self.groups: dict[str, bool] = {}
 

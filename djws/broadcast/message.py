@@ -6,6 +6,8 @@ kind byte followed by the payload::
     b"t" + UTF-8 text          a str: a text frame
     b"j" + UTF-8 JSON text     any other object: a text frame, decoded for views
     b"b" + bytes               bytes: a binary frame
+    b"r" + UTF-8 JSON text     a fragment each member's worker renders for its user (:mod:`.tailor`)
+    b"a" + b"<n>:" + two wires one wire of n bytes for HTML pages, then one for other clients
 
 Every server process that receives those bytes frames them once
 (:func:`djws.protocol.frames.encode_frame`) and writes the same frame to every
@@ -44,17 +46,21 @@ from ..protocol.frames import OP_BINARY, OP_TEXT
 from .position import Position
 
 __all__ = [
+    "ALTERNATIVES",
     "BINARY",
     "JSON",
+    "RENDER",
     "TEXT",
     "GroupMessage",
     "GroupReset",
+    "alternatives",
     "check_wire",
     "encode",
     "envelope",
     "joined_envelope",
     "opcode_of",
     "reset_envelope",
+    "split_alternatives",
     "split_target",
     "with_target",
 ]
@@ -62,15 +68,29 @@ __all__ = [
 TEXT = ord("t")
 JSON = ord("j")
 BINARY = ord("b")
-_KINDS = {TEXT: "text", JSON: "json", BINARY: "binary"}
+RENDER = ord("r")
+ALTERNATIVES = ord("a")
+_KINDS = {
+    TEXT: "text",
+    JSON: "json",
+    BINARY: "binary",
+    RENDER: "render",
+    ALTERNATIVES: "alternatives",
+}
 
 
 def encode(message: Any) -> bytes:
     """Return the wire bytes of ``message``: str is text, bytes binary, anything else JSON.
 
     JSON goes through Django's encoder, so dates, decimals, UUIDs and lazy
-    translations publish as they do in a ``JsonResponse``.
+    translations publish as they do in a ``JsonResponse``. An object with a
+    ``djws_wire()`` method (:class:`djws.live.PerUser`) gives its own bytes.
     """
+    own = getattr(message, "djws_wire", None)
+    if callable(own):
+        wire = own()
+        check_wire(wire)
+        return bytes(wire)
     if isinstance(message, str):
         return b"t" + message.encode()
     if isinstance(message, (bytes, bytearray, memoryview)):
@@ -83,6 +103,22 @@ def encode(message: Any) -> bytes:
             f"that json.dumps() accepts ({exc})"
         ) from None
     return b"j" + text.encode()
+
+
+def alternatives(html: bytes | None, other: bytes | None) -> bytes:
+    """The wire of a message with one version for HTML pages and one for other clients.
+
+    Either may be None: the clients of that kind then get nothing.
+    """
+    html = html or b""
+    return b"a%d:" % len(html) + html + (other or b"")
+
+
+def split_alternatives(wire: bytes) -> tuple[bytes, bytes]:
+    """Return ``(html, other)`` from :func:`alternatives`' bytes (``b""`` for none)."""
+    colon = wire.index(b":")
+    end = colon + 1 + int(wire[1:colon])
+    return wire[colon + 1 : end], wire[end:]
 
 
 def opcode_of(wire: bytes) -> int:
@@ -170,7 +206,13 @@ class GroupMessage:
 
     @property
     def kind(self) -> str:
-        """``"text"``, ``"binary"`` or ``"json"``: what was published."""
+        """``"text"``, ``"binary"`` or ``"json"``: what was published.
+
+        A view is always handed one of those three. Only :func:`~djws.broadcast.history`
+        returns the two kinds a worker tailors for each member: ``"render"``
+        (``data``: the template and context of :class:`djws.live.PerUser`) and
+        ``"alternatives"`` (``data``: ``{"html": ..., "message": ...}``).
+        """
         return _KINDS[self.wire[0]]
 
     @property
@@ -182,8 +224,14 @@ class GroupMessage:
         kind, payload = self.wire[0], self.wire[1:]
         if kind == BINARY:
             return payload
-        if kind == JSON:
+        if kind in (JSON, RENDER):
             return json.loads(payload)
+        if kind == ALTERNATIVES:
+            html, other = split_alternatives(self.wire)
+            return {
+                "html": GroupMessage(self.group, html).data if html else None,
+                "message": GroupMessage(self.group, other).data if other else None,
+            }
         return payload.decode()
 
     @property

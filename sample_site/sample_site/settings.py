@@ -1,8 +1,11 @@
 """Settings of the djws sample site.
 
 A playground meant to start with one command: SQLite, djws's default broadcast
-backend (``local://``: nothing else to start), no web server in front. The
-environment changes what a deployment needs:
+backend (``local://``: nothing else to start), no web server in front. The live
+pages' htmx and Turbo come from npm, pinned by ``package-lock.json`` and
+installed into ``node_modules`` by ``run.sh`` (``npm ci``); their ``dist``
+folders are static files (``STATICFILES_DIRS``). The environment changes what a
+deployment needs:
 
 ``DJANGO_DEBUG``            ``0`` to turn DEBUG off (default ``1``);
 ``DJANGO_SECRET_KEY``       the secret key (a fixed, public one by default);
@@ -68,6 +71,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("htmx.org", NODE_MODULES / "htmx.org" / "dist"),
+    ("htmx-ext-ws", NODE_MODULES / "htmx-ext-ws" / "dist"),
+    ("turbo", NODE_MODULES / "@hotwired" / "turbo" / "dist"),
+]
 
 LOGGING = {
     "version": 1,

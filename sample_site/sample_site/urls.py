@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.contrib.staticfiles.views import serve
 from django.urls import path, re_path
-from playground import views
+from playground import live, views
 
 from djws.contrib.chat.views import ROOM_RE
 
@@ -13,6 +13,8 @@ urlpatterns = [
     re_path(rf"^chat/(?P<room>{ROOM_RE})/$", views.chat, name="chat"),
     path("echo/", views.echo, name="echo"),
     path("ping/", views.ping, name="ping"),
+    path("live/htmx/", live.htmx_comments, name="htmx-comments"),
+    path("live/turbo/", live.turbo_comments, name="turbo-comments"),
 ]
 
 if not settings.DEBUG:

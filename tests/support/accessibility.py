@@ -9,45 +9,19 @@ and every machine audits with the same bytes.
 from __future__ import annotations
 
 import functools
-import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
+
+from .npmci import NPM_DIR, ensure_installed
 
 __all__ = ["NPM_DIR", "audit", "axe_source", "format_violations"]
 
-#: The npm project that pins axe-core.
-NPM_DIR = Path(__file__).resolve().parent.parent / "npm"
 _PACKAGE = NPM_DIR / "node_modules" / "axe-core"
-
-
-def _wanted_version() -> str:
-    lock = json.loads((NPM_DIR / "package-lock.json").read_text())
-    return str(lock["packages"]["node_modules/axe-core"]["version"])
-
-
-def _installed_version() -> str | None:
-    try:
-        return str(json.loads((_PACKAGE / "package.json").read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 @functools.cache
 def axe_source() -> str:
     """Return the text of ``axe.min.js``, installing the pinned axe-core first if needed."""
-    if _installed_version() != _wanted_version():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError(
-                "The accessibility tests install axe-core with npm, which is missing: "
-                "apt-get install npm (./runtests.sh does it when run as root)."
-            )
-        command = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", NPM_DIR]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-        assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
-        assert _installed_version() == _wanted_version()
+    ensure_installed(NPM_DIR)
     return (_PACKAGE / "axe.min.js").read_text()
 
 

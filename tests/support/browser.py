@@ -12,6 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
+from .npmci import ensure_installed
 from .servers import SAMPLE_SITE, Server, free_port, manage, run_server, start_server
 
 __all__ = [
@@ -34,7 +35,11 @@ PHONE = {"width": 375, "height": 667}
 
 
 def migrated_sample_site(directory: Path) -> dict[str, str]:
-    """Migrate a fresh sample-site SQLite database in ``directory``; return its environment."""
+    """Migrate a fresh sample-site SQLite database in ``directory``; return its environment.
+
+    The sample site's htmx and Turbo are installed first, as its run.sh does.
+    """
+    ensure_installed(SAMPLE_SITE)
     env = {"SAMPLE_SITE_DATABASE": str(directory / "db.sqlite3")}
     result = manage("migrate", "--noinput", "-v0", cwd=SAMPLE_SITE, env=env)
     assert result.returncode == 0, result.stderr
@@ -62,19 +67,19 @@ def echo_page(browser: Browser, server: Server) -> Iterator[Page]:
 
 
 class RestartableSite:
-    """The sample site on one port that stays the same across restarts."""
+    """The sample site (or the project in ``cwd``) on one port that stays the same
+    across restarts."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path = SAMPLE_SITE) -> None:
         self.env = env
+        self.cwd = cwd
         self.port = free_port()
         self.server: Server | None = None
         self.start()
 
     def start(self) -> None:
         """Start serving (again)."""
-        self.server = start_server(
-            "--http", f"127.0.0.1:{self.port}", cwd=SAMPLE_SITE, env=self.env
-        )
+        self.server = start_server("--http", f"127.0.0.1:{self.port}", cwd=self.cwd, env=self.env)
 
     def stop(self) -> None:
         """Stop the server: pages see their WebSockets close (1001) and try again."""

@@ -16,6 +16,7 @@ from .echo import scenario_echo
 from .flood import scenario_flood
 from .handshake import scenario_handshake
 from .idle import scenario_idle
+from .render import scenario_render
 from .resume import scenario_resume
 from .storm import scenario_storm
 
@@ -27,4 +28,5 @@ SCENARIOS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "broadcast": scenario_broadcast,
     "storm": scenario_storm,
     "resume": scenario_resume,
+    "render": scenario_render,
 }

@@ -20,6 +20,15 @@ WEBSOCKET_LIMITS = {
     "connections_per_user": None,
     "groups_per_connection": None,
 }
+# The render scenario's fragment (templates/bench/item.html), rendered with each
+# member's request (user, perms) or once without one.
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.contrib.auth.context_processors.auth"]},
+    }
+]
 if os.environ.get("BENCH_BROADCAST_URL"):
     WEBSOCKET_BROADCAST_URL = os.environ["BENCH_BROADCAST_URL"]
     WEBSOCKET_BROADCAST_PREFIX = os.environ.get("BENCH_BROADCAST_PREFIX", "djws-bench")

@@ -10,6 +10,9 @@ from djws.decorators import websocket
 from .models import Message
 
 GROUP = "bench"
+#: The render scenario's group, and the fragment it publishes.
+RENDER_GROUP = "render"
+RENDER_TEMPLATE = "bench/item.html"
 
 
 @websocket
@@ -80,3 +83,33 @@ def reload(request: Any, ws: Any, group: str) -> None:
     ws.send(json.dumps({"group": group, "messages": rows}))
     for _message in ws:
         pass
+
+
+@websocket
+def render_subscribe(request: Any, ws: Any) -> None:
+    """The render scenario's member: join its group, say "ready", wait."""
+    ws.join(RENDER_GROUP)
+    ws.send("ready")
+    for _message in ws:
+        pass
+
+
+@websocket
+def render_control(request: Any, ws: Any) -> None:
+    """Publish ``templates/bench/item.html`` for every ``"<seq> once|per-user"`` received.
+
+    ``once``: rendered here, without a request, and published as text (what every
+    server can do); ``per-user``: published with :func:`djws.live.per_user`, each
+    member's worker rendering it for each distinct user among its members.
+    """
+    from django.template.loader import render_to_string
+
+    from djws import broadcast, live
+
+    for message in ws:
+        seq, _, mode = str(message).partition(" ")
+        context = {"seq": int(seq)}
+        if mode == "per-user":
+            broadcast.publish(RENDER_GROUP, live.per_user(RENDER_TEMPLATE, context))
+        else:
+            broadcast.publish(RENDER_GROUP, render_to_string(RENDER_TEMPLATE, context))

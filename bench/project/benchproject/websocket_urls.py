@@ -11,4 +11,6 @@ urlpatterns = [
     path("control", views.control),
     path("storm/<str:group>", views.storm),
     path("reload/<str:group>", views.reload),
+    path("render/sub", views.render_subscribe),
+    path("render/control", views.render_control),
 ]

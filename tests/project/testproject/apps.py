@@ -31,6 +31,14 @@ class TestProjectConfig(AppConfig):
         time.sleep(float(os.environ.get("DJWS_TEST_SLOW_START", "0")))
         request_started.connect(_started)
         request_finished.connect(_finished)
+        from djws import live
+
+        from .models import Message
+
+        # Every Message saved or deleted is published to its stream (testproject.live).
+        live.broadcasts_to(
+            Message, lambda message: message.stream, template="live/message.html", target="messages"
+        )
         if "DJWS_TEST_BROADCAST_KEEPALIVE" in os.environ:
             from djws.broadcast.backends.listening import ListeningBackend
 

@@ -51,3 +51,22 @@ def publish(group, message):
     from djws import broadcast
 
     return str(broadcast.publish(group, message))
+
+
+@app.task(name="testproject.live_publish")
+def live_publish(stream, text):
+    """Append ``text`` to a stream's Turbo pages, as an application's task would."""
+    from django.utils.html import format_html
+
+    from djws import live
+    from djws.live import turbo
+
+    return str(live.publish(stream, turbo.append("messages", format_html("<li>{}</li>", text))))
+
+
+@app.task(name="testproject.live_create")
+def live_create(stream, text):
+    """Save a Message: its broadcasts_to publishes it."""
+    from .models import Message
+
+    return Message.objects.create(stream=stream, text=text).pk

@@ -95,14 +95,26 @@ if WEBSOCKET_URLCONF == "none":
 WSGI_APPLICATION = "testproject.wsgi.application"
 STATIC_URL = "/static/"
 USE_TZ = True
+# The live pages' htmx 2 and 4 and Turbo, from tests/npm (installed by the tests).
+_NODE_MODULES = BASE_DIR.parent / "npm" / "node_modules"
+STATICFILES_DIRS = [("npm", _NODE_MODULES)] if _NODE_MODULES.is_dir() else []
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
     }
 ]
+# Signed streams: "private:<username>" is that user's alone (testproject.live).
+WEBSOCKET_STREAM_CHECKS = {"private:*": "testproject.live.own_stream"}
+if "DJWS_TEST_STREAM_MAX_AGE" in os.environ:
+    WEBSOCKET_STREAM_MAX_AGE = float(os.environ["DJWS_TEST_STREAM_MAX_AGE"])
 
 _database = os.environ.get("DJWS_TEST_DATABASE", "sqlite")
 if _database == "psycopg2":

@@ -102,3 +102,17 @@ urlpatterns += [
     path("user-pk/<str:username>/", user_pk),
     path("deactivate/<str:username>/", deactivate),
 ]
+
+# Live pages (tests/test_live_*.py, tests/test_browser_live_*.py)
+from . import live  # noqa: E402
+
+urlpatterns += [
+    path("live/htmx/<int:version>/", live.htmx_page),
+    path("live/htmx/<int:version>/<str:stream>/", live.htmx_page),
+    path("live/turbo/<str:stream>/", live.turbo_page),
+    path("live/sign/<str:name>/", live.sign),
+    path("live/publish/<str:stream>/", live.publish),
+    path("live/create/<str:stream>/", live.create),
+    path("live/personal/<str:stream>/", live.personal),
+    path("live/notify/<str:username>/", live.notify),
+]

@@ -1,8 +1,8 @@
 """WebSocket views of the test project (WEBSOCKET_URLCONF)."""
 
-from django.urls import path
+from django.urls import include, path
 
-from . import accept_views, auth_views, views
+from . import accept_views, auth_views, live, views
 
 urlpatterns = [
     path("echo/", views.echo, name="echo"),
@@ -71,4 +71,10 @@ urlpatterns += [
     path("auth/broken/", auth_views.broken),
     path("auth/sender/", auth_views.sender),
     path("auth/credentials/<str:username>/", auth_views.credentials),
+]
+
+# Live pages (tests/test_live_*.py, tests/test_browser_live_*.py)
+urlpatterns += [
+    path("live/", include("djws.live.urls")),
+    path("live/form/", live.note_form, name="live-note-form"),
 ]
