@@ -13,12 +13,12 @@ The public API, importable from here::
 Each name comes from the module that defines it (listed in ``_EXPORTS``), and
 is imported only when first used: ``python -m djws.server.bootstrap`` imports
 this package before gevent patches the process, so importing it must import
-nothing else.
+nothing else. Type checkers read the names' types in ``__init__.pyi``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -83,32 +83,6 @@ __all__ = [
     "websocket",
     "websocket_url",
 ]
-
-if TYPE_CHECKING:
-    from .broadcast import (
-        BroadcastError,
-        GroupMessage,
-        GroupReset,
-        HistoryError,
-        Joined,
-        Position,
-        PresenceError,
-        PublishError,
-        close_group,
-        close_session,
-        close_user,
-        history,
-        presence,
-        publish,
-        send_to_session,
-        send_to_user,
-    )
-    from .connection import CloseCode, WebSocket
-    from .decorators import websocket
-    from .eventstream import event_stream
-    from .exceptions import ConnectionClosed
-    from .reverse import event_stream_url, reverse_websocket, websocket_url
-    from .wsgi import get_wsgi_websocket_application
 
 
 def __getattr__(name: str) -> Any:

@@ -32,8 +32,9 @@ from .broadcast.hub import hub
 from .broadcast.members import identify
 from .broadcast.message import envelope
 from .exceptions import ConnectionClosed
-from .limits import Limits, Open, crossed
+from .limits import Limits, Open
 from .server.connection import CloseCode, Connection
+from .server.limits import crossed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

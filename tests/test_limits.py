@@ -21,7 +21,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from djws.limits import DEFAULT_LIMITS, AddressBuckets, Budget, Limits, Open, client_address
+from djws.limits import DEFAULT_LIMITS, Limits, Open, client_address
+from djws.server.limits import AddressBuckets, Budget
 
 from .support import (
     RawClient,

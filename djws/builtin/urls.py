@@ -13,6 +13,8 @@ reverse.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, path
 
@@ -29,7 +31,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 if apps.is_installed("djws.contrib.chat"):
-    # Only then: the chat's model cannot even be imported without its app.
-    from ..contrib.chat.urls import urlpatterns as chat_urlpatterns
-
-    urlpatterns += chat_urlpatterns
+    # Only then, by name: the chat's model cannot even be imported without its app.
+    urlpatterns += import_module("djws.contrib.chat.urls").urlpatterns

@@ -26,7 +26,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.exceptions import InvalidHeader, NegotiationError
 from websockets.extensions.base import Extension
@@ -38,9 +38,6 @@ from websockets.utils import accept_key
 from ..exceptions import HandshakeError
 from .credentials import Credential, split_subprotocols
 from .http import serialize
-
-if TYPE_CHECKING:
-    from ..conf import ServerSettings
 
 __all__ = ["Handshake", "deflate_factory", "is_upgrade_request", "parse_handshake"]
 
@@ -130,12 +127,15 @@ class Handshake:
         return None
 
 
-def deflate_factory(config: ServerSettings) -> ServerPerMessageDeflateFactory:
-    """permessage-deflate as the settings configure it: window bits and memory level."""
+def deflate_factory(window_bits: int, memory_level: int) -> ServerPerMessageDeflateFactory:
+    """permessage-deflate with this zlib window (9-15) and memory level (1-9) each way.
+
+    The server passes ``WEBSOCKET_COMPRESSION_WINDOW_BITS`` and ``_MEMORY_LEVEL``.
+    """
     return ServerPerMessageDeflateFactory(
-        server_max_window_bits=config.compression_window_bits,
-        client_max_window_bits=config.compression_window_bits,
-        compress_settings={"memLevel": config.compression_memory_level},
+        server_max_window_bits=window_bits,
+        client_max_window_bits=window_bits,
+        compress_settings={"memLevel": memory_level},
     )
 
 

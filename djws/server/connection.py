@@ -28,10 +28,11 @@ from websockets.frames import CloseCode
 
 from .. import metrics
 from ..exceptions import BufferFull, ConnectionClosed
-from ..limits import Budget, Limits
+from ..limits import Limits
 from ..metrics import tally
 from ..protocol.frames import OP_BINARY, OP_TEXT, Outgoing
 from ..protocol.protocol import ServerProtocol, State
+from .limits import Budget
 from .registry import registry
 from .transport import Transport
 
@@ -207,9 +208,8 @@ class Connection:
             self._sync()
 
     def tick(self, now: float, **limits: float | None) -> None:
-        """Keepalive, once a second from the worker: ping, time out, or close if idle
-        (``limits``: :meth:`djws.protocol.protocol.ServerProtocol.tick`'s). What came
-        meanwhile is taken in first: pongs count, messages wait for ``receive()``."""
+        """Keepalive, once a second: take in what came (pongs count, messages wait for
+        ``receive()``), then ping, time out or close if idle (``ServerProtocol.tick``)."""
         if self.closed:
             return
         protocol, transport = self._open()

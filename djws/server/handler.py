@@ -44,12 +44,13 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 from .. import metrics
 from ..conf import ServerSettings
 from ..exceptions import HandshakeError
-from ..limits import AddressBuckets, client_address, crossed, retry_after
+from ..limits import client_address, retry_after
 from ..protocol import http
 from ..protocol.credentials import Credential, redact_request_line, redact_subprotocols
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
 from .headers import EnvironHeaders, HeaderReader, HeadersTooLarge, RequestHeaders
+from .limits import AddressBuckets, crossed
 from .registry import registry
 from .stack import direct_call
 

@@ -75,7 +75,11 @@ class Upgrade:
         compress = config.compression if compression is None else compression
         response, extensions = self.handshake.accept(
             subprotocol,
-            compression=deflate_factory(config) if compress else None,
+            compression=(
+                deflate_factory(config.compression_window_bits, config.compression_memory_level)
+                if compress
+                else None
+            ),
             headers=headers,
         )
         sock, buffered = self.commit(response)
