@@ -79,6 +79,9 @@ DEFAULTS: dict[str, Any] = {
     # many seconds at most; 0 keeps none (nothing can be resumed).
     "WEBSOCKET_BROADCAST_HISTORY": 1000,
     "WEBSOCKET_BROADCAST_HISTORY_AGE": 300.0,
+    # Redis replicas that must hold a message before publish() returns (WAIT);
+    # fewer within WEBSOCKET_BROADCAST_TIMEOUT: PublishError. 0: do not wait.
+    "WEBSOCKET_BROADCAST_REPLICAS": 0,
     # Seconds a call to the broadcast backend (a publish, a history read) may take
     # before it fails with PublishError / HistoryError.
     "WEBSOCKET_BROADCAST_TIMEOUT": 5.0,

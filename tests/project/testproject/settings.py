@@ -122,6 +122,7 @@ for _name in (
     "WEBSOCKET_BROADCAST_HISTORY_AGE",
     "WEBSOCKET_BROADCAST_TIMEOUT",
     "WEBSOCKET_BROADCAST_OUTBOX_LIMIT",
+    "WEBSOCKET_BROADCAST_REPLICAS",
 ):
     if _name in os.environ:
         globals()[_name] = (

@@ -1,0 +1,200 @@
+"""Redis deployments built by the tests: Sentinel, Cluster, TLS, from redis-server processes.
+
+Every server listens on a free loopback port and lives in a temporary
+directory of its own; the tests start, kill and stop them by PID, never the
+machine's shared Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .support import free_port
+
+__all__ = ["Cluster", "Node", "SentinelSet", "make_tls", "wait_for"]
+
+
+def wait_for(what: str, check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Call ``check()`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(redis.RedisError, OSError):
+            result = check()
+            if result:
+                return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+class Node:
+    """One redis-server (or sentinel) process on a free loopback port."""
+
+    def __init__(self, root: Path, *args: str, sentinel: bool = False, port: int = 0) -> None:
+        self.port = port or free_port()
+        self.dir = root / str(self.port)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.args = list(args)
+        self.sentinel = sentinel
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again: without persistence, a server comes back empty)."""
+        command = ["redis-server"]
+        if self.sentinel:
+            config = self.dir / "sentinel.conf"
+            if not config.exists():
+                config.write_text("\n".join(self.args) + "\n")
+            command += [str(config), "--sentinel"]
+        command += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+        if not self.sentinel:
+            command += ["--save", "", "--appendonly", "no", *self.args]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir
+        )
+        wait_for(f"redis on {self.port}", lambda: self.client().ping(), timeout=10)
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=2, **kwargs)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def kill(self) -> None:
+        """SIGKILL: nothing saved."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+class SentinelSet:
+    """A primary, a replica and three sentinels watching them (quorum 2)."""
+
+    SERVICE = "djwsprimary"
+
+    def __init__(self, root: Path, down_after_ms: int = 1000) -> None:
+        self.primary = Node(root)
+        self.replica = Node(root, "--replicaof", "127.0.0.1", str(self.primary.port))
+        wait_for("the replica's sync", self._synced)
+        self.sentinels = []
+        for _ in range(3):
+            port = free_port()
+            lines = [
+                f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 2",
+                f"sentinel down-after-milliseconds {self.SERVICE} {down_after_ms}",
+                f"sentinel failover-timeout {self.SERVICE} 4000",
+                f"sentinel parallel-syncs {self.SERVICE} 1",
+            ]
+            self.sentinels.append(Node(root, *lines, sentinel=True, port=port))
+        wait_for("the sentinels to see each other and the replica", self._ready)
+
+    def _synced(self) -> bool:
+        info = self.replica.client().info("replication")
+        return bool(info.get("master_link_status") == "up")
+
+    def _ready(self) -> bool:
+        for node in self.sentinels:
+            master = node.client().sentinel_master(self.SERVICE)
+            if int(master["num-other-sentinels"]) < 2 or int(master["num-slaves"]) < 1:
+                return False
+        return True
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(node.address for node in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
+
+    def master_port(self) -> int:
+        _host, port = self.sentinels[0].client().sentinel_get_master_addr_by_name(self.SERVICE)
+        return int(port)
+
+    def nodes(self) -> list[Node]:
+        return [self.primary, self.replica, *self.sentinels]
+
+    def stop(self) -> None:
+        for node in self.nodes():
+            node.kill()
+
+
+class Cluster:
+    """Three primaries with a replica each, made with ``redis-cli --cluster create``."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        self.nodes = [
+            Node(root, "--cluster-enabled", "yes", "--cluster-node-timeout", "1000", *args)
+            for _ in range(6)
+        ]
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(n.address for n in self.nodes),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        wait_for("the cluster to be ok", self.ok)
+
+    def ok(self) -> bool:
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                info = node.client().cluster("info")
+                if info.get("cluster_state") != "ok":
+                    return False
+        return True
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(n.address for n in self.nodes[:3]) + "/"
+
+    def node_of(self, key: str) -> Node:
+        """The primary that owns ``key``'s slot now."""
+        slot = self.nodes[0].client().cluster("keyslot", key)
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                continue
+            for start, end, *_ in node.client().cluster("slots"):
+                if start <= slot <= end:
+                    port = int(_[0][1])
+                    return next(n for n in self.nodes if n.port == port)
+        raise AssertionError(f"no node owns {key!r}")
+
+    def node_id(self, node: Node) -> str:
+        return str(node.client().execute_command("CLUSTER", "MYID").decode())
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+def make_tls(root: Path) -> dict[str, Path]:
+    """A test CA, and a server certificate and a client certificate it signed."""
+    paths = {name: root / f"{name}.pem" for name in ("ca", "ca-key", "server", "server-key")}
+    paths.update(client=root / "client.pem", **{"client-key": root / "client-key.pem"})
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=djws test CA")
+    raise NotImplementedError
+
+
+@contextlib.contextmanager
+def temporary_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="djws-redis-") as name:
+        yield Path(name)

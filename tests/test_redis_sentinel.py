@@ -1,0 +1,103 @@
+"""Redis behind Sentinel: a failover loses nothing that publish() reported stored.
+
+Three sentinels watch a primary and its replica, all the test's own
+redis-server processes. Two workers, 200 members over both, a publisher at 20
+messages a second; the primary is killed in the middle. Publishes during the
+election fail (PublishError, within WEBSOCKET_BROADCAST_TIMEOUT); afterwards
+both the publisher and the workers follow the new primary, and every member
+receives every message whose publish() returned, once and in order. The old
+primary, restarted empty, takes none of the later writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from djws.broadcast.backends.redis import RedisBackend
+from djws.broadcast.message import encode
+from djws.broadcast.position import Position
+
+from .faults import collect, start_publisher
+from .redis_shapes import SentinelSet, wait_for
+from .support import start_server
+from .test_broadcast_memory import unique_prefix
+from .test_delivery_redis import subscribers_on_both_workers
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
+    shape = SentinelSet(tmp_path)
+    try:
+        yield shape
+    finally:
+        shape.stop()
+
+
+def test_a_sentinel_failover_loses_nothing_that_publish_reported(sentinels: SentinelSet) -> None:
+    env = {
+        "DJWS_TEST_BROADCAST_URL": sentinels.url,
+        "DJWS_TEST_BROADCAST_PREFIX": unique_prefix(),
+        "WEBSOCKET_BROADCAST_TIMEOUT": "1.0",
+    }
+    count = 160
+    old_port = sentinels.master_port()
+    server = start_server("--workers", "2", env=env)
+    try:
+        with subscribers_on_both_workers(server, "failover", 200) as members:
+            publisher = start_publisher("failover", count, 20.0, env)
+            time.sleep(1.5)
+            sentinels.primary.kill()
+            wait_for("the failover", lambda: sentinels.master_port() != old_port)
+            sentinels.primary.start()  # empty, until the sentinels make it a replica
+            publisher.wait(timeout=60)
+            stored = publisher.stored
+            assert publisher.failed, "the election was not noticed by the publisher"
+            assert len(stored) >= count - 80, publisher.lines
+            epochs = [position.split(":")[0] for _, position in publisher.lines if position]
+            # Two epochs: the old primary's and the new one's. A write to the old
+            # primary restarted empty would have started a third.
+            assert len(set(epochs)) == 2, f"epochs {sorted(set(epochs))}"
+            assert stored[-1] == count - 1, "publishing did not follow the new primary"
+            for ws in members:
+                received = collect(ws, stored, count, timeout=20)
+                assert received == sorted(set(received)), "out of order or duplicated"
+                assert set(stored) <= set(received), f"lost {sorted(set(stored) - set(received))}"
+    finally:
+        server.stop()
+    assert "Broadcast backend" in server.log()
+
+
+def test_publish_fails_within_the_timeout_while_there_is_no_primary(
+    sentinels: SentinelSet,
+) -> None:
+    backend = RedisBackend(sentinels.url, prefix=unique_prefix(), presence_ttl=30, timeout=1.0)
+    try:
+        first = backend.publish("g", encode("before"))
+        sentinels.primary.kill()
+        started = time.monotonic()
+        with pytest.raises(Exception, match="could not publish to group 'g'") as raised:
+            backend.publish("g", encode("during"))
+        assert type(raised.value).__name__ == "PublishError"
+        assert time.monotonic() - started < 3.0
+        after: Position = wait_for("a publish to the new primary", lambda: _try(backend))
+        assert after.epoch != first.epoch
+        assert after.offset == 1
+        history = backend.read("g", 0)
+        assert history.previous == first  # the new epoch says where the old one ended
+    finally:
+        backend.close()
+
+
+def _try(backend: RedisBackend) -> object:
+    from djws.broadcast import PublishError
+
+    try:
+        return backend.publish("g", encode("after"))
+    except PublishError:
+        return None
