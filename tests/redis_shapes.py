@@ -130,7 +130,17 @@ class Cluster:
 
     def __init__(self, root: Path, *args: str) -> None:
         self.nodes = [
-            Node(root, "--cluster-enabled", "yes", "--cluster-node-timeout", "1000", *args)
+            Node(
+                root,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-node-timeout",
+                "1000",
+                # The bus port defaults to port + 10000: past 65535 for a high free port.
+                "--cluster-port",
+                str(free_port()),
+                *args,
+            )
             for _ in range(6)
         ]
         subprocess.run(
@@ -156,6 +166,9 @@ class Cluster:
                 info = node.client().cluster("info")
                 if info.get("cluster_state") != "ok":
                     return False
+                replication = node.client().info("replication")
+                if replication["role"] == "slave" and replication["master_link_status"] != "up":
+                    return False
         return True
 
     @property
@@ -164,15 +177,16 @@ class Cluster:
 
     def node_of(self, key: str) -> Node:
         """The primary that owns ``key``'s slot now."""
-        slot = self.nodes[0].client().cluster("keyslot", key)
-        for node in self.nodes:
-            if node.process is None or node.process.poll() is not None:
-                continue
-            for start, end, *_ in node.client().cluster("slots"):
-                if start <= slot <= end:
-                    port = int(_[0][1])
-                    return next(n for n in self.nodes if n.port == port)
+        live = self.live()
+        slot = live[0].client().cluster("keyslot", key)
+        for start, end, primary, *_ in live[0].client().cluster("slots"):
+            if start <= slot <= end:
+                return next(n for n in self.nodes if n.port == int(primary[1]))
         raise AssertionError(f"no node owns {key!r}")
+
+    def live(self) -> list[Node]:
+        """The nodes whose process runs."""
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
 
     def node_id(self, node: Node) -> str:
         return str(node.client().execute_command("CLUSTER", "MYID").decode())

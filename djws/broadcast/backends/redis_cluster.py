@@ -29,8 +29,6 @@ __all__ = ["ClusterListener"]
 
 logger = logging.getLogger("djws.broadcast")
 
-SUBSCRIBE_CHUNK = 500
-
 
 class ClusterListener:
     """One subscribing connection per primary, for one connection of the listener."""
@@ -64,10 +62,9 @@ class ClusterListener:
     def _read(self, conn: Any) -> None:
         try:
             self.backend.read_replies(conn, moved=self._moved)
-        except BaseException as exc:  # handed to run(), which raises it
+        except Exception as exc:  # noqa: BLE001 - handed to run(), which raises it
             if self._failed is not None and not self._failed.ready():
-                self._failed.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
-            raise
+                self._failed.set_exception(exc)
 
     def run(self) -> None:
         """Subscribe every wanted group on its primary, then read until a connection fails."""
@@ -79,14 +76,11 @@ class ClusterListener:
         try:
             with backend._lock:
                 groups = backend._go_live()
-                by_node: dict[int, tuple[Any, list[bytes]]] = {}
+                # One command per channel: the channels of one SSUBSCRIBE must share
+                # a slot. They are sent without waiting for the replies.
                 for group in groups:
                     conn = self._conn_for(group)
-                    by_node.setdefault(id(conn), (conn, []))[1].append(backend._channel(group))
-                for conn, channels in by_node.values():
-                    for start in range(0, len(channels), SUBSCRIBE_CHUNK):
-                        chunk = channels[start : start + SUBSCRIBE_CHUNK]
-                        conn.send_command("SSUBSCRIBE", *chunk, check_health=False)
+                    conn.send_command("SSUBSCRIBE", backend._channel(group), check_health=False)
             backend._connected()
             self._failed.get()  # raises what the first failed reader raised
         finally:

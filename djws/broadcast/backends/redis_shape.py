@@ -91,14 +91,17 @@ def _options(query: dict[str, str]) -> dict[str, Any]:
 
 def cluster_mismatch(url: str, cluster: bool) -> str:
     """Say what is wrong when ``url``'s shape and the server's mode disagree."""
+    _, hosts, _, _ = split_url(url)
+    where = ", ".join(f"{host}:{port}" if port else host for host, port in hosts)
     if cluster:
         return (
-            f"the Redis at {url.split('@')[-1]} is a Cluster node: use "
-            "'redis+cluster://host:port[,host:port...]/'"
+            f"WEBSOCKET_BROADCAST_URL names one server, but the Redis at {where} is a "
+            "Cluster node: use 'redis+cluster://host:port[,host:port...]/'"
         )
     return (
-        f"the Redis at {url.split('@')[-1]} is not a Cluster node (cluster_enabled:0): "
-        "use 'redis://host:port/0' for one server, 'redis+sentinel://...' for Sentinel"
+        f"WEBSOCKET_BROADCAST_URL names a Cluster, but the Redis at {where} is not a "
+        "Cluster node (cluster_enabled:0): use 'redis://host:port/0' for one server, "
+        "'redis+sentinel://host:port/service' for Sentinel"
     )
 
 
