@@ -21,6 +21,8 @@ __all__ = [
     "check_async_middleware",
     "check_broadcast",
     "check_broadcast_driver",
+    "check_broadcast_shape",
+    "check_broadcast_shape_deploy",
     "check_databases",
     "check_databases_deploy",
     "check_origins",
@@ -289,6 +291,73 @@ def check_broadcast_driver(app_configs: Any = None, **kwargs: Any) -> list[Check
             id="djws.E022",
         )
     ]
+
+
+@register()
+def check_broadcast_shape(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """When runwebsocket is about to serve: the Redis URL's shape must be the server's.
+
+    Like Django's database checks, which run only when a command names its
+    databases, this one touches the network only when it matters: when
+    ``runwebsocket`` serves (it sets ``DJWS_RUNWEBSOCKET_WORKERS``), and under
+    ``check --deploy`` (:func:`check_broadcast_shape_deploy`).
+    """
+    if os.environ.get(WORKERS_ENV) is None:
+        return []
+    return _broadcast_shape()
+
+
+@register(deploy=True)
+def check_broadcast_shape_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: connect to Redis, and name a mismatch of shapes."""
+    if os.environ.get(WORKERS_ENV) is not None:
+        return []  # check_broadcast_shape did
+    return _broadcast_shape()
+
+
+def _broadcast_shape() -> list[CheckMessage]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .broadcast.backends import backend_path
+
+    url = settings.WEBSOCKET_BROADCAST_URL
+    try:
+        if not backend_path(url).endswith(".RedisBackend"):
+            return []
+        import redis
+
+        from .broadcast.backends.base import redact
+        from .broadcast.backends.redis import RedisBackend, describe
+    except (ImproperlyConfigured, ImportError):
+        return []  # check_broadcast and check_broadcast_driver report it
+    timeout = min(float(settings.WEBSOCKET_BROADCAST_TIMEOUT), 2.0)
+    try:
+        backend = RedisBackend(url, prefix="djws-check", presence_ttl=30, timeout=timeout)
+        try:
+            problem = backend.check_shape()
+        finally:
+            backend.close()
+    except (redis.RedisError, ValueError, OSError) as exc:
+        return [
+            Warning(
+                f"Cannot reach Redis at {redact(url)} to check WEBSOCKET_BROADCAST_URL: "
+                f"{describe(exc)}",
+                hint="djws keeps trying once it serves; publish() fails until then.",
+                id="djws.W003",
+            )
+        ]
+    if problem is not None:
+        return [Error(problem, id="djws.E023")]
+    if backend.shape.cluster and "+cluster" not in url.split("://", 1)[0]:
+        return [
+            Warning(
+                f"WEBSOCKET_BROADCAST_URL {redact(url)!r} names one node of a Redis Cluster: "
+                "djws works with the whole cluster, but cannot start while that node is down.",
+                hint="Name several nodes: 'redis+cluster://host1:port,host2:port/'.",
+                id="djws.W004",
+            )
+        ]
+    return []
 
 
 @register()

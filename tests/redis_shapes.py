@@ -37,8 +37,17 @@ def wait_for(what: str, check: Any, timeout: float = 20.0, interval: float = 0.1
 class Node:
     """One redis-server (or sentinel) process on a free loopback port."""
 
-    def __init__(self, root: Path, *args: str, sentinel: bool = False, port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *args: str,
+        sentinel: bool = False,
+        port: int = 0,
+        tls: dict[str, Path] | None = None,
+    ) -> None:
         self.port = port or free_port()
+        #: The certificates, for a server that speaks TLS only (:func:`make_tls`).
+        self.tls = tls
         self.dir = root / str(self.port)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.args = list(args)
@@ -54,7 +63,14 @@ class Node:
             if not config.exists():
                 config.write_text("\n".join(self.args) + "\n")
             command += [str(config), "--sentinel"]
-        command += ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+        if self.tls is None:
+            command += ["--port", str(self.port)]
+        else:
+            command += ["--port", "0", "--tls-port", str(self.port)]
+            command += ["--tls-cert-file", str(self.tls["server"])]
+            command += ["--tls-key-file", str(self.tls["server-key"])]
+            command += ["--tls-ca-cert-file", str(self.tls["ca"]), "--tls-auth-clients", "yes"]
+        command += ["--bind", "127.0.0.1", "--dir", str(self.dir)]
         if not self.sentinel:
             command += ["--save", "", "--appendonly", "no", *self.args]
         self.process = subprocess.Popen(
@@ -63,6 +79,13 @@ class Node:
         wait_for(f"redis on {self.port}", lambda: self.client().ping(), timeout=10)
 
     def client(self, **kwargs: Any) -> redis.Redis:
+        if self.tls is not None:
+            kwargs.update(
+                ssl=True,
+                ssl_ca_certs=str(self.tls["ca"]),
+                ssl_certfile=str(self.tls["client"]),
+                ssl_keyfile=str(self.tls["client-key"]),
+            )
         return redis.Redis(port=self.port, socket_timeout=2, **kwargs)
 
     @property
@@ -197,15 +220,26 @@ class Cluster:
 
 
 def make_tls(root: Path) -> dict[str, Path]:
-    """A test CA, and a server certificate and a client certificate it signed."""
-    paths = {name: root / f"{name}.pem" for name in ("ca", "ca-key", "server", "server-key")}
-    paths.update(client=root / "client.pem", **{"client-key": root / "client-key.pem"})
+    """A test CA, and a server and a client certificate it signed (for 127.0.0.1)."""
+    paths = {
+        name: root / f"{name}.pem"
+        for name in ("ca", "ca-key", "server", "server-key", "client", "client-key")
+    }
+    extensions = root / "san.cnf"
+    extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
 
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    def run(*args: str | Path) -> None:
+        subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=60)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=djws test CA")
-    raise NotImplementedError
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=djws test CA",
+        "-keyout", paths["ca-key"], "-out", paths["ca"])  # fmt: skip
+    for name in ("server", "client"):
+        request = root / f"{name}.csr"
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", paths[f"{name}-key"], "-out", request)  # fmt: skip
+        run("x509", "-req", "-in", request, "-CA", paths["ca"], "-CAkey", paths["ca-key"],
+            "-CAcreateserial", "-days", "1", "-out", paths[name], "-extfile", extensions)  # fmt: skip
+    return paths
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from djws.broadcast.message import encode
 
 from .faults import collect, start_publisher
 from .redis_shapes import Cluster, Node, wait_for
-from .support import start_server
+from .support import manage, start_server
 from .test_broadcast_memory import unique_prefix
 from .test_delivery_redis import subscribers_on_both_workers
 
@@ -130,3 +130,24 @@ def test_a_cluster_url_naming_a_single_server_is_refused_by_name(tmp_path: Path)
     finally:
         backend.close()
         single.kill()
+
+
+def test_check_deploy_names_a_mismatch_of_shapes(cluster: Cluster, tmp_path: Path) -> None:
+    single = Node(tmp_path)
+    try:
+        url = f"redis+cluster://{single.address}/"
+        result = manage("check", "--deploy", env={"DJWS_TEST_BROADCAST_URL": url})
+        assert result.returncode == 1
+        assert (
+            f"?: (djws.E023) WEBSOCKET_BROADCAST_URL names a Cluster, but the Redis at "
+            f"{single.address} is not a Cluster node"
+        ) in result.stderr
+        # Plain `check` does not touch the network.
+        assert "djws.E023" not in manage("check", env={"DJWS_TEST_BROADCAST_URL": url}).stderr
+    finally:
+        single.kill()
+    url = f"redis://{cluster.nodes[0].address}/0"
+    result = manage("check", "--deploy", env={"DJWS_TEST_BROADCAST_URL": url})
+    assert (
+        f"?: (djws.W004) WEBSOCKET_BROADCAST_URL '{url}' names one node of a Redis Cluster"
+    ) in result.stdout + result.stderr

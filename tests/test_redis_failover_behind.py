@@ -2,8 +2,9 @@
 
 Redis replicates asynchronously: a primary acknowledges a write before its
 replica has it. Here the replica is paused while a large value and then
-messages are written, and the messages delivered; then the primary dies and Sentinel promotes the replica, which lacks
-them: its counter stands where it stood. Numbered on, the next messages would
+messages are written, and the messages delivered; then the primary dies and
+Sentinel promotes the replica, which lacks them: its counter stands where it
+stood. Numbered on, the next messages would
 repeat offsets the workers already delivered, and be dropped as seen. The new
 primary starts a new epoch instead, which records where its copy of the old one
 ended: members get every message, and a client resumes from a position of the

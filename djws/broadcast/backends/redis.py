@@ -41,6 +41,7 @@ import logging
 from typing import Any
 
 import redis
+import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -73,7 +74,7 @@ def describe(exc: Exception) -> str:
             f"{text} (the server's TLS certificate is not trusted: add "
             "'?ssl_ca_certs=/path/to/ca.pem' to WEBSOCKET_BROADCAST_URL)"
         )
-    if "noperm" in lowered or "no permissions" in lowered:
+    if "noperm" in lowered or "no permissions" in lowered or "can't run this command" in lowered:
         return (
             f"{text} (the Redis ACL user lacks a right djws needs: see the ACL line in "
             "djws's 'Redis in production' how-to)"
@@ -326,11 +327,22 @@ class RedisBackend(ListeningBackend):
         return sorted(live, key=lambda e: (e["worker"], e["connection"]))
 
     def check_shape(self) -> str | None:
-        """Connect, and say what is wrong if the URL's shape is not the server's."""
+        """Connect, and say what is wrong if the URL's shape is not the server's.
+
+        Raise ``redis.RedisError`` if Redis cannot be reached at all.
+        """
         try:
-            self._client()
+            client = self._client()
+            if self.shape.sentinel_service:
+                self.shape.primary_address()
+            client.ping()
         except ShapeError as exc:
             return str(exc)
+        except redis.sentinel.MasterNotFoundError as exc:
+            return (
+                f"WEBSOCKET_BROADCAST_URL names Sentinel service "
+                f"{self.shape.sentinel_service!r}, but no sentinel there knows its primary: {exc}"
+            )
         return None
 
     def close(self) -> None:

@@ -1,0 +1,104 @@
+"""Redis over TLS with a test CA, and as an ACL user with only the rights djws needs.
+
+The server speaks TLS only and asks for a client certificate; the CA, the
+server's and the client's certificates are made with openssl for the test.
+The ACL user is created with the line the "Redis in production" how-to gives,
+character for character.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import redis
+from websockets.sync.client import connect
+
+from djws.broadcast import PublishError
+from djws.broadcast.backends.redis import RedisBackend
+from djws.broadcast.message import encode
+
+from .redis_shapes import Node, make_tls
+from .support import start_server
+
+pytestmark = pytest.mark.redis
+
+HOWTO = Path(__file__).resolve().parent.parent / "docs" / "howto" / "redis-production.rst"
+
+
+def documented_acl() -> str:
+    """The ``ACL SETUSER`` line of the how-to, with its password."""
+    match = re.search(r"^\s+(ACL SETUSER djws .+)$", HOWTO.read_text(), re.MULTILINE)
+    assert match, "the how-to gives no ACL line"
+    return match.group(1)
+
+
+def serve_one_member(url: str, prefix: str) -> None:
+    """A worker on ``url`` delivers a message published there to a member."""
+    env = {"DJWS_TEST_BROADCAST_URL": url, "DJWS_TEST_BROADCAST_PREFIX": prefix}
+    server = start_server(env=env)
+    backend = RedisBackend(url, prefix=prefix, presence_ttl=30)
+    try:
+        with connect(f"{server.url}/broadcast/member/room/") as ws:
+            assert ws.recv(timeout=10) == "joined"
+            position = backend.publish("room", encode("hello"))
+            assert ws.recv(timeout=10) == "hello"
+            history = backend.read("room", 0)
+            assert history.position == position
+            assert [e.wire for e in history.entries] == [encode("hello")]
+            assert [entry["worker"] for entry in backend.presence("room")] != []
+    finally:
+        backend.close()
+        server.stop()
+
+
+def test_rediss_with_the_ca_and_a_client_certificate_works(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path)
+    node = Node(tmp_path, tls=tls)
+    try:
+        url = (
+            f"rediss://127.0.0.1:{node.port}/0?ssl_ca_certs={tls['ca']}"
+            f"&ssl_certfile={tls['client']}&ssl_keyfile={tls['client-key']}"
+        )
+        serve_one_member(url, "tls")
+    finally:
+        node.kill()
+
+
+def test_rediss_without_the_ca_fails_naming_what_to_set(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path)
+    node = Node(tmp_path, tls=tls)
+    url = f"rediss://127.0.0.1:{node.port}/0"
+    backend = RedisBackend(url, prefix="tls", presence_ttl=30, timeout=2.0)
+    try:
+        with pytest.raises(PublishError) as raised:
+            backend.publish("room", encode("hello"))
+        message = str(raised.value)
+        assert message.startswith(f"could not publish to group 'room': Redis at {url} failed: ")
+        assert "certificate verify failed" in message
+        assert message.endswith(
+            "(the server's TLS certificate is not trusted: add "
+            "'?ssl_ca_certs=/path/to/ca.pem' to WEBSOCKET_BROADCAST_URL)"
+        )
+    finally:
+        backend.close()
+        node.kill()
+
+
+def test_the_documented_acl_user_has_every_right_djws_needs(tmp_path: Path) -> None:
+    node = Node(tmp_path)
+    try:
+        node.client().execute_command(*documented_acl().split())
+        url = f"redis://djws:change-me@127.0.0.1:{node.port}/0"
+        serve_one_member(url, "djws")
+        # ...and no more: other keys and channels are out of its reach.
+        limited = node.client(username="djws", password="change-me")  # noqa: S106
+        with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
+            limited.set("other:key", "1")
+        with pytest.raises(redis.exceptions.NoPermissionError, match="one of the channels"):
+            limited.publish("other:channel", "1")
+        with pytest.raises(redis.exceptions.NoPermissionError, match="'flushall' command"):
+            limited.flushall()
+    finally:
+        node.kill()
