@@ -238,7 +238,8 @@ def make_tls(root: Path) -> dict[str, Path]:
         run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
             "-keyout", paths[f"{name}-key"], "-out", request)  # fmt: skip
         run("x509", "-req", "-in", request, "-CA", paths["ca"], "-CAkey", paths["ca-key"],
-            "-CAcreateserial", "-days", "1", "-out", paths[name], "-extfile", extensions)  # fmt: skip
+            "-CAcreateserial", "-days", "1", "-out", paths[name],
+            "-extfile", extensions)  # fmt: skip
     return paths
 
 

@@ -93,7 +93,7 @@ def test_the_documented_acl_user_has_every_right_djws_needs(tmp_path: Path) -> N
         url = f"redis://djws:change-me@127.0.0.1:{node.port}/0"
         serve_one_member(url, "djws")
         # ...and no more: other keys and channels are out of its reach.
-        limited = node.client(username="djws", password="change-me")  # noqa: S106
+        limited = node.client(username="djws", password="change-me")
         with pytest.raises(redis.exceptions.NoPermissionError, match="one of the keys"):
             limited.set("other:key", "1")
         with pytest.raises(redis.exceptions.NoPermissionError, match="one of the channels"):
