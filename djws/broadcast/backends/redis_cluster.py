@@ -18,12 +18,9 @@ outage.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
-
-if TYPE_CHECKING:
-    from .redis import RedisBackend
 
 __all__ = ["ClusterListener"]
 
@@ -33,7 +30,8 @@ logger = logging.getLogger("djws.broadcast")
 class ClusterListener:
     """One subscribing connection per primary, for one connection of the listener."""
 
-    def __init__(self, backend: RedisBackend, client: Any) -> None:
+    def __init__(self, backend: Any, client: Any) -> None:
+        #: The :class:`~.redis.RedisBackend` it subscribes for (not imported: it imports this).
         self.backend = backend
         self.client = client
         #: "host:port" -> subscribing connection.
