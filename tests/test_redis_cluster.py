@@ -26,6 +26,7 @@ from .redis_shapes import Cluster, Node, wait_for
 from .support import manage, start_server
 from .test_broadcast_memory import unique_prefix
 from .test_delivery_redis import subscribers_on_both_workers
+from .test_redis_tls_acl import documented_acl, serve_one_member
 
 pytestmark = pytest.mark.redis
 
@@ -151,3 +152,10 @@ def test_check_deploy_names_a_mismatch_of_shapes(cluster: Cluster, tmp_path: Pat
     assert (
         f"?: (djws.W004) WEBSOCKET_BROADCAST_URL '{url}' names one node of a Redis Cluster"
     ) in result.stdout + result.stderr
+
+
+def test_the_documented_acl_user_works_with_a_cluster(cluster: Cluster) -> None:
+    for node in cluster.nodes:
+        node.client().execute_command(*documented_acl().split())
+    addresses = ",".join(n.address for n in cluster.nodes[:3])
+    serve_one_member(f"redis+cluster://djws:change-me@{addresses}/", "djws")

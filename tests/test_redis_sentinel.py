@@ -23,7 +23,7 @@ from djws.broadcast.position import Position
 
 from .faults import collect, start_publisher
 from .redis_shapes import SentinelSet, wait_for
-from .support import start_server
+from .support import manage, start_server
 from .test_broadcast_memory import unique_prefix
 from .test_delivery_redis import subscribers_on_both_workers
 
@@ -101,3 +101,16 @@ def _try(backend: RedisBackend) -> object:
         return backend.publish("g", encode("after"))
     except PublishError:
         return None
+
+
+def test_check_deploy_names_a_service_no_sentinel_knows(sentinels: SentinelSet) -> None:
+    good = manage("check", "--deploy", env={"DJWS_TEST_BROADCAST_URL": sentinels.url})
+    assert "djws.E023" not in good.stderr + good.stdout
+    assert "djws.W003" not in good.stderr + good.stdout
+    url = sentinels.url.replace(SentinelSet.SERVICE, "nosuch")
+    result = manage("check", "--deploy", env={"DJWS_TEST_BROADCAST_URL": url})
+    assert result.returncode == 1
+    assert (
+        "?: (djws.E023) WEBSOCKET_BROADCAST_URL names Sentinel service 'nosuch', "
+        "but no sentinel there knows its primary"
+    ) in result.stderr
