@@ -19,7 +19,7 @@ import redis
 
 from .support import free_port
 
-__all__ = ["Cluster", "Node", "SentinelSet", "make_tls", "wait_for"]
+__all__ = ["Cluster", "Node", "SentinelSet", "make_tls", "tls_query", "wait_for"]
 
 
 def wait_for(what: str, check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
@@ -104,9 +104,15 @@ class SentinelSet:
 
     SERVICE = "djwsprimary"
 
-    def __init__(self, root: Path, down_after_ms: int = 1000) -> None:
-        self.primary = Node(root)
-        self.replica = Node(root, "--replicaof", "127.0.0.1", str(self.primary.port))
+    def __init__(
+        self, root: Path, down_after_ms: int = 1000, tls: dict[str, Path] | None = None
+    ) -> None:
+        self.tls = tls
+        extra = ["--tls-replication", "yes"] if tls else []
+        self.primary = Node(root, *extra, tls=tls)
+        self.replica = Node(
+            root, "--replicaof", "127.0.0.1", str(self.primary.port), *extra, tls=tls
+        )
         wait_for("the replica's sync", self._synced)
         self.sentinels = []
         for _ in range(3):
@@ -117,7 +123,14 @@ class SentinelSet:
                 f"sentinel failover-timeout {self.SERVICE} 4000",
                 f"sentinel parallel-syncs {self.SERVICE} 1",
             ]
-            self.sentinels.append(Node(root, *lines, sentinel=True, port=port))
+            if tls:
+                lines += [
+                    f"tls-cert-file {tls['server']}",
+                    f"tls-key-file {tls['server-key']}",
+                    f"tls-ca-cert-file {tls['ca']}",
+                    "tls-replication yes",
+                ]
+            self.sentinels.append(Node(root, *lines, sentinel=True, port=port, tls=tls))
         wait_for("the sentinels to see each other and the replica", self._ready)
 
     def _synced(self) -> bool:
@@ -134,6 +147,8 @@ class SentinelSet:
     @property
     def url(self) -> str:
         hosts = ",".join(node.address for node in self.sentinels)
+        if self.tls:
+            return f"rediss+sentinel://{hosts}/{self.SERVICE}/0?{tls_query(self.tls)}"
         return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
 
     def master_port(self) -> int:
@@ -151,7 +166,10 @@ class SentinelSet:
 class Cluster:
     """Three primaries with a replica each, made with ``redis-cli --cluster create``."""
 
-    def __init__(self, root: Path, *args: str) -> None:
+    def __init__(self, root: Path, *args: str, tls: dict[str, Path] | None = None) -> None:
+        self.tls = tls
+        if tls:
+            args = (*args, "--tls-cluster", "yes", "--tls-replication", "yes")
         self.nodes = [
             Node(
                 root,
@@ -163,12 +181,18 @@ class Cluster:
                 "--cluster-port",
                 str(free_port()),
                 *args,
+                tls=tls,
             )
             for _ in range(6)
         ]
+        tls_options = []
+        if tls:
+            tls_options = ["--tls", "--cacert", str(tls["ca"]), "--cert", str(tls["client"])]
+            tls_options += ["--key", str(tls["client-key"])]
         subprocess.run(
             [
                 "redis-cli",
+                *tls_options,
                 "--cluster",
                 "create",
                 *(n.address for n in self.nodes),
@@ -196,7 +220,10 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        return "redis+cluster://" + ",".join(n.address for n in self.nodes[:3]) + "/"
+        seeds = ",".join(n.address for n in self.nodes[:3])
+        if self.tls:
+            return f"rediss+cluster://{seeds}/?{tls_query(self.tls)}"
+        return f"redis+cluster://{seeds}/"
 
     def node_of(self, key: str) -> Node:
         """The primary that owns ``key``'s slot now."""
@@ -217,6 +244,11 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.kill()
+
+
+def tls_query(tls: dict[str, Path]) -> str:
+    """The query parameters of a URL that trusts the test CA and shows the client certificate."""
+    return f"ssl_ca_certs={tls['ca']}&ssl_certfile={tls['client']}&ssl_keyfile={tls['client-key']}"
 
 
 def make_tls(root: Path) -> dict[str, Path]:

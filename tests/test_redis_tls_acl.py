@@ -19,7 +19,7 @@ from djws.broadcast import PublishError
 from djws.broadcast.backends.redis import RedisBackend
 from djws.broadcast.message import encode
 
-from .redis_shapes import Node, make_tls
+from .redis_shapes import Cluster, Node, SentinelSet, make_tls
 from .support import start_server
 
 pytestmark = pytest.mark.redis
@@ -102,3 +102,17 @@ def test_the_documented_acl_user_has_every_right_djws_needs(tmp_path: Path) -> N
             limited.flushall()
     finally:
         node.kill()
+
+
+def test_rediss_sentinel_and_rediss_cluster_speak_tls_to_every_server(tmp_path: Path) -> None:
+    tls = make_tls(tmp_path)
+    sentinels = SentinelSet(tmp_path / "sentinel", tls=tls)
+    try:
+        serve_one_member(sentinels.url, "tls-sentinel")
+    finally:
+        sentinels.stop()
+    cluster = Cluster(tmp_path / "cluster", tls=tls)
+    try:
+        serve_one_member(cluster.url, "tls-cluster")
+    finally:
+        cluster.stop()

@@ -131,7 +131,7 @@ class RedisBackend(ListeningBackend):
             self.history_length,
             int(self.history_age * 1000),
             int(max(self.history_age * 10, META_TTL) * 1000),
-            "SPUBLISH" if self.shape.cluster else "PUBLISH",
+            "PUBLISH",  # or SPUBLISH: known once the client connected
         ]
         keys: list[str | bytes] = [*self._keys(group), self._channel(group)]
         what = f"could not publish to group {group!r}"
