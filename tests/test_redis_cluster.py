@@ -33,7 +33,18 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A cluster of the test's own, to kill a node of or reshard."""
     shape = Cluster(tmp_path)
+    try:
+        yield shape
+    finally:
+        shape.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A cluster the module's tests that change nothing of it share."""
+    shape = Cluster(tmp_path_factory.mktemp("cluster"))
     try:
         yield shape
     finally:
@@ -107,9 +118,9 @@ def test_a_reshard_loses_nothing_that_publish_reported(cluster: Cluster) -> None
     run_through(cluster, "reshard")
 
 
-def test_one_node_of_a_cluster_named_by_a_plain_url_is_enough(cluster: Cluster) -> None:
+def test_one_node_of_a_cluster_named_by_a_plain_url_is_enough(shared_cluster: Cluster) -> None:
     backend = RedisBackend(
-        f"redis://{cluster.nodes[2].address}/0", prefix=unique_prefix(), presence_ttl=30
+        f"redis://{shared_cluster.nodes[2].address}/0", prefix=unique_prefix(), presence_ttl=30
     )
     try:
         positions = [backend.publish(f"group-{n}", encode("hi")) for n in range(20)]
@@ -133,7 +144,7 @@ def test_a_cluster_url_naming_a_single_server_is_refused_by_name(tmp_path: Path)
         single.kill()
 
 
-def test_check_deploy_names_a_mismatch_of_shapes(cluster: Cluster, tmp_path: Path) -> None:
+def test_check_deploy_names_a_mismatch_of_shapes(shared_cluster: Cluster, tmp_path: Path) -> None:
     single = Node(tmp_path)
     try:
         url = f"redis+cluster://{single.address}/"
@@ -147,15 +158,15 @@ def test_check_deploy_names_a_mismatch_of_shapes(cluster: Cluster, tmp_path: Pat
         assert "djws.E023" not in manage("check", env={"DJWS_TEST_BROADCAST_URL": url}).stderr
     finally:
         single.kill()
-    url = f"redis://{cluster.nodes[0].address}/0"
+    url = f"redis://{shared_cluster.nodes[0].address}/0"
     result = manage("check", "--deploy", env={"DJWS_TEST_BROADCAST_URL": url})
     assert (
         f"?: (djws.W004) WEBSOCKET_BROADCAST_URL '{url}' names one node of a Redis Cluster"
     ) in result.stdout + result.stderr
 
 
-def test_the_documented_acl_user_works_with_a_cluster(cluster: Cluster) -> None:
-    for node in cluster.nodes:
+def test_the_documented_acl_user_works_with_a_cluster(shared_cluster: Cluster) -> None:
+    for node in shared_cluster.nodes:
         node.client().execute_command(*documented_acl().split())
-    addresses = ",".join(n.address for n in cluster.nodes[:3])
+    addresses = ",".join(n.address for n in shared_cluster.nodes[:3])
     serve_one_member(f"redis+cluster://djws:change-me@{addresses}/", "djws")
