@@ -94,11 +94,11 @@ def test_publish_fails_within_the_timeout_while_there_is_no_primary(
         backend.close()
 
 
-def _try(backend: RedisBackend) -> object:
+def _try(backend: RedisBackend, message: str = "after", group: str = "g") -> object:
     from djws.broadcast import PublishError
 
     try:
-        return backend.publish("g", encode("after"))
+        return backend.publish(group, encode(message))
     except PublishError:
         return None
 
@@ -114,3 +114,33 @@ def test_check_deploy_names_a_service_no_sentinel_knows(sentinels: SentinelSet) 
         "?: (djws.E023) WEBSOCKET_BROADCAST_URL names Sentinel service 'nosuch', "
         "but no sentinel there knows its primary"
     ) in result.stderr
+
+
+def test_a_coordinated_failover_with_the_old_primary_alive_is_followed(
+    sentinels: SentinelSet,
+) -> None:
+    """SENTINEL FAILOVER: the old primary stays up, as a replica of the new one."""
+    prefix = unique_prefix()
+    env = {"DJWS_TEST_BROADCAST_URL": sentinels.url, "DJWS_TEST_BROADCAST_PREFIX": prefix}
+    backend = RedisBackend(sentinels.url, prefix=prefix, presence_ttl=30, timeout=1.0)
+    server = start_server("--workers", "2", env=env)
+    try:
+        with subscribers_on_both_workers(server, "switch", 20) as members:
+            for n in range(5):
+                backend.publish("switch", encode(str(n)))
+            old_port = sentinels.master_port()
+            sentinels.sentinels[0].client().execute_command(
+                "SENTINEL", "FAILOVER", SentinelSet.SERVICE
+            )
+            wait_for("the switch", lambda: sentinels.master_port() != old_port)
+            for n in range(5, 10):
+                wait_for(f"publish {n}", lambda n=n: _try(backend, str(n), "switch"))
+            for ws in members:
+                assert collect(ws, list(range(10)), 10, timeout=15) == list(range(10))
+        wait_for(
+            "the old primary to be a replica",
+            lambda: sentinels.primary.client().info("replication")["role"] == "slave",
+        )
+    finally:
+        server.stop()
+        backend.close()
