@@ -100,6 +100,22 @@ def test_the_documented_acl_user_has_every_right_djws_needs(tmp_path: Path) -> N
             limited.publish("other:channel", "1")
         with pytest.raises(redis.exceptions.NoPermissionError, match="'flushall' command"):
             limited.flushall()
+        # A user lacking one of the rights: the error says where the line is.
+        line = documented_acl().replace("SETUSER djws", "SETUSER short").replace(" +xadd", "")
+        node.client().execute_command(*line.split())
+        backend = RedisBackend(
+            f"redis://short:change-me@127.0.0.1:{node.port}/0", prefix="djws", presence_ttl=30
+        )
+        try:
+            with pytest.raises(PublishError) as raised:
+                backend.publish("room", encode("hello"))
+        finally:
+            backend.close()
+        assert "can't run this command" in str(raised.value)
+        assert str(raised.value).endswith(
+            "(the Redis ACL user lacks a right djws needs: see the ACL line in "
+            "djws's 'Redis in production' how-to)"
+        )
     finally:
         node.kill()
 
