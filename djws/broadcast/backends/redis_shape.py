@@ -211,7 +211,7 @@ class Shape:
                         redis.cluster.ClusterNode(h, p)  # type: ignore[no-untyped-call]
                         for h, p in self.seeds
                     ],
-                    retry=Retry(NoBackoff(), 1),
+                    retry=Retry(NoBackoff(), 0),  # bounded by one timeout; MOVED still followed
                     **{k: v for k, v in self.options.items() if k not in ("db", "retry")},
                 )
             except redis.exceptions.RedisClusterException as exc:
