@@ -64,3 +64,61 @@ def test_a_client_resumes_from_exactly_where_the_old_epoch_ended() -> None:
     assert found.covers(OLD)
     assert not found.covers(Position("old", 6))
     assert not found.covers(Position("old", 8))
+
+
+class SwitchingBackend:
+    """A history that a new primary starts over, after ``previous``."""
+
+    def __init__(self) -> None:
+        self.history = Slice("old", 4, [Entry(n, f"t{n}".encode()) for n in range(1, 5)])
+
+    def read(self, group: str, after: int) -> Slice:
+        epoch, head, entries, previous = self.history
+        return Slice(epoch, head, [e for e in entries if e.offset > after], previous)
+
+    def subscribe(self, group: str) -> None: ...
+    def unsubscribe(self, group: str) -> None: ...
+    def wait_subscribed(self, group: str, timeout: float) -> bool:
+        return True
+
+    def presence_add(self, *args: object) -> None: ...
+    def presence_remove(self, *args: object) -> None: ...
+
+
+class Recorder:
+    """A member that joined with forward=False: it records what the view receives."""
+
+    request = None
+
+    def __init__(self) -> None:
+        self.items: list[object] = []
+
+    def deliver(self, item: object) -> None:
+        self.items.append(item)
+
+
+@pytest.mark.parametrize(("previous", "reset"), [(7, True), (4, False), (2, False)])
+def test_a_worker_is_told_when_a_new_primary_lost_what_it_had_not_received(
+    monkeypatch: pytest.MonkeyPatch, previous: int, reset: bool
+) -> None:
+    from djws.broadcast import GroupMessage, GroupReset
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    backend = SwitchingBackend()
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    member = Recorder()
+    hub.attach(member, Identity(None, None))  # type: ignore[arg-type]
+    hub.join(member, "g", forward=False)  # type: ignore[arg-type]
+    assert hub.cursor("g") == Position("old", 4)
+    # The new primary's copy of the old epoch ended at `previous`; it numbers from 1.
+    backend.history = Slice("new", 1, [Entry(1, b"tnext")], Position("old", previous))
+    hub.receive("g", Position("new", 1), b"tnext")
+    expected: list[object] = [GroupMessage("g", b"tnext", Position("new", 1))]
+    if reset:  # 5, 6 and 7 of the old epoch never reached this worker, and are gone
+        expected.insert(0, GroupReset("g", Position("new", 1)))
+    assert [(type(i).__name__, str(i.position)) for i in member.items] == [  # type: ignore[attr-defined]
+        (type(i).__name__, str(i.position))
+        for i in expected  # type: ignore[attr-defined]
+    ]
