@@ -18,6 +18,7 @@ class DjwsConfig(AppConfig):
         broadcast hub its renderer."""
         from . import checks, sessions  # noqa: F401
         from .auth import checks as auth_checks  # noqa: F401
+        from .broadcast import checks as broadcast_checks  # noqa: F401
         from .broadcast.hub import hub
         from .live.rendering import prepare
 

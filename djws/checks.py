@@ -14,23 +14,17 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .conf import DEFAULTS, settings
+from .conf import WORKERS_ENV, settings
 from .origin import pattern_error
 
 __all__ = [
     "check_async_middleware",
-    "check_broadcast",
-    "check_broadcast_driver",
     "check_databases",
     "check_databases_deploy",
     "check_origins",
     "check_session_engine",
     "check_websocket_urlconf",
 ]
-
-#: Set by ``runwebsocket`` to its ``--workers`` before it runs the checks: the
-#: checks that only matter to a server process read it.
-WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 
 @register(Tags.urls)
@@ -209,86 +203,6 @@ def check_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
-
-
-@register()
-def check_broadcast(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """WEBSOCKET_BROADCAST_URL must name a backend; local:// and memory:// cannot span workers."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from .broadcast.backends import backend_path
-
-    url = settings.WEBSOCKET_BROADCAST_URL
-    try:
-        path = backend_path(url)
-    except ImproperlyConfigured as exc:
-        return [
-            Error(
-                str(exc),
-                hint="Use 'local://' (the default: runwebsocket on this machine), "
-                "'memory://' (one process), 'redis://host:6379/0', "
-                "'postgresql://user@host/db' or 'database://default'.",
-                id="djws.E020",
-            )
-        ]
-    workers = os.environ.get(WORKERS_ENV, "1")
-    in_memory = path.endswith((".MemoryBackend", ".LocalBackend"))
-    if in_memory and workers.isdigit() and int(workers) > 1:
-        return [
-            Error(
-                f"WEBSOCKET_BROADCAST_URL is {url!r}"
-                f"{' (the default)' if url == DEFAULTS['WEBSOCKET_BROADCAST_URL'] else ''} "
-                f"but runwebsocket starts {workers} workers: a message published in one "
-                "worker would never reach the WebSockets of the others.",
-                hint="Set WEBSOCKET_BROADCAST_URL to a shared backend "
-                "('redis://localhost:6379/0' or 'database://default'), or run one worker.",
-                id="djws.E021",
-            )
-        ]
-    return []
-
-
-#: For each broadcast backend: the packages it can use, what is missing when none
-#: imports, and the extras of setup.cfg that install one.
-DRIVERS = {
-    "RedisBackend": (("redis",), "the redis package is not", "pip install 'djws[redis]'"),
-    "PostgresBackend": (
-        ("psycopg", "psycopg2"),
-        "neither psycopg nor psycopg2 is",
-        "pip install 'djws[psycopg]' (psycopg 3) or pip install 'djws[postgresql]' (psycopg2)",
-    ),
-}
-
-
-@register()
-def check_broadcast_driver(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """The client library of the broadcast backend must be installed."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from .broadcast.backends import backend_path
-
-    url = settings.WEBSOCKET_BROADCAST_URL
-    try:
-        backend = backend_path(url).rpartition(".")[2]
-    except ImproperlyConfigured:
-        return []  # check_broadcast reports it
-    if backend not in DRIVERS:
-        return []
-    packages, missing, install = DRIVERS[backend]
-    for package in packages:
-        try:
-            importlib.import_module(package)
-        except ImportError:
-            continue
-        return []
-    scheme = url.split("://", 1)[0].lower()
-    return [
-        Error(
-            f"WEBSOCKET_BROADCAST_URL is a {scheme}:// URL, but {missing} installed.",
-            hint=f"Install it: {install}.",
-            id="djws.E022",
-        )
-    ]
 
 
 @register()

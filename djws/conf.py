@@ -22,7 +22,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .limits import Limits
 
-__all__ = ["DEFAULTS", "ServerSettings", "Settings", "require_app", "settings"]
+__all__ = ["DEFAULTS", "WORKERS_ENV", "ServerSettings", "Settings", "require_app", "settings"]
+
+#: Set by ``runwebsocket`` to its ``--workers`` before it runs the checks: the
+#: checks that only matter to a server process read it.
+WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -79,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
     # many seconds at most; 0 keeps none (nothing can be resumed).
     "WEBSOCKET_BROADCAST_HISTORY": 1000,
     "WEBSOCKET_BROADCAST_HISTORY_AGE": 300.0,
+    # Redis replicas that must hold a message before publish() returns (WAIT);
+    # fewer within WEBSOCKET_BROADCAST_TIMEOUT: PublishError. 0: do not wait.
+    "WEBSOCKET_BROADCAST_REPLICAS": 0,
     # Seconds a call to the broadcast backend (a publish, a history read) may take
     # before it fails with PublishError / HistoryError.
     "WEBSOCKET_BROADCAST_TIMEOUT": 5.0,

@@ -9,41 +9,24 @@ order; messages whose publish() failed may be missing (the publisher was told).
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
 from djws.broadcast.backends.redis import RedisBackend
 from djws.broadcast.message import encode
 
-from .support import Server, start_server, unique_prefix
-from .support.faults import CONT, STOP, PrivateRedis, collect, start_publisher
+from .support import start_server, unique_prefix
+from .support.faults import (
+    CONT,
+    STOP,
+    PrivateRedis,
+    collect,
+    start_publisher,
+    subscribers_on_both_workers,
+)
 
 pytestmark = pytest.mark.redis
-
-
-@contextlib.contextmanager
-def subscribers_on_both_workers(
-    server: Server, group: str, count: int
-) -> Iterator[list[ClientConnection]]:
-    """``count`` members of ``group``, spread over the server's two workers."""
-    with contextlib.ExitStack() as stack:
-        members, pids = [], set()
-        for _ in range(count * 3):
-            ws = stack.enter_context(
-                connect(f"{server.url}/broadcast/member/{group}/", open_timeout=10, max_queue=None)
-            )
-            assert ws.recv(timeout=10) == "joined"
-            ws.send("pid")
-            pids.add(ws.recv(timeout=10))
-            members.append(ws)
-            if len(members) >= count and len(pids) == 2:
-                break
-        assert len(pids) == 2, "every connection went to one worker"
-        yield members
 
 
 def run_outage(

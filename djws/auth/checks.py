@@ -12,8 +12,7 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from ..checks import WORKERS_ENV
-from ..conf import settings
+from ..conf import WORKERS_ENV, settings
 
 __all__ = ["check_authentication", "check_ticket_store", "check_ticket_store_deploy"]
 

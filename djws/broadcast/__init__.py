@@ -64,7 +64,7 @@ from .message import GroupMessage, GroupReset, alternatives, encode, with_target
 from .names import RESERVED_PREFIX, TARGETS, check_group, session_group, user_group
 from .orders import CLOSE, Order, send_order
 from .outbox import outbox
-from .position import Position
+from .position import Position, read_since
 
 __all__ = [
     "BroadcastError",
@@ -268,7 +268,8 @@ def history(group: str, since: Position | str | None = None) -> History:
     check_group(group)
     if isinstance(since, str):
         since = Position.parse(since)
-    stored = get_backend().read(group, since.offset if since is not None else 0)
+    backend = get_backend()
+    stored = read_since(lambda after: backend.read(group, after), since)
     messages = [
         GroupMessage(group, entry.wire, Position(stored.epoch, entry.offset))
         for entry in stored.entries

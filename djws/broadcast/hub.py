@@ -5,13 +5,10 @@ connections that joined them, tells the backend to subscribe when a group gets
 its first local member and to unsubscribe when it loses its last, and delivers
 what the backend receives:
 
-* to connections that joined with ``forward=True`` (the default), the message is
-  framed **once** and the same bytes queued on every uncompressed socket with
-  ``send_nowait`` -- a slow client is closed (1008) instead of delaying the rest.
-  Clients that asked for positions (:mod:`.members`) get the JSON envelope
-  instead, also framed once;
-* to connections that joined with ``forward=False``, a :class:`GroupMessage` is
-  handed to the view's next ``receive()``.
+* ``forward=True`` (the default): framed **once** (or once in the JSON envelope
+  of clients that asked for positions, :mod:`.members`), queued on every
+  socket with ``send_nowait``; a slow client is closed (1008);
+* ``forward=False``: a :class:`GroupMessage` for the view's next ``receive()``.
 
 **Nothing published is lost.** The hub keeps, per subscribed group, the
 position of the last message it delivered (its *cursor*). A message whose
@@ -19,9 +16,8 @@ offset is not the next one means a gap: the missing messages are read from the
 backend's history and delivered first, in order; one already seen is dropped.
 After the backend reconnects, :meth:`Hub.catch_up` reads everything published
 meanwhile before anything live; if the backend lost the stream (a new epoch),
-the new epoch is replayed from its start. Only when the history no longer
-holds what is missing are members told, explicitly (:meth:`Hub.reset`), never
-silently skipped.
+the new epoch is replayed from its start. When the history no longer holds
+what is missing, members are told (:meth:`Hub.reset`), never skipped silently.
 
 A connection may join **from a position** (``ws.join(group, since=...)``, or
 djws.js's ``djws-since``): it gets what it missed from the history, then live
@@ -51,7 +47,7 @@ from .members import Identity, Joined, Member, Subscriber, client_options, worke
 from .message import split_target
 from .names import CLOSES, RESERVED_PREFIX, TARGETS, check_group
 from .orders import Verifier, carry_out
-from .position import Position, Slice
+from .position import Position, Slice, lost_before, read_since
 from .tailor import Renderer, Tailor, tailor_for
 
 if TYPE_CHECKING:
@@ -204,7 +200,7 @@ class Hub:
         if since is None:
             return Joined(cursor, None), []
         try:
-            history = backend.read(group, since.offset)
+            history = read_since(lambda after: backend.read(group, after), since)
         except HistoryError as exc:
             logger.warning("Cannot resume group %r from %s: %s", group, since, exc)
             return Joined(cursor, False), []
@@ -347,6 +343,15 @@ class Hub:
             logger.error("Cannot fill a gap in group %r before %s: %s", group, upto, exc)
             self.reset(group, upto)
             return
+        lost = lost_before(self.cursor(group), history) if after == 0 else 0
+        if lost:  # a new primary numbers the group: the old epoch's end is gone
+            logger.error(
+                "Group %r: the backend's primary changed before %d message(s) reached "
+                "this worker; they are gone; members are told to reload",
+                group,
+                lost,
+            )
+            self.reset(group, Position(history.epoch, 1))
         entries = [e for e in history.entries if after < e.offset < upto.offset]
         metrics.replayed(len(entries))
         expected = upto.offset - after - 1

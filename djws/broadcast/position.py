@@ -15,9 +15,10 @@ query strings.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["NOTHING_YET", "Entry", "Position", "Slice", "new_epoch"]
+__all__ = ["NOTHING_YET", "Entry", "Position", "Slice", "lost_before", "new_epoch", "read_since"]
 
 
 def new_epoch() -> str:
@@ -65,14 +66,20 @@ class Slice(NamedTuple):
     ``epoch``; ``entries`` are the stored messages after the offset asked for,
     oldest first -- as many as the history still holds, so they may start later
     than asked (then the gap is not covered) or be fewer than ``head`` implies.
+    ``previous``, when known, is the last position of the epoch before.
     """
 
     epoch: str
     head: int
     entries: list[Entry]
+    #: Where the epoch before this one ended, when the backend knows (Redis after
+    #: a change of primary): a position there is followed by this epoch's offset 1.
+    previous: Position | None = None
 
     def covers(self, since: Position) -> bool:
         """Tell whether every message after ``since`` is in this slice."""
+        if self.previous is not None and since == self.previous and self.epoch:
+            return self.head == 0 or (bool(self.entries) and self.entries[0].offset == 1)
         if since == NOTHING_YET and self.epoch:
             # Before any stream existed: every message of the stream there is now.
             return self.head == 0 or (bool(self.entries) and self.entries[0].offset == 1)
@@ -86,3 +93,28 @@ class Slice(NamedTuple):
     def position(self) -> Position:
         """The position of the group's last message."""
         return Position(self.epoch, self.head)
+
+
+def read_since(read: Callable[[int], Slice], since: Position | None) -> Slice:
+    """What ``read(after)`` (a backend's history) holds after ``since``.
+
+    When ``since`` is where the previous epoch ended, the current epoch is read
+    from its start: its offsets count from 1 again.
+    """
+    stored = read(since.offset if since is not None else 0)
+    if since is not None and since.offset and stored.previous == since:
+        stored = read(0)
+    return stored
+
+
+def lost_before(cursor: Position | None, stored: Slice) -> int:
+    """How many messages of the epoch before ``stored``'s a worker at ``cursor`` missed.
+
+    The backend started the new epoch because another primary numbers the group
+    (:mod:`.backends.redis_scripts`): the old stream is gone. A cursor at or past
+    its end missed nothing (past it: the new primary lacked what was delivered).
+    """
+    previous = stored.previous
+    if cursor is None or previous is None or cursor.epoch != previous.epoch:
+        return 0
+    return max(previous.offset - cursor.offset, 0)

@@ -14,7 +14,9 @@ test modules each are imported from their own module:
   project's views;
 - :mod:`.inprocess`: the test project's views served in the pytest process by
   ``djws.test.WebSocketClient``, for the fast tier;
-- :mod:`.faults`: a Redis of the test's own, and publisher processes;
+- :mod:`.faults`: a Redis of the test's own, publisher processes, members on both
+  workers;
+- :mod:`.redis_shapes`: Sentinel, Cluster, TLS and ACL Redis deployments;
 - :mod:`.netns`: hosts in network namespaces, for the multi-host tests;
 - :mod:`.browser` and :mod:`.accessibility`: the sample site for Chromium, and
   axe-core's audit.

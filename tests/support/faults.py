@@ -1,4 +1,5 @@
-"""Fault injection helpers: a Redis server of the test's own, and a publisher process.
+"""Fault injection helpers: a Redis server of the test's own, a publisher process,
+and members of a group on both workers of a server.
 
 Tests never stop the machine's shared Redis: they start their own on a free
 loopback port and kill, stop or restart that one, by its PID.
@@ -6,21 +7,31 @@ loopback port and kill, stop or restart that one, by its PID.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from websockets.sync.client import ClientConnection, connect
 
-from .servers import PROJECT, free_port, project_env
+from .servers import PROJECT, Server, free_port, project_env
 from .wait import wait_for
 
-__all__ = ["PUBLISHER", "PrivateRedis", "Publisher", "collect", "start_publisher"]
+__all__ = [
+    "PUBLISHER",
+    "PrivateRedis",
+    "Publisher",
+    "collect",
+    "start_publisher",
+    "subscribers_on_both_workers",
+]
 
 
 class PrivateRedis:
@@ -139,3 +150,24 @@ def collect(ws: Any, expected: list[int], attempted: int, timeout: float) -> lis
 
 # SIGSTOP and SIGCONT, by name, for readable parametrization.
 STOP, CONT = signal.SIGSTOP, signal.SIGCONT
+
+
+@contextlib.contextmanager
+def subscribers_on_both_workers(
+    server: Server, group: str, count: int
+) -> Iterator[list[ClientConnection]]:
+    """``count`` members of ``group``, spread over the server's two workers."""
+    with contextlib.ExitStack() as stack:
+        members, pids = [], set()
+        for _ in range(count * 3):
+            ws = stack.enter_context(
+                connect(f"{server.url}/broadcast/member/{group}/", open_timeout=10, max_queue=None)
+            )
+            assert ws.recv(timeout=10) == "joined"
+            ws.send("pid")
+            pids.add(ws.recv(timeout=10))
+            members.append(ws)
+            if len(members) >= count and len(pids) == 2:
+                break
+        assert len(pids) == 2, "every connection went to one worker"
+        yield members

@@ -1,14 +1,15 @@
 """Broadcast backends, chosen by ``WEBSOCKET_BROADCAST_URL``.
 
-========================================  ==========================================
-URL                                       backend
-========================================  ==========================================
-``local://`` (default)                    :mod:`.local`: runwebsocket on this machine
-``memory://``                             :mod:`.memory`: this process only
-``redis://``, ``rediss://``, ``unix://``  :mod:`.redis`: Redis pub/sub (redis-py)
-``postgresql://``, ``postgres://``        :mod:`.postgres`: LISTEN/NOTIFY
-``database://ALIAS``                      :mod:`.postgres`, with a DATABASES alias
-========================================  ==========================================
+===========================================  ==========================================
+URL                                          backend
+===========================================  ==========================================
+``local://`` (default)                       :mod:`.local`: runwebsocket on this machine
+``memory://``                                :mod:`.memory`: this process only
+``redis://``, ``rediss://``, ``unix://``     :mod:`.redis`: Redis pub/sub (redis-py)
+``redis+sentinel://``, ``redis+cluster://``  :mod:`.redis`: Sentinel, Cluster
+``postgresql://``, ``postgres://``           :mod:`.postgres`: LISTEN/NOTIFY
+``database://ALIAS``                         :mod:`.postgres`, with a DATABASES alias
+===========================================  ==========================================
 
 :class:`BackendManager` builds this process's backend when it is first needed
 (after gunicorn forked the worker), and a new one if the setting changes
@@ -46,6 +47,10 @@ BACKENDS = {
     "redis": "djws.broadcast.backends.redis.RedisBackend",
     "rediss": "djws.broadcast.backends.redis.RedisBackend",
     "unix": "djws.broadcast.backends.redis.RedisBackend",
+    "redis+sentinel": "djws.broadcast.backends.redis.RedisBackend",
+    "rediss+sentinel": "djws.broadcast.backends.redis.RedisBackend",
+    "redis+cluster": "djws.broadcast.backends.redis.RedisBackend",
+    "rediss+cluster": "djws.broadcast.backends.redis.RedisBackend",
     "postgresql": "djws.broadcast.backends.postgres.PostgresBackend",
     "postgres": "djws.broadcast.backends.postgres.PostgresBackend",
     "database": "djws.broadcast.backends.postgres.PostgresBackend",
@@ -135,6 +140,7 @@ class BackendManager:
             history_length=int(settings.WEBSOCKET_BROADCAST_HISTORY),
             history_age=float(settings.WEBSOCKET_BROADCAST_HISTORY_AGE),
             timeout=float(settings.WEBSOCKET_BROADCAST_TIMEOUT),
+            replicas=int(settings.WEBSOCKET_BROADCAST_REPLICAS),
         )
         return backend
 

@@ -70,8 +70,11 @@ class Backend:
         history_length: int = 1000,
         history_age: float = 300.0,
         timeout: float = 5.0,
+        replicas: int = 0,
     ) -> None:
         self.url = url
+        #: Replicas that must hold a message before publish() returns (Redis).
+        self.replicas = replicas
         #: Seconds a call to the backend may take before it fails.
         self.timeout = timeout
         self.prefix = prefix

@@ -14,8 +14,9 @@ outbox -- and it is numbered and notified during the ``COMMIT``
 Per worker process: one listening connection (``application_name``
 ``djws:<prefix>:listen`` in ``pg_stat_activity``), held by the listener greenlet,
 which runs every ``LISTEN`` / ``UNLISTEN`` itself (a libpq connection cannot be
-shared between a waiting reader and other callers), and one connection for
-``NOTIFY`` and presence. Each group is a channel named ``djws_<sha1>`` (channel
+shared between a waiting reader and other callers), and a pool of at most
+:data:`POOL_SIZE` connections for ``NOTIFY``, history and presence, opened as
+they are needed. Each group is a channel named ``djws_<sha1>`` (channel
 names are identifiers, at most 63 bytes).
 
 Publishing is one call of the SQL function ``djws_broadcast_publish()``
@@ -73,6 +74,10 @@ MIN_KEPT = 100
 #: A group's epoch and offset outlive its history by this much (seconds).
 META_TTL = 86400
 _CLEANUP_EVERY = 60.0
+#: Connections per process for NOTIFY, history and presence (the listener has its
+#: own): enough that a reconnect storm's history reads and presence writes, and
+#: the publishes of busy views, do not queue behind each other.
+POOL_SIZE = 4
 
 
 class PostgresBackend(ListeningBackend):
@@ -86,8 +91,10 @@ class PostgresBackend(ListeningBackend):
         #: into themselves; None for a ``postgresql://`` URL.
         self.alias = alias_of(url)
         self._tables_ready = False
-        self._pub_conn: Any = None
-        self._pub_lock = threading.Lock()
+        #: Idle connections for NOTIFY, history and presence, and the right to use one.
+        self._idle: list[Any] = []
+        self._pool_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(POOL_SIZE)
         self._commands: deque[tuple[bool, str]] = deque()
         self._channels: dict[str, str] = {}
         self._wake: tuple[int, int] | None = None
@@ -105,27 +112,43 @@ class PostgresBackend(ListeningBackend):
     # The connection for NOTIFY and presence
 
     def _run(self, action: Callable[[Any], Any], failure: str, error: type[BroadcastError]) -> Any:
-        with self._pub_lock:
-            conn = self._pub_conn
-            try:
-                if conn is None or conn.closed or peer_closed(conn):
-                    # An idle connection that has input was ended by the server
-                    # (restart, idle timeout): replace it *before* sending, so a
-                    # message is never sent twice.
-                    if conn is not None:
-                        self._driver.close(conn)
-                    self._pub_conn = None
-                    conn = self._driver.connect(
-                        self._params, f"djws:{self.prefix}:publish"[:63], self.timeout
-                    )
-                    self._ensure_tables(conn)
-                    self._pub_conn = conn
-                return action(conn)
-            except self._driver.Error as exc:
+        """Run ``action(conn)`` on a pooled connection; raise ``error`` if PostgreSQL fails.
+
+        At most :data:`POOL_SIZE` run at once; the others wait for a connection,
+        up to ``WEBSOCKET_BROADCAST_TIMEOUT``.
+        """
+        if not self._slots.acquire(timeout=self.timeout):
+            raise error(
+                f"{failure}: every one of the {POOL_SIZE} connections to PostgreSQL at "
+                f"{redact(self.url)} stayed busy for {self.timeout} s"
+            )
+        conn = None
+        try:
+            with self._pool_lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None or conn.closed or peer_closed(conn):
+                # An idle connection that has input was ended by the server
+                # (restart, idle timeout): replace it *before* sending, so a
+                # message is never sent twice.
                 if conn is not None:
                     self._driver.close(conn)
-                self._pub_conn = None
-                raise error(f"{failure}: PostgreSQL at {redact(self.url)} failed: {exc}") from exc
+                conn = None
+                conn = self._driver.connect(
+                    self._params, f"djws:{self.prefix}:publish"[:63], self.timeout
+                )
+                self._ensure_tables(conn)
+            result = action(conn)
+        except self._driver.Error as exc:
+            if conn is not None:
+                self._driver.close(conn)
+            conn = None
+            raise error(f"{failure}: PostgreSQL at {redact(self.url)} failed: {exc}") from exc
+        finally:
+            if conn is not None:
+                with self._pool_lock:
+                    self._idle.append(conn)
+            self._slots.release()
+        return result
 
     def _publish_params(self, group: str, wire: bytes) -> dict[str, Any]:
         return {
@@ -360,7 +383,7 @@ class PostgresBackend(ListeningBackend):
 
     def close(self) -> None:
         super().close()
-        with self._pub_lock:
-            if self._pub_conn is not None:
-                self._driver.close(self._pub_conn)
-                self._pub_conn = None
+        with self._pool_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            self._driver.close(conn)

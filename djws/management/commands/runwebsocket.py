@@ -37,15 +37,13 @@ from django.core.management.commands.runserver import Command as RunserverComman
 from django.utils import autoreload
 
 import djws
+from djws.conf import WORKERS_ENV
 
 LISTEN_FD_ENV = "DJWS_LISTEN_FD"
 LOG_LEVELS = {0: "error", 1: "warning", 2: "info", 3: "debug"}
 #: The listen queue: Linux's own cap (net.core.somaxconn) since 5.4. gunicorn's 2048
 #: overflowed in a reconnect storm of 10,000 (SYN cookies, resets, seconds of retries).
 BACKLOG = 4096
-#: Set for the checks (djws.checks.check_broadcast: memory:// needs one worker),
-#: also in the autoreloader's child, which inherits the environment.
-WORKERS_ENV = "DJWS_RUNWEBSOCKET_WORKERS"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec

@@ -189,6 +189,7 @@ for _name in (
     "WEBSOCKET_BROADCAST_TIMEOUT",
     "WEBSOCKET_BROADCAST_OUTBOX_LIMIT",
     "WEBSOCKET_TICKET_MAX_AGE",
+    "WEBSOCKET_BROADCAST_REPLICAS",
 ):
     if _name in os.environ:
         globals()[_name] = (
