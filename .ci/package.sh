@@ -148,16 +148,7 @@ EOF
   say "$label: runwebsocket --http served the page, djws.js and a chat message"
 }
 
-# The interpreter of Python X.Y: pythonX.Y if it runs (a pyenv shim may not), else
-# pyenv's build of it.
-find_python() {
-  local candidate
-  for candidate in "python$1" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/"python$1"; do
-    "$candidate" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$1'; print(sys.executable)" \
-      2>/dev/null && return 0
-  done
-  return 1
-}
+source "$ROOT/.ci/find_python.sh"
 PYTHONS=()
 for version in "${VERSIONS[@]}"; do
   PYTHONS+=("$(find_python "$version")") \

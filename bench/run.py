@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ import report
 from servers import (
     BENCH,
     ENVS,
+    NODE,
     REPO,
     TARGETS,
     TMP,
@@ -86,8 +88,38 @@ def ensure_venv(name: str, force: bool = False) -> None:
     stamp.write_text(wanted)
 
 
+def ensure_node(force: bool = False) -> None:
+    """Install the Node.js peer's packages (``npm ci``: exactly its lockfile), unless done."""
+    lock = NODE / "package-lock.json"
+    stamp = NODE / "node_modules" / ".bench-lock"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if not force and stamp.exists() and stamp.read_text() == wanted:
+        return
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise RuntimeError("the ws peer needs Node.js and npm (Debian: apt-get install nodejs npm)")
+    log(f"installing the Node.js peer's packages in {NODE} (npm ci)")
+    subprocess.run(
+        ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
+        cwd=NODE,
+        check=True,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+    )
+    stamp.write_text(wanted)
+
+
+def node_versions() -> list[str]:
+    """Node.js's version and the ws library's, as the peer runs them."""
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    lock = json.loads((NODE / "package-lock.json").read_text())
+    ws = lock["packages"]["node_modules/ws"]["version"]
+    return [f"node=={node.stdout.strip().lstrip('v')}", f"ws=={ws}"]
+
+
 def pip_freeze(name: str) -> list[str]:
-    """The exact package versions in a bench venv."""
+    """The exact package versions in a bench venv (for ``node``: Node.js's and ws's)."""
+    if name == "node":
+        return node_versions()
     try:
         out = subprocess.run(
             [
@@ -246,6 +278,21 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "scenario": "idle",
                 "path": "/whoami",
                 "auth": True,
+                "client": {
+                    "connections": args.idle_connections,
+                    "concurrency": 50,
+                    "settle": 2.0,
+                    "open_timeout": 150.0,
+                    "answer_timeout": 30.0,
+                },
+            }
+        )
+        cases.append(
+            {
+                "case": "idle-anon",
+                "scenario": "idle",
+                "path": "/whoami",
+                "anonymous": True,
                 "client": {
                     "connections": args.idle_connections,
                     "concurrency": 50,
@@ -569,8 +616,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repetitions", "-r", type=int, help="repetitions (default 3; quick 1)")
     parser.add_argument(
         "--servers",
-        default="djws,raw,daphne,uvicorn",
-        help="comma-separated: djws,raw,daphne,uvicorn,bare",
+        default="djws,raw,ws,daphne,uvicorn",
+        help="comma-separated: djws,raw,ws,daphne,uvicorn,bare",
     )
     parser.add_argument(
         "--scenarios",
@@ -714,7 +761,10 @@ def main(argv: list[str]) -> int:
     needed = sorted({t.venv for t in targets} | ({"plot"} if not args.no_plots else set()))
     if not args.skip_setup:
         for name in needed:
-            ensure_venv(name, force=args.reinstall)
+            if name == "node":
+                ensure_node(force=args.reinstall)
+            else:
+                ensure_venv(name, force=args.reinstall)
 
     sessions: dict[str, str] = {}
     for target in targets:

@@ -27,6 +27,8 @@ REPO = BENCH.parent
 VENVS = BENCH / ".venvs"
 PROJECT = BENCH / "project"
 RAW = BENCH / "raw"
+#: The Node.js peer: ``npm ci`` installs the ws library here, pinned by package-lock.json.
+NODE = BENCH / "node"
 TMP = BENCH / "results" / "tmp"
 HOST = "127.0.0.1"
 
@@ -151,6 +153,10 @@ def _bare_command(port: int) -> list[str]:
     return [venv_bin("raw", "python"), "bare_server.py", str(port)]
 
 
+def _node_command(port: int) -> list[str]:
+    return ["node", "server.js", str(port)]
+
+
 def _daphne_command(port: int) -> list[str]:
     return [
         venv_bin("channels", "daphne"),
@@ -211,6 +217,15 @@ TARGETS: dict[str, Target] = {
         _bare_command,
         RAW,
         {"bare": "/echo"},
+    ),
+    "ws": Target(
+        "ws",
+        "Node.js ws library",
+        "node",
+        None,
+        _node_command,
+        NODE,
+        {"ws": "/echo"},
     ),
     "daphne": Target(
         "daphne",

@@ -226,11 +226,19 @@ def test_cpu_meter_reports_shares_of_one_core() -> None:
     while meters.perf() < deadline and spins < 50_000_000:  # busy: this process's CPU
         spins += 1
     result = meter.result()
-    assert set(result) == {"cpu_client_percent", "cpu_server_percent", "cpu_other_percent"}
+    assert set(result) == {
+        "cpu_client_percent",
+        "cpu_server_percent",
+        "cpu_server_s",
+        "cpu_other_percent",
+    }
     assert 5 <= result["cpu_client_percent"] <= 110  # (a busy machine leaves it less)
     assert result["cpu_server_percent"] is not None
+    # The server here is this process: its seconds are at least most of the busy loop's.
+    assert 0.05 <= result["cpu_server_s"] <= 5
     assert result["cpu_other_percent"] >= 0
     assert meters.CpuMeter(None).result()["cpu_server_percent"] is None
+    assert meters.CpuMeter(None).result()["cpu_server_s"] is None
 
 
 # -- the entry point --------------------------------------------------------------------
@@ -293,3 +301,50 @@ def test_the_package_is_the_whole_client() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
     assert frames.OP_TEXT == 1
+
+
+# -- the report: figures per CPU-second and the targets ---------------------------------
+
+
+def _record(case: str, target: str, **result: object) -> dict[str, object]:
+    scenario = case.split("-", 1)[0]
+    return {"case": case, "scenario": scenario, "target": target, "result": {"ok": True, **result}}
+
+
+def test_report_divides_rates_by_the_server_cpu_and_the_storm_cpu_by_its_pages() -> None:
+    import report
+
+    derived = report.per_cpu({"msgs_per_s": 30_000.0, "cpu_server_percent": 50.0})
+    assert derived["msgs_per_cpu_s"] == 60_000.0
+    derived = report.per_cpu({"handshakes_per_s": 900.0, "cpu_server_percent": 90.0})
+    assert derived["handshakes_per_cpu_s"] == 1000.0
+    derived = report.per_cpu({"connections": 10_000, "cpu_server_s": 13.7})
+    assert derived["cpu_ms_per_page"] == 1.37
+    # No server CPU measured: nothing is made up.
+    assert "msgs_per_cpu_s" not in report.per_cpu({"msgs_per_s": 1.0, "cpu_server_percent": None})
+
+
+def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run() -> None:
+    import report
+
+    records = [
+        # Django's own work: 500 µs a request; gevent-websocket: 250 µs a handshake.
+        _record("django-anon", "djws", us_per_request=500.0),
+        _record("handshake-anon", "raw", handshakes_per_s=4000.0, cpu_server_percent=100.0),
+        # djws: 1,200 per CPU-second, the floor 1e6 / 750 = 1,333: 0.9 of it.
+        _record("handshake-anon", "djws", handshakes_per_s=600.0, cpu_server_percent=50.0),
+        _record("echo", "djws", msgs_per_s=40_000.0, cpu_server_percent=100.0),
+        _record("echo", "ws", msgs_per_s=30_000.0, cpu_server_percent=50.0),
+        _record("idle", "djws", rss_per_conn_kib=23.0),
+        _record("idle-anon", "djws", rss_per_conn_kib=21.0),
+        _record("broadcast-5000", "djws", p99_ms=90.0, lost=0),
+        _record("broadcast-5000", "raw", p99_ms=100.0, lost=0),
+        _record("storm", "djws", connections=10_000, cpu_server_s=9.0, all_back_s=4.0),
+    ]
+    met = {c["target"]: (c["measured"], c["met"]) for c in report.goals(report.summarize(records))}
+    assert met["handshakes/s without a cookie: djws per CPU-second / that floor"] == (0.9, True)
+    assert met["echo messages per server CPU-second, djws / Node.js ws"] == (0.67, False)
+    assert met["idle, logged in: RSS per connection (KiB), djws"] == (23.0, True)
+    assert met["idle, no cookie: RSS per connection (KiB), djws"] == (21.0, False)
+    assert met["broadcast-5000: p99, djws / raw gevent-websocket in-process"] == (0.9, True)
+    assert met["reconnect storm: worker CPU per page back and caught up (ms)"] == (0.9, False)

@@ -100,7 +100,7 @@ class CpuMeter:
         self.start_busy = machine_busy_seconds()
 
     def result(self) -> dict[str, float | None]:
-        """Return CPU shares in percent of one core since construction.
+        """Return CPU shares in percent of one core since construction; the server's in seconds.
 
         ``cpu_other_percent`` is what the whole machine was busy beyond this client
         and the server: other processes, and kernel work not charged to either
@@ -114,6 +114,7 @@ class CpuMeter:
         return {
             "cpu_client_percent": round(100.0 * own / wall, 1),
             "cpu_server_percent": None if server is None else round(100.0 * server / wall, 1),
+            "cpu_server_s": None if server is None else round(server, 3),
             "cpu_other_percent": round(max(0.0, 100.0 * other / wall), 1),
         }
 
