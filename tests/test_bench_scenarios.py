@@ -38,7 +38,7 @@ PROJECT = BENCH / "project"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 LATENCY = {"p50_ms", "p99_ms", "max_ms", "samples"}
-CPU = {"cpu_client_percent", "cpu_server_percent", "cpu_other_percent"}
+CPU = {"cpu_client_percent", "cpu_server_percent", "cpu_server_s", "cpu_other_percent"}
 
 
 def keys(names: str, *more: set[str]) -> set[str]:
