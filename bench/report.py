@@ -197,6 +197,7 @@ def one_line(case: dict[str, Any], result: dict[str, Any]) -> str:
     """A short progress summary of one client result."""
     if not result.get("ok"):
         return "FAILED: " + str(result.get("error", result.get("errors", "?")))[:200]
+    result = per_cpu(result)
     keys = HEADLINE.get(case["scenario"]) or [key for key, _l, _b in METRICS[case["scenario"]]][:4]
     return ", ".join(f"{key}={result.get(key)}" for key in keys) + (
         f", errors={result['errors']}" if result.get("errors") else ""

@@ -166,17 +166,22 @@ def _send_on_commit(order: Order, using: str | None) -> None:
 
 
 def _request_started(sender: Any, environ: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    state = _state
-    # A WebSocket or event stream request lasts as long as its connection: not held.
     environ = environ or {}
-    streaming = "djws.upgrade" in environ or "text/event-stream" in environ.get("HTTP_ACCEPT", "")
-    state.in_request = not streaming
+    if "djws.upgrade" in environ or "text/event-stream" in environ.get("HTTP_ACCEPT", ""):
+        # A WebSocket or event stream request lasts as long as its connection: no
+        # order is held for its end, and its greenlet keeps no state of this module
+        # for as long as it waits (the state of an earlier request on the same
+        # connection was cleared when that one finished).
+        return
+    state = _state
+    state.in_request = True
     state.pending, state.logged_out, state.created = [], None, None
 
 
 def _request_finished(sender: Any, **kwargs: Any) -> None:
     state = _state
-    pending, state.pending, state.in_request = state.pending, [], False
+    pending = state.pending
+    state.in_request, state.pending, state.logged_out, state.created = False, [], None, None
     for order in pending:
         _send(order)
 

@@ -30,9 +30,10 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.append(str(BENCH))  # bench/ is not a package: the client is ``load`` (bench/load/)
 
 from load.scenarios import SCENARIOS  # noqa: E402
-from servers import handshake_once  # noqa: E402 - bench/servers.py
+from servers import NODE, TARGETS, free_port, handshake_once  # noqa: E402 - bench/servers.py
 
 from .support import Server, manage, run_server  # noqa: E402
+from .support.npmci import ensure_installed  # noqa: E402
 
 PROJECT = BENCH / "project"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -365,3 +366,41 @@ def delete_redis_keys(prefix: str) -> int:
         return len(keys)
     finally:
         client.close()
+
+
+# -- the Node.js peer ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node_peer() -> Iterator[int]:
+    """bench/node/server.js (the ws library, as its lock file pins it), as run.py starts it."""
+    ensure_installed(NODE)
+    port = free_port()
+    command = TARGETS["ws"].command(port)
+    process = subprocess.Popen(command, cwd=NODE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30.0
+        while not handshake_once(port):
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "the ws peer does not echo"
+            time.sleep(0.1)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_the_node_peer_serves_the_echo_and_handshake_scenarios(node_peer: int) -> None:
+    cfg = {"scenario": "echo", "port": node_peer, "path": "/echo", "server_pid": None}
+    result = SCENARIOS["echo"](
+        {**cfg, "connections": 5, "size": 64, "warmup": 0.2, "duration": 1.0}
+    )
+    assert result["ok"] is True, result
+    assert result["messages"] > 0
+    cfg = {"scenario": "handshake", "port": node_peer, "path": "/whoami", "server_pid": None}
+    result = SCENARIOS["handshake"]({**cfg, "concurrency": 3, "warmup": 0.2, "duration": 1.0})
+    assert result["ok"] is True, result
+    assert result["failed"] == 0
+    assert result["handshakes"] > 0

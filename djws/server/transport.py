@@ -63,8 +63,10 @@ class Transport:
         "_buffered",
         "_close_after_flush",
         "_drained",
+        "_emptied",
         "_flusher",
         "_forced",
+        "_io",
         "_loop",
         "_out",
         "_read_watcher",
@@ -83,10 +85,17 @@ class Transport:
     def __init__(self, sock: socket.socket, buffered: bytes = b"", *, write_limit: int) -> None:
         sock.settimeout(0.0)
         self._sock = sock
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        # Reads and writes go to gevent's own non-blocking socket object beneath its
+        # cooperative wrapper (this class does the waiting): one Python call fewer
+        # each. TLS keeps the wrapper, which does the encryption.
+        self._io = sock if self._tls else getattr(sock, "_sock", sock)
+        # True when the last read left the kernel's buffer empty: the next read
+        # waits for the socket to be readable first instead of failing at once.
+        self._emptied = False
         self._loop = get_hub().loop
         self._read_watcher = self._loop.io(sock.fileno(), _READ)
         self._buffered = buffered
-        self._tls = isinstance(sock, ssl.SSLSocket)
         self._write_limit = write_limit
         # The write side, created when first needed (see the module's docstring).
         self._out: deque[bytes | memoryview] | None = None
@@ -113,14 +122,24 @@ class Transport:
             data, self._buffered = self._buffered, b""
             return data
         while not self.closed:
+            if self._emptied:
+                # A client that waits for each answer has sent nothing more yet:
+                # waiting first saves a read that would fail (a system call and an
+                # exception). The watcher fires at once if bytes came meanwhile.
+                if not self._wait(self._read_watcher, timeout, reader=True):
+                    return None
+                self._emptied = False
             try:
-                return self._sock.recv(RECV_SIZE)
+                data = self._io.recv(RECV_SIZE)
             except _WOULD_BLOCK:
-                pass
+                self._emptied = True
+                continue
             except OSError:
                 return b""
-            if not self._wait(self._read_watcher, timeout, reader=True):
-                return None
+            # Less than asked: the buffer is empty now (not so under TLS, whose
+            # records may hold more than one read returns).
+            self._emptied = 0 < len(data) < RECV_SIZE and not self._tls
+            return data
         return b""
 
     def recv_nowait(self) -> bytes | None:
@@ -135,7 +154,7 @@ class Transport:
         if self.closed:
             return b""
         try:
-            return self._sock.recv(RECV_SIZE)
+            return self._io.recv(RECV_SIZE)
         except _WOULD_BLOCK:
             return None
         except OSError:
@@ -183,7 +202,7 @@ class Transport:
         out = self._out
         if not out:
             try:
-                sent = self._sock.send(data)
+                sent = self._io.send(data)
             except _WOULD_BLOCK:
                 sent = 0
             except OSError:
@@ -217,7 +236,7 @@ class Transport:
             while out and not self.closed:
                 chunk = out[0]
                 try:
-                    sent = self._sock.send(chunk)
+                    sent = self._io.send(chunk)
                 except _WOULD_BLOCK:
                     if self._write_watcher is None:
                         self._write_watcher = self._loop.io(self._sock.fileno(), _WRITE)
