@@ -9,9 +9,11 @@ import json
 import select
 import threading
 import uuid
+from urllib.parse import quote
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.test import RequestFactory
 
 from djws.broadcast import GroupMessage
 from djws.broadcast.backends import backend_path
@@ -25,6 +27,7 @@ from djws.broadcast.backends.postgres import (
 )
 from djws.broadcast.backends.postgres_driver import Driver
 from djws.broadcast.exceptions import PresenceError
+from djws.broadcast.members import ClientOptions, client_options
 from djws.broadcast.message import check_wire, encode, opcode_of, split_target, with_target
 from djws.broadcast.names import check_group, session_group, user_group
 from djws.broadcast.position import Entry, Position, Slice
@@ -544,3 +547,22 @@ def test_a_presence_batch_is_written_in_one_statement_each_way(name: str) -> Non
     finally:
         backend._run(cleanup, "cleanup", PresenceError)
         backend.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "options"),
+    [
+        ("", ClientOptions()),
+        ("q=djws&page=2", ClientOptions()),  # named only in a value: nothing asked
+        ("djws=1", ClientOptions(envelope=True)),
+        ("djws-html=1", ClientOptions(html=True)),
+        (
+            "djws=1&djws-since=" + quote('{"room": "e1:7"}'),
+            ClientOptions(True, {"room": Position.parse("e1:7")}),
+        ),
+        ("djws=1&djws-since=not-json", ClientOptions(envelope=True)),
+    ],
+)
+def test_client_options_are_read_from_the_query_string(query: str, options: ClientOptions) -> None:
+    assert client_options(RequestFactory().get("/ws/", QUERY_STRING=query)) == options
+    assert client_options(None) == ClientOptions()

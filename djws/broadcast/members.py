@@ -107,8 +107,8 @@ def client_options(request: HttpRequest | None) -> ClientOptions:
     A malformed ``djws-since`` is ignored with a warning: the client then gets
     no replay, and ``recovered`` is None (it did not resume).
     """
-    if request is None:
-        return ClientOptions()
+    if request is None or ENVELOPE_PARAM not in request.META.get("QUERY_STRING", ""):
+        return ClientOptions()  # every parameter's name starts with it: no query to parse
     envelope = request.GET.get(ENVELOPE_PARAM) == "1"
     html = request.GET.get(HTML_PARAM) == "1"
     raw = request.GET.get(SINCE_PARAM)
