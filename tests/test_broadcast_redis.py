@@ -16,6 +16,7 @@ import pytest
 from .support import (
     Server,
     ask_json,
+    closed_with,
     identity,
     join,
     login,
@@ -174,18 +175,20 @@ def test_delivery_resumes_after_redis_restarts_and_outage_publishes_fail(
     private_redis: PrivateRedis,
 ) -> None:
     """Redis is killed and comes back empty: publishes fail meanwhile, and every one
-    that succeeds after it is delivered, in order, with no probing for a resumption."""
+    that succeeds after it is delivered, in order, with no probing for a resumption.
+    What Redis stored last may have died with it: members are told (a reset; a
+    plain member is closed)."""
     prefix = unique_prefix()
     env = redis_env(prefix, DJWS_TEST_BROADCAST_URL=private_redis.url)
     with (
         run_server("--http", env=env) as one,
         run_server("--http", env=env) as two,
-        join(two, "r-restart") as member,
+        join(two, "r-restart", relay=True) as member,
         join(one, "r-restart", max_queue=None) as publisher,
         join(one, "r-query") as query,
     ):
         publisher.send("publish before")
-        assert member.recv(timeout=10) == "before"
+        assert member.recv(timeout=10) == "relayed r-restart: BEFORE"
         assert publisher.recv(timeout=10) == "before"
         private_redis.kill()
         publisher.send("publish during")
@@ -201,7 +204,22 @@ def test_delivery_resumes_after_redis_restarts_and_outage_publishes_fail(
         ) in result.stderr
         private_redis.start()  # empty: a new epoch
         for n in range(10):  # at once: the servers may not have resubscribed yet
-            publisher.send(f"publish probe {n}")
-        assert [member.recv(timeout=10) for _ in range(10)] == [f"probe {n}" for n in range(10)]
+            query.send(f"publish-position-to r-restart probe {n}")
+        positions = [query.recv(timeout=10).removeprefix("position ") for _ in range(10)]
+        epoch = positions[0].partition(":")[0]
+        assert positions == [f"{epoch}:{n}" for n in range(1, 11)]
+        assert member.recv(timeout=10) == f"reset r-restart {epoch}:1"
+        received = [member.recv(timeout=10) for _ in range(10)]
+        assert received == [f"relayed r-restart: PROBE {n}" for n in range(10)]
+        assert closed_with(publisher, timeout=10) == (
+            1012,
+            "messages of group 'r-restart' were lost: reconnect and reload",
+        )
         # Redis lost everything: both servers wrote their presence entries again.
-        wait_for(lambda: len(presence_of(query, "r-restart")) == 2, 10, "presence was not restored")
+        wait_for(
+            lambda: (
+                (len(presence_of(query, "r-restart")), len(presence_of(query, "r-query"))) == (1, 1)
+            ),
+            10,
+            "presence was not restored",
+        )

@@ -5,18 +5,25 @@ numbered messages a second; the test's own Redis is killed (and comes back
 empty: a new epoch) or stopped and resumed in the middle. Every subscriber must
 receive every message whose publish() returned a position, exactly once and in
 order; messages whose publish() failed may be missing (the publisher was told).
+A Redis that dies takes with it what it stored and had not yet sent: the
+members are told (a reset), as they are of any loss.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+import redis
+from websockets.sync.client import connect
 
 from djws.broadcast.backends.redis import RedisBackend
+from djws.broadcast.backends.redis_scripts import PUBLISH_SCRIPT
 from djws.broadcast.message import encode
+from djws.broadcast.position import new_epoch
 
-from .support import start_server, unique_prefix
+from .support import closed_with, start_server, unique_prefix
 from .support.faults import (
     CONT,
     STOP,
@@ -40,7 +47,8 @@ def run_outage(
     }
     server = start_server("--workers", "2", env=env)
     try:
-        with subscribers_on_both_workers(server, "outage", subscribers) as members:
+        # ?djws=1: positions and resets in envelopes.
+        with subscribers_on_both_workers(server, "outage", subscribers, "?djws=1") as members:
             publisher = start_publisher("outage", count, 20.0, env)
             time.sleep(1.5)
             if outage == "kill":
@@ -52,17 +60,85 @@ def run_outage(
                 time.sleep(3)
                 private_redis.signal(CONT)
             publisher.wait(timeout=60)
-            stored = publisher.stored
+            stored, epochs = publisher.stored, list(publisher.epochs.values())
             assert len(stored) >= count - 70, publisher.lines  # most got through
             assert publisher.failed, "the outage was not noticed by the publisher"
+            assert len(epochs) == (2 if outage == "kill" else 1), publisher.lines
             for ws in members:
-                received = collect(ws, stored, count, timeout=20)
+                resets: list[int] = []
+                received = collect(ws, stored, count, timeout=20, resets=resets)
                 assert received == sorted(set(received)), "out of order or duplicated"
-                assert set(stored) <= set(received), f"lost {sorted(set(stored) - set(received))}"
+                lost = sorted(set(stored) - set(received))
+                if outage == "stop":
+                    assert (lost, resets) == ([], []), (publisher.lines, received)
+                    continue
+                # Redis died with the old stream: the members are told, once, before
+                # the new one. Only the last message stored before the kill may have
+                # died with Redis before it was sent to the workers.
+                old, _ = epochs
+                assert resets == [len([n for n in received if n in old])], (resets, received)
+                assert set(lost) <= {old[-1]}, (
+                    f"lost {lost}: published {publisher.lines}, received {received}"
+                )
     finally:
         server.stop()
     if outage == "kill":
         assert "Broadcast backend" in server.log()
+        assert "the broadcast backend lost its stream" in server.log()
+
+
+def test_a_message_stored_but_not_yet_sent_when_redis_died_is_signalled(
+    private_redis: PrivateRedis,
+) -> None:
+    """Redis acknowledged a publish, then died before sending it to the workers:
+    nobody can deliver it, so every kind of member is told."""
+    prefix = unique_prefix()
+    env = {"DJWS_TEST_BROADCAST_URL": private_redis.url, "DJWS_TEST_BROADCAST_PREFIX": prefix}
+    server = start_server(env=env)
+    try:
+        with (
+            connect(f"{server.url}/broadcast/member/died/", open_timeout=10) as plain,
+            connect(f"{server.url}/broadcast/member/died/?djws=1", open_timeout=10) as enveloped,
+            connect(f"{server.url}/broadcast/relay/died/", open_timeout=10) as relay,
+        ):
+            assert json.loads(enveloped.recv(timeout=10))["djws"] == "joined"
+            for ws in (plain, enveloped, relay):
+                assert ws.recv(timeout=10) == "joined"
+            backend = RedisBackend(private_redis.url, prefix=prefix, presence_ttl=30)
+            first = backend.publish("died", encode("first"))
+            assert plain.recv(timeout=10) == "first"
+            assert json.loads(enveloped.recv(timeout=10))["position"] == str(first)
+            assert relay.recv(timeout=10) == "relayed died: FIRST"
+            # Stored and acknowledged, sent to a channel nobody listens to: what
+            # the workers see when Redis dies between its reply and its PUBLISH.
+            keys = [*backend._keys("died"), b"nobody"]
+            args = [new_epoch(), encode("second"), 1000, 300_000, 86_400_000, "PUBLISH"]
+            epoch, offset = redis.Redis.from_url(private_redis.url).eval(
+                PUBLISH_SCRIPT, 3, *keys, *args
+            )
+            assert (epoch.decode(), offset) == (first.epoch, 2)
+            backend.close()
+            private_redis.kill()
+            private_redis.start()
+            backend = RedisBackend(private_redis.url, prefix=prefix, presence_ttl=30)
+            third = backend.publish("died", encode("third"))
+            backend.close()
+            assert (third.epoch != first.epoch, third.offset) == (True, 1)
+            assert closed_with(plain, timeout=15) == (
+                1012,
+                "messages of group 'died' were lost: reconnect and reload",
+            )
+            assert json.loads(enveloped.recv(timeout=15)) == {
+                "djws": "reset",
+                "group": "died",
+                "position": f"{third.epoch}:1",
+            }
+            assert json.loads(enveloped.recv(timeout=10))["data"] == "third"
+            assert relay.recv(timeout=10) == f"reset died {third.epoch}:1"
+            assert relay.recv(timeout=10) == "relayed died: THIRD"
+    finally:
+        server.stop()
+    assert "Group 'died': the broadcast backend lost its stream" in server.log()
 
 
 def test_redis_killed_and_back_empty_loses_nothing_that_was_reported_stored(

@@ -46,8 +46,10 @@ def test_a_new_epoch_after_the_one_a_worker_finished_lost_nothing() -> None:
     assert lost_before(OLD, history) == 0
     assert lost_before(Position("old", 9), history) == 0  # the new primary was behind
     assert lost_before(Position("old", 4), history) == 3  # 5, 6 and 7 are gone
-    assert lost_before(Position("other", 4), history) == 0  # not the epoch before
-    assert lost_before(OLD, Slice(NEW, 2, [])) == 0  # a restart: nothing recorded
+    assert lost_before(Position("other", 4), history) is None  # an epoch before that: unknown
+    assert lost_before(OLD, Slice(NEW, 2, [])) is None  # a restart: nothing recorded
+    assert lost_before(Position("", 0), Slice(NEW, 2, [])) == 0  # joined before any stream
+    assert lost_before(None, Slice(NEW, 2, [])) == 0
 
 
 def test_a_client_resumes_from_exactly_where_the_old_epoch_ended() -> None:

@@ -26,7 +26,7 @@ from .message import GroupMessage, GroupReset, joined_envelope, reset_envelope
 from .position import Position
 from .tailor import Tailor
 
-__all__ = ["Group", "How", "Tailors"]
+__all__ = ["LOST_CODE", "Group", "How", "Tailors", "lost_reason"]
 
 #: What the hub passes to build the :class:`~.tailor.Tailor` of a wire (None: same for all).
 Tailors = Callable[[bytes], "Tailor | None"]
@@ -153,10 +153,29 @@ class Group:
             ws.send_many_nowait(out[start : start + _BATCH])
 
     def reset(self, position: Position) -> None:
-        """Tell the members that messages before ``position`` were lost; go on from there."""
+        """Tell the members that messages before ``position`` were lost; go on from there.
+
+        A member that receives plain messages has no position to be told of: it
+        is closed (:data:`LOST_CODE`), so that it reconnects and reloads.
+        """
         self.cursor = Position(position.epoch, max(position.offset - 1, 0))
         for ws, how in list(self.members.items()):
             if how == How.ENVELOPE:
                 ws.send_nowait(OP_TEXT, reset_envelope(self.name, position))
             elif how == How.DELIVER:
                 ws.deliver(GroupReset(self.name, position))
+            else:
+                ws.close(LOST_CODE, lost_reason(self.name))
+
+
+#: The close code of a member that receives plain messages when some were lost
+#: (IANA's "Service Restart": reconnect).
+LOST_CODE = 1012
+
+
+def lost_reason(group: str) -> str:
+    """The close reason for :data:`LOST_CODE`: at most 123 bytes, as RFC 6455 allows."""
+    reason = f"messages of group {group!r} were lost: reconnect and reload"
+    if len(reason.encode()) <= 123:
+        return reason
+    return "messages of a group were lost: reconnect and reload"

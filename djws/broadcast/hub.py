@@ -15,9 +15,9 @@ position of the last message it delivered (its *cursor*). A message whose
 offset is not the next one means a gap: the missing messages are read from the
 backend's history and delivered first, in order; one already seen is dropped.
 After the backend reconnects, :meth:`Hub.catch_up` reads everything published
-meanwhile before anything live; if the backend lost the stream (a new epoch),
-the new epoch is replayed from its start. When the history no longer holds
-what is missing, members are told (:meth:`Hub.reset`), never skipped silently.
+meanwhile before anything live; a new epoch (the backend lost the stream) is
+replayed from its start. When the history no longer holds what is missing, or
+may not (the lost stream's end), members are told (:meth:`Hub.reset`).
 
 A connection may join **from a position** (``ws.join(group, since=...)``, or
 djws.js's ``djws-since``): it gets what it missed from the history, then live
@@ -326,8 +326,7 @@ class Hub:
         # it during the read (the history read holds everything after the old one).
         cursor = record.cursor
         if cursor is None or not history.epoch:
-            if cursor is None:
-                record.cursor = history.position
+            record.cursor = cursor or history.position
             return
         if history.epoch != cursor.epoch:  # the backend lost the stream: a new one
             self._fill(group, 0, Position(history.epoch, history.head + 1))
@@ -344,25 +343,25 @@ class Hub:
             self.reset(group, upto)
             return
         lost = lost_before(self.cursor(group), history) if after == 0 else 0
-        if lost:  # a new primary numbers the group: the old epoch's end is gone
+        if lost != 0:  # the old epoch's end is gone: it did not (or may not) reach this worker
             logger.error(
-                "Group %r: the backend's primary changed before %d message(s) reached "
-                "this worker; they are gone; members are told to reload",
+                "Group %r: %s; members are told to reload",
                 group,
-                lost,
+                f"the backend's primary changed before {lost} message(s) reached this worker"
+                if lost
+                else "the broadcast backend lost its stream (restarted without persistence, or "
+                "the group was quiet longer than its epoch is kept): what it stored last may "
+                "never have reached this worker",
             )
             self.reset(group, Position(history.epoch, 1))
         entries = [e for e in history.entries if after < e.offset < upto.offset]
         metrics.replayed(len(entries))
         expected = upto.offset - after - 1
         if history.epoch != upto.epoch or len(entries) != expected:
-            missing = expected - len(entries)
             logger.error(
                 "Group %r: %d message(s) before %s are no longer in the history "
                 "(raise WEBSOCKET_BROADCAST_HISTORY or _AGE); members are told to reload",
-                group,
-                missing,
-                upto,
+                *(group, expected - len(entries), upto),
             )
             self.reset(group, upto)
         for entry in entries:

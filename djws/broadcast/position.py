@@ -107,14 +107,22 @@ def read_since(read: Callable[[int], Slice], since: Position | None) -> Slice:
     return stored
 
 
-def lost_before(cursor: Position | None, stored: Slice) -> int:
-    """How many messages of the epoch before ``stored``'s a worker at ``cursor`` missed.
+def lost_before(cursor: Position | None, stored: Slice) -> int | None:
+    """How many messages of an earlier epoch a worker at ``cursor`` missed.
 
-    The backend started the new epoch because another primary numbers the group
-    (:mod:`.backends.redis_scripts`): the old stream is gone. A cursor at or past
-    its end missed nothing (past it: the new primary lacked what was delivered).
+    ``stored`` is of a new epoch: the backend lost the stream the cursor counts in.
+    When the backend recorded where that stream ended (``previous``: another
+    primary numbers the group, :mod:`.backends.redis_scripts`), the count is
+    exact: a cursor at or past the end missed nothing (past it: the new primary
+    lacked what was delivered). When it did not (Redis restarted without
+    persistence, a PostgreSQL crash truncated the unlogged tables, the group's
+    epoch expired), nobody can tell: the last messages stored before the loss,
+    acknowledged to their publishers, may never have reached this worker. Then
+    it is ``None``. A cursor in no stream yet (``NOTHING_YET``) missed nothing.
     """
-    previous = stored.previous
-    if cursor is None or previous is None or cursor.epoch != previous.epoch:
+    if cursor is None or not cursor.epoch or cursor.epoch == stored.epoch:
         return 0
+    previous = stored.previous
+    if previous is None or cursor.epoch != previous.epoch:
+        return None
     return max(previous.offset - cursor.offset, 0)

@@ -115,6 +115,15 @@ class Publisher:
         return [n for n, position in self.lines if position is not None]
 
     @property
+    def epochs(self) -> dict[str, list[int]]:
+        """The stored messages by the epoch publish() numbered them in, in order."""
+        found: dict[str, list[int]] = {}
+        for n, position in self.lines:
+            if position is not None:
+                found.setdefault(position.rpartition(":")[0], []).append(n)
+        return found
+
+    @property
     def failed(self) -> list[int]:
         return [n for n, position in self.lines if position is None]
 
@@ -131,8 +140,18 @@ def start_publisher(group: str, count: int, rate: float, env: dict[str, str]) ->
     return Publisher(process)
 
 
-def collect(ws: Any, expected: list[int], attempted: int, timeout: float) -> list[int]:
-    """Read numbered messages until every one of ``expected`` came (or ``timeout``)."""
+def collect(
+    ws: Any,
+    expected: list[int],
+    attempted: int,
+    timeout: float,
+    resets: list[int] | None = None,
+) -> list[int]:
+    """Read numbered messages until every one of ``expected`` came (or ``timeout``).
+
+    Envelopes (``?djws=1``) are read too: a reset appends to ``resets`` how many
+    messages had come before it.
+    """
     received: list[int] = []
     missing = set(expected)
     deadline = time.monotonic() + timeout
@@ -141,6 +160,13 @@ def collect(ws: Any, expected: list[int], attempted: int, timeout: float) -> lis
             message = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
         except TimeoutError:
             break
+        if message.startswith("{"):
+            envelope = json.loads(message)
+            if envelope["djws"] == "reset":
+                assert resets is not None, message
+                resets.append(len(received))
+                continue
+            message = envelope["data"]
         number = int(message)
         assert 0 <= number < attempted, message
         received.append(number)
@@ -154,15 +180,16 @@ STOP, CONT = signal.SIGSTOP, signal.SIGCONT
 
 @contextlib.contextmanager
 def subscribers_on_both_workers(
-    server: Server, group: str, count: int
+    server: Server, group: str, count: int, query: str = ""
 ) -> Iterator[list[ClientConnection]]:
     """``count`` members of ``group``, spread over the server's two workers."""
+    url = f"{server.url}/broadcast/member/{group}/{query}"
     with contextlib.ExitStack() as stack:
         members, pids = [], set()
         for _ in range(count * 3):
-            ws = stack.enter_context(
-                connect(f"{server.url}/broadcast/member/{group}/", open_timeout=10, max_queue=None)
-            )
+            ws = stack.enter_context(connect(url, open_timeout=10, max_queue=None))
+            if query:  # the hub's envelope comes first, then the view's word
+                assert json.loads(ws.recv(timeout=10))["djws"] == "joined"
             assert ws.recv(timeout=10) == "joined"
             ws.send("pid")
             pids.add(ws.recv(timeout=10))
