@@ -19,16 +19,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ORDER = ["djws", "raw", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
+ORDER = ["djws", "djws-redis", "raw", "ws", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
 LABELS = {
     "djws": "djws",
+    "djws-redis": "djws on Redis\n(history)",
+    "ws": "Node.js\nws",
     "raw": "raw\ngevent-ws",
     "daphne": "Channels\nDaphne",
     "daphne-sync": "Daphne\n(sync)",
     "uvicorn": "Channels\nuvicorn",
     "uvicorn-sync": "uvicorn\n(sync)",
 }
-COLORS = {"djws": "#0c6e3d", "raw": "#7a7a7a"}
+COLORS = {"djws": "#0c6e3d", "djws-redis": "#4fa36f", "raw": "#7a7a7a"}
 
 # (file, case, metric, title, y label, log scale, goal line)
 CHARTS: list[tuple[str, str, str, str, str, bool, float | None]] = [
@@ -129,10 +131,18 @@ def bar_chart(
 
 
 def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
-    """p99 fan-out latency by subscriber count, every server (log scale)."""
+    """p99 fan-out latency by subscriber count, every server (log scale); djws on
+    Redis (``broadcast-redis-N``) beside the others."""
     cases = sorted(
-        (c for c in summary if c.startswith("broadcast-")), key=lambda c: int(c.split("-")[1])
+        (c for c in summary if c.split("-")[0] == "broadcast" and c.split("-")[1].isdigit()),
+        key=lambda c: int(c.split("-")[1]),
     )
+    bars = {case: dict(summary[case]) for case in cases}
+    for case in cases:
+        on_redis = summary.get(case.replace("-", "-redis-", 1), {}).get("djws")
+        if on_redis:
+            bars[case]["djws-redis"] = on_redis
+    summary = bars
     targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
     if not cases or not targets:
         return False

@@ -304,22 +304,34 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
     if "broadcast" in args.scenarios:
         for subscribers in args.broadcast_subscribers:
+            client = {
+                "subscribers": subscribers,
+                "concurrency": 50,
+                "rate": 10.0,
+                "duration": args.broadcast_duration,
+                "drain": args.drain,
+                "size": 64,
+                "open_timeout": 300.0,
+            }
             cases.append(
                 {
                     "case": f"broadcast-{subscribers}",
                     "scenario": "broadcast",
                     "path": "/sub",
-                    "client": {
-                        "subscribers": subscribers,
-                        "concurrency": 50,
-                        "rate": 10.0,
-                        "duration": args.broadcast_duration,
-                        "drain": args.drain,
-                        "size": 64,
-                        "open_timeout": 300.0,
-                    },
+                    "client": client,
                 }
             )
+            if args.broadcast_url:  # djws across processes: the backend, with its history
+                cases.append(
+                    {
+                        "case": f"broadcast-{backend_name(args.broadcast_url)}-{subscribers}",
+                        "scenario": "broadcast",
+                        "path": "/sub",
+                        "only": "djws",
+                        "broadcast_url": args.broadcast_url,
+                        "client": client,
+                    }
+                )
     if "storm" in args.scenarios:
         cases.append(
             {
@@ -381,6 +393,15 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
             }
         )
     return cases
+
+
+def backend_name(url: str) -> str:
+    """``redis`` for ``redis://``, ``rediss://`` or ``redis+sentinel://``; ``postgresql``
+    for ``postgres://`` or ``postgresql://``; otherwise the URL's scheme."""
+    scheme = url.partition("://")[0]
+    if scheme.startswith("redis"):
+        return "redis"
+    return "postgresql" if scheme.startswith("postgres") else scheme
 
 
 def render_sessions(target: Target, db: Path | None, users: int) -> list[str]:
@@ -535,6 +556,11 @@ def run_case(
         # Two workers and the client share both cores: nothing is pinned.
         target, extra_env, publisher = storm_setup(case, target, args, db)
         server_cpu = client_cpu = None
+    elif "broadcast_url" in case:
+        extra_env = {
+            "BENCH_BROADCAST_URL": case["broadcast_url"],
+            "BENCH_BROADCAST_PREFIX": f"djws-bench-{uuid.uuid4().hex[:10]}",
+        }
     server = Server(target, port, logs / f"{target.name}.log", db, server_cpu, extra_env)
     records: list[dict[str, Any]] = []
     variants = target.variants if case["scenario"] == "echo" else {target.name: case["path"]}
@@ -595,7 +621,7 @@ def run_case(
         server.stop()
         if "BENCH_BROADCAST_PREFIX" in extra_env:
             prefix = extra_env["BENCH_BROADCAST_PREFIX"]
-            deleted = broadcast_cleanup(args.storm_broadcast, prefix)
+            deleted = broadcast_cleanup(extra_env["BENCH_BROADCAST_URL"], prefix)
             log(f"  deleted what the run left under {prefix}: {deleted}")
     return records
 
@@ -633,6 +659,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--broadcast-subscribers",
         default="1000,5000",
         help="comma-separated subscriber counts (default 1000,5000)",
+    )
+    parser.add_argument(
+        "--broadcast-url",
+        default="redis://127.0.0.1:6379/0",
+        help="the backend of djws's broadcast-<backend>-<N> cases, with its history "
+        "(default the local Redis; a postgresql:// URL, or '' for none)",
     )
     parser.add_argument(
         "--duration",
