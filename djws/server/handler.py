@@ -105,9 +105,12 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
 
         An idle keep-alive connection (a later request that never starts) is
         closed silently instead, and so is any connection still waiting for its
-        request line when the worker stops. Credentials in the query string are
-        taken out of the line before anything else sees it.
+        request line when the worker stops, or about to wait for another one
+        after a response that ended meanwhile (an event stream). Credentials in
+        the query string are taken out of the line before anything else sees it.
         """
+        if registry.stopping and self._requests_started > 1:
+            return ""
         with registry.waiting_for_request():
             try:
                 line: str = super().read_requestline()
