@@ -153,6 +153,37 @@ def test_redis_stopped_and_resumed_loses_nothing_that_was_reported_stored(
     run_outage(private_redis, "stop")
 
 
+def test_a_group_whose_epoch_expired_tells_its_members_at_its_next_message(
+    private_redis: PrivateRedis,
+) -> None:
+    """A group quiet for longer than its epoch is kept loses its numbering, as in a
+    restart: its next message starts a new epoch, and the members are told first."""
+    prefix = unique_prefix()
+    env = {"DJWS_TEST_BROADCAST_URL": private_redis.url, "DJWS_TEST_BROADCAST_PREFIX": prefix}
+    server = start_server(env=env)
+    try:
+        with connect(f"{server.url}/broadcast/member/quiet/?djws=1", open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["djws"] == "joined"
+            assert ws.recv(timeout=10) == "joined"
+            backend = RedisBackend(private_redis.url, prefix=prefix, presence_ttl=30)
+            first = backend.publish("quiet", encode("first"))
+            assert json.loads(ws.recv(timeout=10))["position"] == str(first)
+            # What the meta key's expiry does after a day of silence.
+            meta = backend._keys("quiet")[0]
+            assert redis.Redis.from_url(private_redis.url).delete(meta) == 1
+            second = backend.publish("quiet", encode("second"))
+            backend.close()
+            assert (second.epoch != first.epoch, second.offset) == (True, 1)
+            assert json.loads(ws.recv(timeout=10)) == {
+                "djws": "reset",
+                "group": "quiet",
+                "position": f"{second.epoch}:1",
+            }
+            assert json.loads(ws.recv(timeout=10))["data"] == "second"
+    finally:
+        server.stop()
+
+
 def test_what_was_published_before_workers_resubscribed_arrives_with_no_later_traffic(
     private_redis: PrivateRedis,
 ) -> None:
