@@ -19,10 +19,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ORDER = ["djws", "djws-redis", "raw", "ws", "daphne", "daphne-sync", "uvicorn", "uvicorn-sync"]
+ORDER = [
+    "djws",
+    "djws-redis",
+    "djws-postgresql",
+    "raw",
+    "ws",
+    "daphne",
+    "daphne-sync",
+    "uvicorn",
+    "uvicorn-sync",
+]
 LABELS = {
     "djws": "djws",
     "djws-redis": "djws on Redis\n(history)",
+    "djws-postgresql": "djws on\nPostgreSQL",
     "ws": "Node.js\nws",
     "raw": "raw\ngevent-ws",
     "daphne": "Channels\nDaphne",
@@ -30,7 +41,12 @@ LABELS = {
     "uvicorn": "Channels\nuvicorn",
     "uvicorn-sync": "uvicorn\n(sync)",
 }
-COLORS = {"djws": "#0c6e3d", "djws-redis": "#4fa36f", "raw": "#7a7a7a"}
+COLORS = {
+    "djws": "#0c6e3d",
+    "djws-redis": "#4fa36f",
+    "djws-postgresql": "#8cc9a1",
+    "raw": "#7a7a7a",
+}
 
 # (file, case, metric, title, y label, log scale, goal line)
 CHARTS: list[tuple[str, str, str, str, str, bool, float | None]] = [
@@ -131,17 +147,17 @@ def bar_chart(
 
 
 def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
-    """p99 fan-out latency by subscriber count, every server (log scale); djws on
-    Redis (``broadcast-redis-N``) beside the others."""
+    """p99 fan-out latency by subscriber count, every server (log scale); djws through
+    a backend (``broadcast-<backend>-N``, as ``djws-<backend>``) beside the others."""
     cases = sorted(
         (c for c in summary if c.split("-")[0] == "broadcast" and c.split("-")[1].isdigit()),
         key=lambda c: int(c.split("-")[1]),
     )
     bars = {case: dict(summary[case]) for case in cases}
-    for case in cases:
-        on_redis = summary.get(case.replace("-", "-redis-", 1), {}).get("djws")
-        if on_redis:
-            bars[case]["djws-redis"] = on_redis
+    for case, entry in summary.items():
+        parts = case.split("-")
+        if len(parts) == 3 and parts[0] == "broadcast" and "djws" in entry:
+            bars.setdefault(f"broadcast-{parts[2]}", {})[f"djws-{parts[1]}"] = entry["djws"]
     summary = bars
     targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
     if not cases or not targets:

@@ -339,6 +339,9 @@ def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run()
         _record("idle-anon", "djws", rss_per_conn_kib=21.0),
         _record("broadcast-5000", "djws", p99_ms=90.0, lost=0),
         _record("broadcast-5000", "raw", p99_ms=100.0, lost=0),
+        # djws through a backend with its history (run.py's --broadcast-url), named by it.
+        _record("broadcast-postgresql-5000", "djws", p99_ms=120.0, lost=3),
+        _record("broadcast-redis-1000", "djws", p99_ms=20.0, lost=0),
         _record("storm", "djws", connections=10_000, cpu_server_s=9.0, all_back_s=4.0),
     ]
     met = {c["target"]: (c["measured"], c["met"]) for c in report.goals(report.summarize(records))}
@@ -348,3 +351,8 @@ def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run()
     assert met["idle, no cookie: RSS per connection (KiB), djws"] == (21.0, False)
     assert met["broadcast-5000: p99, djws / raw gevent-websocket in-process"] == (0.9, True)
     assert met["reconnect storm: worker CPU per page back and caught up (ms)"] == (0.9, False)
+    on_postgresql = "broadcast-5000: p99, djws on PostgreSQL with history / raw gevent-websocket"
+    assert met[on_postgresql + " in-process"] == (1.2, False)
+    assert met["broadcast-postgresql-5000: lost deliveries, djws"] == (3, False)
+    assert met["broadcast-redis-1000: p99 fan-out latency (ms), djws"] == (20.0, True)
+    assert not any("redis-5000" in target for target in met)
