@@ -212,7 +212,7 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
     ax.set_ylim(1.0, max(top, 200.0) * 6)
     ax.set_ylabel("p99 fan-out latency, ms (log; lower is better)", fontsize=9)
     ax.set_title("Broadcast at 10 messages/s (dashed: djws target)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(targets))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(len(targets), 4))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
