@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from report import backend_cases  # beside this file: python puts its folder on sys.path
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -154,10 +155,11 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
         key=lambda c: int(c.split("-")[1]),
     )
     bars = {case: dict(summary[case]) for case in cases}
-    for case, entry in summary.items():
-        parts = case.split("-")
-        if len(parts) == 3 and parts[0] == "broadcast" and "djws" in entry:
-            bars.setdefault(f"broadcast-{parts[2]}", {})[f"djws-{parts[1]}"] = entry["djws"]
+    for backend, subscribers, case in backend_cases(summary):
+        if "djws" in summary[case]:
+            bars.setdefault(f"broadcast-{subscribers}", {})[f"djws-{backend}"] = summary[case][
+                "djws"
+            ]
     summary = bars
     targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
     if not cases or not targets:

@@ -171,6 +171,11 @@ def test_the_scaling_howto_quotes_both_storm_runs() -> None:
         seconds = run["summary"]["storm"]["djws"]["all_back_s_all"]
         quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
         assert f"took {quoted} seconds" in page, (name, quoted)
+    storm = SUMMARY["storm"]["djws"]
+    cpu = storm["cpu_ms_per_page_all"]
+    assert f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page" in page
+    assert f"its workers used {storm['cpu_server_percent']:.0f} % of one core" in page
+    assert storm["failed_attempts_all"] == storm["not_recovered_all"] == [0, 0, 0]
 
 
 def test_the_committed_run_is_complete_and_of_a_committed_tree() -> None:
@@ -210,6 +215,79 @@ def test_the_benchmarks_page_quotes_the_committed_run() -> None:
     flat = " ".join(page.split())
     for sentence in target_sentences():
         assert sentence in flat, sentence
+
+
+def test_the_benchmarks_page_quotes_every_other_figure_of_the_committed_run() -> None:
+    page = (ROOT / "docs" / "topics" / "benchmarks.rst").read_text()
+    cells = table_rows(page)
+
+    def ms(figure: float) -> str:
+        return f"{figure:,.1f}" if figure < 1000 else f"{figure:,.0f}"
+
+    assert cells["echo latency p50 / p99, ms"] == [
+        f"{value('echo', s, 'p50_ms'):.1f}/{value('echo', s, 'p99_ms'):.1f}" for s in SERVERS
+    ]
+    assert cells["the same without a cookie, KiB"] == [
+        f"{value('idle-anon', s, 'rss_per_conn_kib'):.1f}" for s in SERVERS
+    ]
+    for n in ("1,000", "5,000"):
+        case = f"broadcast-{n.replace(',', '')}"
+        assert cells[f"broadcast to {n}, 10/s: p99 ms"] == [
+            ms(value(case, s, "p99_ms")) for s in SERVERS
+        ]
+        assert cells[f"broadcast to {n}: lost"] == [f"{value(case, s, 'lost'):,}" for s in SERVERS]
+    for case in ("idle", "idle-anon"):
+        for server in SERVERS:
+            assert SUMMARY[case][server]["answered_at_end_all"] == [10_000] * 3, (case, server)
+
+    def times(case: str, key: str, server: str) -> float:
+        return value(case, "djws", key) / value(case, server, key)
+
+    echo, resume = SUMMARY["echo"], SUMMARY["resume"]["djws"]
+    servers_cpu = [round(echo[s]["cpu_server_percent"]) for s in SERVERS]
+    redis = [value(f"broadcast-redis-{n}", "djws", "p99_ms") for n in (1000, 5000)]
+    quoted = [
+        f"It used {echo['djws']['cpu_client_percent']:.0f} % of its core in djws's echo "
+        f"({echo['ws']['cpu_client_percent']:.0f} % in ws's) while every server used "
+        f"{min(servers_cpu)} to {max(servers_cpu)} % of its own",
+        f"Channels' sync consumer echoed {rate('echo', 'daphne-sync', 'msgs_per_s')} messages "
+        f"a second under Daphne and {rate('echo', 'uvicorn-sync', 'msgs_per_s')} under uvicorn",
+        f"had a p99 of {redis[0]:.1f} ms to 1,000 sockets and {redis[1]:.1f} ms to 5,000, "
+        "none lost",
+        f"logged in, {value('django-anon', 'djws', 'us_per_request'):,.0f} µs without a cookie",
+        f"Django's own work, in-process: {value('django', 'djws', 'us_per_request'):,.0f} µs",
+        f"at most {target_at_most('with a logged-in DB session')} and "
+        f"{target_at_most('without a cookie')} handshakes a second",
+        "djws echoes twice as fast as raw gevent-websocket",
+        f"Handshakes: {times('handshake', 'handshakes_per_s', 'daphne'):.1f} times Daphne and "
+        f"{times('handshake', 'handshakes_per_s', 'uvicorn'):.1f} times uvicorn",
+        f"grows to {times('idle', 'handshakes_per_s', 'daphne'):.0f} times Daphne and uvicorn",
+        f"Memory: {round(value('idle', 'djws', 'rss_per_conn_kib'))} KiB per idle connection "
+        f"logged in, {round(value('idle-anon', 'djws', 'rss_per_conn_kib'))} KiB without a cookie",
+        f"({value('idle', 'daphne', 'rss_per_conn_kib'):.1f} KiB under Daphne, "
+        f"{value('idle', 'uvicorn', 'rss_per_conn_kib'):.1f} under uvicorn)",
+        f"caught up {resume['resume_all_s']:.1f} seconds after they reconnected "
+        f"({resume['resume_clients_per_s']:,.0f} clients a second; each one "
+        f"{resume['resume_p50_ms']:,.0f} ms from connecting to caught up at the median, "
+        f"{resume['resume_p99_ms']:,.0f} ms at p99), where reloading the rows took "
+        f"{resume['reload_all_s']:.1f} seconds ({resume['reload_clients_per_s']:,.0f} clients "
+        f"a second; {resume['reload_p50_ms']:,.0f} ms and {resume['reload_p99_ms']:,.0f} ms): "
+        f"{resume['reload_over_resume']:.1f} times as long",
+        f"came in at {resume['open_clients_per_s']:,.0f} a second",
+    ]
+    assert round(times("echo", "msgs_per_s", "raw")) == 2  # "twice as fast"
+    assert round(times("idle", "handshakes_per_s", "uvicorn")) == round(
+        times("idle", "handshakes_per_s", "daphne")
+    )
+    flat = " ".join(page.split())
+    for sentence in quoted:
+        assert sentence in flat, sentence
+
+
+def target_at_most(who: str) -> str:
+    """The run's bound on handshakes/s from Django's own work and gevent-websocket's."""
+    found = target(f"handshakes/s {who}: at most, with Django's own work and gevent-websocket")
+    return f"{found:,.0f}"
 
 
 def test_the_handshake_floor_run_is_complete_and_of_a_committed_tree() -> None:
