@@ -156,10 +156,9 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
     )
     bars = {case: dict(summary[case]) for case in cases}
     for backend, subscribers, case in backend_cases(summary):
-        if "djws" in summary[case]:
-            bars.setdefault(f"broadcast-{subscribers}", {})[f"djws-{backend}"] = summary[case][
-                "djws"
-            ]
+        row = bars.get(f"broadcast-{subscribers}")
+        if row is not None and "djws" in summary[case]:
+            row[f"djws-{backend}"] = summary[case]["djws"]
     summary = bars
     targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
     if not cases or not targets:
