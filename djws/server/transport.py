@@ -62,6 +62,7 @@ class Transport:
         "__weakref__",
         "_buffered",
         "_close_after_flush",
+        "_discarding",
         "_drained",
         "_emptied",
         "_flusher",
@@ -106,6 +107,7 @@ class Transport:
         self._writer: Waiter[bool] | None = None
         self._close_after_flush = False
         self._shutdown_after_flush = False
+        self._discarding = False  # see shutdown_write()
         self._forced = 0  # bytes of control frames queued since the queue was last empty
         #: Bytes queued but not yet accepted by the kernel.
         self.queued = 0
@@ -139,6 +141,8 @@ class Transport:
             # Less than asked: the buffer is empty now (not so under TLS, whose
             # records may hold more than one read returns).
             self._emptied = 0 < len(data) < RECV_SIZE and not self._tls
+            if data and self._discarding:
+                continue  # TLS records after the TLS layer was dropped
             return data
         return b""
 
@@ -154,11 +158,12 @@ class Transport:
         if self.closed:
             return b""
         try:
-            return self._io.recv(RECV_SIZE)
+            data = self._io.recv(RECV_SIZE)
         except _WOULD_BLOCK:
             return None
         except OSError:
             return b""
+        return None if data and self._discarding else data
 
     @property
     def reading(self) -> bool:
@@ -267,14 +272,24 @@ class Transport:
     # Closing
 
     def shutdown_write(self) -> None:
-        """Send FIN once queued data is out (TLS has no half-close: nothing to do)."""
+        """Send FIN once queued data is out; keep reading until the client's EOF.
+
+        TLS has no half-close of its own: as Python's ``SSLSocket.shutdown`` (and
+        websockets' own server) do, the TLS layer is dropped without a
+        close_notify and TCP is half-closed beneath it. What the client sends
+        after that is still encrypted, so :meth:`recv` discards it; closing at
+        once instead would reset a connection with bytes unread, and the client
+        could lose the close frame.
+        """
         if self._flusher is not None:
             self._shutdown_after_flush = True
             return
-        if self.closed or self._tls:
+        if self.closed:
             return
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
+        if self._tls:
+            self._discarding = True
 
     def close(self) -> None:
         """Close after the queued data has been written."""
