@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from websockets.sync.client import connect
 
-from .support import Server, http_get, manage, run_server
+from .support import Server, http_get, manage, run_server, wait_for
 
 pytestmark = pytest.mark.postgres
 DRIVERS = ["psycopg2", "psycopg"]
@@ -112,6 +112,21 @@ def test_idle_sockets_hold_no_database_connections(driver: str) -> None:
             with connect(f"{server.url}/db/sleep/") as ws:  # and the database still serves
                 ws.send("0")
                 assert ws.recv(timeout=10).isdigit()
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_sockets_that_query_after_waiting_let_their_connections_go_when_they_wait_again(
+    driver: str,
+) -> None:
+    with pg_server(driver) as (server, app), contextlib.ExitStack() as stack:
+        # No cookie: the handshakes read nothing, and each view waits holding nothing.
+        sockets = [stack.enter_context(connect(f"{server.url}/db/count/")) for _ in range(20)]
+        for ws in sockets:
+            ws.send("anything")
+        assert {ws.recv(timeout=30) for ws in sockets} == {"0"}  # each opened a connection
+        # WEBSOCKET_DB_RELEASE_DELAY (1 s) after each view waits again: back to the
+        # worker's pool (4) or closed.
+        wait_for(lambda: backends(app) <= 4, 10, "the views to release their connections")
 
 
 def test_conn_max_age_cannot_leak_connections() -> None:
