@@ -119,7 +119,8 @@ class Transport:
     # Reading
 
     def recv(self, timeout: float | None = None) -> bytes | None:
-        """Return the next bytes; ``b""`` at end of stream; None on timeout or wake()."""
+        """Return the next bytes; ``b""`` at end of stream; None on timeout, wake() or
+        bytes discarded (see :meth:`shutdown_write`)."""
         if self._buffered:
             data, self._buffered = self._buffered, b""
             return data
@@ -142,7 +143,9 @@ class Transport:
             # records may hold more than one read returns).
             self._emptied = 0 < len(data) < RECV_SIZE and not self._tls
             if data and self._discarding:
-                continue  # TLS records after the TLS layer was dropped
+                # TLS records after the TLS layer was dropped: not for the caller,
+                # who loops (and takes its turn) as after a wake().
+                return None
             return data
         return b""
 
