@@ -89,7 +89,7 @@ def start_server(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[s
         start_new_session=True,
     )
     assert process.stdout is not None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # tracing every allocation makes the start slow
     port = None
     while port is None and time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -350,9 +350,12 @@ def framing(args: argparse.Namespace) -> dict[str, Any]:
 
 async def idle_async(args: argparse.Namespace, port: int, worker: int) -> dict[str, Any]:
     base = f"ws://127.0.0.1:{port}"
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/idle/", timeout=30) as response:
-        cookies = response.headers.get_all("Set-Cookie") or []
-    cookie = "; ".join(header.split(";", 1)[0] for header in cookies)
+    expected, headers = "anonymous", {}
+    if not args.anonymous:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/idle/", timeout=30) as response:
+            cookies = response.headers.get_all("Set-Cookie") or []
+        expected = "idle"
+        headers["Cookie"] = "; ".join(header.split(";", 1)[0] for header in cookies)
     gate = asyncio.Semaphore(50)
 
     async def one() -> Any:
@@ -362,10 +365,10 @@ async def idle_async(args: argparse.Namespace, port: int, worker: int) -> dict[s
                 compression=None,
                 open_timeout=60,
                 ping_interval=None,
-                additional_headers={"Cookie": cookie},
+                additional_headers=headers,
             )
-            if (name := await asyncio.wait_for(ws.recv(), 60)) != "idle":
-                raise AssertionError(f"not logged in: {name!r} with {cookie!r}")
+            if (name := await asyncio.wait_for(ws.recv(), 60)) != expected:
+                raise AssertionError(f"{name!r} instead of {expected!r} with {headers!r}")
             return ws
 
     async def open_many(count: int) -> list[Any]:
@@ -388,8 +391,11 @@ async def idle_async(args: argparse.Namespace, port: int, worker: int) -> dict[s
 
 
 def idle(args: argparse.Namespace) -> dict[str, Any]:
-    """Measure what one more idle, logged-in connection costs the worker."""
-    env = {"PYTHONTRACEMALLOC": str(args.tracemalloc)} if args.tracemalloc else {}
+    """Measure what one more idle connection (logged in, or not) costs the worker."""
+    # One user holds every connection: the per-user and per-address limits are off.
+    env = {"DJWS_TEST_LIMITS": '{"connections_per_user": null, "connections_per_address": null}'}
+    if args.tracemalloc:
+        env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
     process, port, worker = start_server(env, "--http")
     try:
         return asyncio.run(idle_async(args, port, worker))
@@ -413,6 +419,7 @@ def main() -> None:
     pauses_parser.add_argument("--unfreeze", action="store_true", help="undo gc.freeze() first")
     idle_parser = sub.add_parser("idle")
     idle_parser.add_argument("--connections", type=int, default=1000)
+    idle_parser.add_argument("--anonymous", action="store_true", help="no session cookie")
     idle_parser.add_argument("--tracemalloc", type=int, default=0, help="frames to trace")
     idle_parser.add_argument("--group", default="lineno", choices=["lineno", "traceback"])
     idle_parser.add_argument("--top", type=int, default=30)

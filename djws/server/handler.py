@@ -36,6 +36,7 @@ import logging
 import socket
 import time
 from http import HTTPStatus
+from sys import intern
 from typing import Any
 
 from gevent import Timeout
@@ -73,7 +74,11 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
     _requests_started = 0
     #: The credentials taken out of this request's query string.
     query_credentials: list[Credential] = []  # replaced for each request, never changed
-    rfile: Any  # pywsgi's buffered reader of the socket
+    rfile: Any  # pywsgi's buffered reader of the socket, None once an upgrade owns it
+    requestline: str  # pywsgi's: the request line, and its words
+    command: str
+    path: str
+    request_version: str
     headers: Any  # RequestHeaders, then EnvironHeaders once the environ is built
     MessageClass = RequestHeaders  # pywsgi's header parser
 
@@ -128,9 +133,17 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         rfile = self.rfile
         self.rfile = HeaderReader(rfile, self.config.max_header_size - len(raw_requestline))
         try:
-            return bool(super().read_request(raw_requestline))
+            parsed = bool(super().read_request(raw_requestline))
         finally:
             self.rfile = rfile
+        if parsed:
+            # One copy of each for every connection that has the same, as the
+            # headers (see .headers): a WebSocket's request lives for hours.
+            self.requestline = intern(self.requestline)
+            self.command = intern(self.command)
+            self.path = intern(self.path)
+            self.request_version = intern(self.request_version)
+        return parsed
 
     def get_environ(self) -> dict[str, Any]:
         """Build the WSGI environ; the headers are complete, so stop their timer."""
@@ -182,6 +195,10 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         # belongs to the WebSocket: Django's request must not hold the reader.
         self.environ["wsgi.input"] = io.BytesIO()
         upgrade = Upgrade(handshake, self.socket, self.rfile, self.config, address)
+        # The upgrade owns the reader now: held here too, it (and the socket's file
+        # object under it) would live as long as the WebSocket. Nothing reads it
+        # again here: the connection is not reused, and the input has no body.
+        self.rfile = self.wsgi_input.rfile = None
         self.environ["djws.upgrade"] = upgrade
         try:
             # direct_call: the view waits with this call on its stack (see .stack).

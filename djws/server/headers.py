@@ -8,12 +8,20 @@ refuses what RFC 9112 tells a server to refuse: a line that is not
 ``name: value`` (``email`` took it as the start of a body and dropped every
 header after it), whitespace before the colon, a continuation line before
 any header. A folded value (``obs-fold``) is joined with a space.
+
+The environ's keys and values are interned (:func:`sys.intern`): they live as long
+as the request, a WebSocket's for hours, and most are the same on every
+connection (``HTTP_HOST``, ``websocket``, ``13``, the Origin, the User-Agent), so
+ten thousand connections share one copy of each instead of holding their own
+(about 800 bytes each with seven headers). An interned string is freed with its
+last reference, like any other.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from sys import intern
 from typing import Any
 
 __all__ = ["EnvironHeaders", "HeaderReader", "HeadersTooLarge", "InvalidHeaders", "RequestHeaders"]
@@ -82,7 +90,7 @@ class RequestHeaders:
                 raise InvalidHeaders(f"malformed header line {line[:60]!r}")
             if len(fields) == MAX_HEADERS:
                 raise InvalidHeaders(f"more than {MAX_HEADERS} header lines")
-            fields.append((name.decode("ascii"), value.strip(b" \t\r\n").decode("latin-1")))
+            fields.append((name.decode("ascii"), intern(value.strip(b" \t\r\n").decode("latin-1"))))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), else ``default``."""
@@ -124,7 +132,7 @@ class RequestHeaders:
                 continue
             key = name.replace("-", "_").upper()
             if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
-                yield "HTTP_" + key, value
+                yield intern("HTTP_" + key), value
 
 
 class EnvironHeaders:
