@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from .limits import Limits
 
@@ -123,8 +124,12 @@ DEFAULTS: dict[str, Any] = {
 class Settings:
     """Attribute access to ``WEBSOCKET_*`` settings, falling back to ``DEFAULTS``.
 
-    Reads happen on every access so ``override_settings`` in tests just works. A
-    subclass with other ``defaults`` serves an optional app's settings.
+    A value read is kept until Django's ``setting_changed`` signal names it
+    (``override_settings`` and pytest-django's ``settings`` send it), as Django
+    REST framework's settings do: a setting the project leaves out would
+    otherwise cost an AttributeError raised and caught on every read, several on
+    every handshake. A subclass with other ``defaults`` serves an optional
+    app's settings.
     """
 
     #: The settings this object knows, each with its default.
@@ -132,10 +137,18 @@ class Settings:
     #: Who owns them, named when an unknown setting is asked for.
     app: ClassVar[str] = "djws"
 
+    def __init__(self) -> None:
+        setting_changed.connect(self._forget)
+
     def __getattr__(self, name: str) -> Any:
         if name not in self.defaults:
             raise AttributeError(f"{self.app} has no setting {name!r}")
-        return getattr(django_settings, name, self.defaults[name])
+        value = getattr(django_settings, name, self.defaults[name])
+        self.__dict__[name] = value  # found there from now on: no __getattr__ call
+        return value
+
+    def _forget(self, *, setting: str, **kwargs: Any) -> None:
+        self.__dict__.pop(setting, None)
 
 
 settings = Settings()

@@ -52,13 +52,14 @@ class _AllDatabases:
 ALL_DATABASES = _AllDatabases()
 
 
-#: False once :func:`connections_in_use` found none open in this greenlet (each
-#: greenlet has its own context), until Django opens one in it again; None:
-#: not looked yet. A view asks each time it waits for a message, most views
-#: that wait hold none, and looking goes through asgiref's ``Local`` once per
-#: alias (``connections.all()``): without this, echo did 31 % fewer messages
-#: per CPU-second.
-_connected: ContextVar[bool | None] = ContextVar("djws_db_connected", default=None)
+#: True once Django opened a connection in this greenlet (each greenlet has its
+#: own context; ``connection_created`` is sent for every connection, pooled or
+#: not), until a look finds none open. A greenlet in which it is False holds
+#: none and is not looked at: a view asks each time it waits for a message, and
+#: after every handshake, and looking goes through asgiref's ``Local`` once per
+#: alias (``connections.all()``): without this, echo did 31 % fewer messages per
+#: CPU-second.
+_connected: ContextVar[bool] = ContextVar("djws_db_connected", default=False)
 
 
 def _opened(**kwargs: Any) -> None:
@@ -70,7 +71,7 @@ connection_created.connect(_opened, dispatch_uid="djws.db.opened")
 
 def connections_in_use() -> bool:
     """Tell whether this greenlet holds an open database connection."""
-    if _connected.get() is False:
+    if not _connected.get():
         return False
     in_use = any(conn.connection is not None for conn in connections.all(initialized_only=True))
     _connected.set(in_use)
@@ -81,10 +82,15 @@ def release_connections() -> None:
     """Release this greenlet's connections, except those inside a transaction.
 
     A clean connection goes back to the worker's pool (:mod:`djws.pool`) for the
-    next greenlet; anything else is closed.
+    next greenlet; anything else is closed. A greenlet that opened none since
+    the last release has nothing to release.
     """
+    if not _connected.get():
+        return
+    in_transaction = False
     for conn in connections.all(initialized_only=True):
         if conn.in_atomic_block:
+            in_transaction = True
             continue
         if conn.connection is not None and not pool.put(conn):
             conn.close()
@@ -92,6 +98,7 @@ def release_connections() -> None:
         # otherwise live as long as the socket: several KiB per idle connection.
         # The next query in this greenlet builds a new one around a pooled connection.
         del connections[conn.alias]
+    _connected.set(in_transaction)
 
 
 def close_all(**kwargs: Any) -> None:
