@@ -9,6 +9,7 @@ A real server's answers are in test_protocol_handshake.py.
 from __future__ import annotations
 
 import io
+import sys
 from http import client
 
 import pytest
@@ -22,6 +23,7 @@ from djws.server.headers import (
     HeadersTooLarge,
     InvalidHeaders,
     RequestHeaders,
+    share,
 )
 
 pytestmark = pytest.mark.fast
@@ -76,6 +78,19 @@ def test_a_browser_handshake_gives_the_same_environ_as_the_standard_library() ->
     assert ours.get("sec-websocket-key") == "dGhlIHNhbXBsZSBub25jZQ=="
     assert ours.get("SEC-WEBSOCKET-KEY") == theirs.get("sec-websocket-key")
     assert "HTTP_X_FORWARDED_FOR" not in djws_environ(ours)  # an underscore: dropped
+
+
+def test_two_requests_with_the_same_headers_share_their_environ_strings() -> None:
+    first, second = djws_environ(parse(BROWSER)), djws_environ(parse(BROWSER))
+    assert first == second
+    if share is sys.intern:  # not on CPython 3.12.0 to 3.12.5, which never freed them
+        for (key, value), (other_key, other_value) in zip(
+            first.items(), second.items(), strict=True
+        ):
+            assert key is other_key
+            assert value is other_value
+    else:
+        assert sys.version_info[:2] == (3, 12)
 
 
 def test_reading_stops_at_the_blank_line() -> None:

@@ -36,7 +36,6 @@ import logging
 import socket
 import time
 from http import HTTPStatus
-from sys import intern
 from typing import Any
 
 from gevent import Timeout
@@ -50,7 +49,7 @@ from ..protocol import http
 from ..protocol.credentials import Credential, redact_request_line, redact_subprotocols
 from ..protocol.handshake import is_upgrade_request, parse_handshake
 from .handoff import Upgrade
-from .headers import EnvironHeaders, HeaderReader, HeadersTooLarge, RequestHeaders
+from .headers import EnvironHeaders, HeaderReader, HeadersTooLarge, RequestHeaders, share
 from .limits import AddressBuckets, crossed
 from .registry import registry
 from .stack import direct_call
@@ -138,11 +137,11 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
             self.rfile = rfile
         if parsed:
             # One copy of each for every connection that has the same, as the
-            # headers (see .headers): a WebSocket's request lives for hours.
-            self.requestline = intern(self.requestline)
-            self.command = intern(self.command)
-            self.path = intern(self.path)
-            self.request_version = intern(self.request_version)
+            # headers (see .headers.share): a WebSocket's request lives for hours.
+            self.requestline = share(self.requestline)
+            self.command = share(self.command)
+            self.path = share(self.path)
+            self.request_version = share(self.request_version)
         return parsed
 
     def get_environ(self) -> dict[str, Any]:

@@ -9,28 +9,46 @@ refuses what RFC 9112 tells a server to refuse: a line that is not
 header after it), whitespace before the colon, a continuation line before
 any header. A folded value (``obs-fold``) is joined with a space.
 
-The environ's keys and values are interned (:func:`sys.intern`): they live as long
-as the request, a WebSocket's for hours, and most are the same on every
-connection (``HTTP_HOST``, ``websocket``, ``13``, the Origin, the User-Agent), so
-ten thousand connections share one copy of each instead of holding their own
-(about 800 bytes each with seven headers). An interned string is freed with its
-last reference, like any other.
+The environ's keys and values are shared (``share``): they live as long as
+the request, a WebSocket's for hours, and most are the same on every connection
+(``HTTP_HOST``, ``websocket``, ``13``, the Origin, the User-Agent), so ten
+thousand connections hold one copy of each instead of their own (about 800 bytes
+each with seven headers).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from sys import intern
+from sys import intern, version_info
 from typing import Any
 
-__all__ = ["EnvironHeaders", "HeaderReader", "HeadersTooLarge", "InvalidHeaders", "RequestHeaders"]
+__all__ = [
+    "EnvironHeaders",
+    "HeaderReader",
+    "HeadersTooLarge",
+    "InvalidHeaders",
+    "RequestHeaders",
+    "share",
+]
 
 #: The standard library's limits (``http.client``): bytes per line, header lines.
 MAX_LINE = 65536
 MAX_HEADERS = 100
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _END = (b"\r\n", b"\n", b"")
+
+
+def _own(text: str) -> str:
+    return text
+
+
+#: One copy of ``text`` for every request that has the same (:func:`sys.intern`),
+#: freed with its last reference. CPython 3.12.0 to 3.12.5 never freed an interned
+#: string (python/cpython#113993): there, each client's own values (its key, its
+#: cookie, any header it makes up) would stay for the life of the worker, so
+#: nothing is shared.
+share = _own if (3, 12) <= version_info < (3, 12, 6) else intern
 
 
 class InvalidHeaders(ValueError):  # noqa: N818 - pywsgi answers any ValueError with a 400
@@ -90,7 +108,7 @@ class RequestHeaders:
                 raise InvalidHeaders(f"malformed header line {line[:60]!r}")
             if len(fields) == MAX_HEADERS:
                 raise InvalidHeaders(f"more than {MAX_HEADERS} header lines")
-            fields.append((name.decode("ascii"), intern(value.strip(b" \t\r\n").decode("latin-1"))))
+            fields.append((name.decode("ascii"), share(value.strip(b" \t\r\n").decode("latin-1"))))
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), else ``default``."""
@@ -132,7 +150,7 @@ class RequestHeaders:
                 continue
             key = name.replace("-", "_").upper()
             if key != "CONTENT_TYPE" and key != "CONTENT_LENGTH":
-                yield intern("HTTP_" + key), value
+                yield share("HTTP_" + key), value
 
 
 class EnvironHeaders:
