@@ -47,7 +47,6 @@ from servers import (
     Target,
     broadcast_cleanup,
     child_setup,
-    djws_gunicorn_command,
     djws_storm_command,
     free_port,
     log,
@@ -458,10 +457,7 @@ def storm_setup(
             "PYTHONUNBUFFERED": "1",
         },
     }
-    command = djws_storm_command
-    if args.storm_backlog:
-        command = djws_gunicorn_command(args.storm_backlog)
-    return replace(target, command=command), env, publisher
+    return replace(target, command=djws_storm_command(args.storm_backlog)), env, publisher
 
 
 def client_budget(cfg: dict[str, Any]) -> float:
@@ -706,8 +702,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--storm-backlog",
         type=int,
-        help="run the storm's server as gunicorn -k djws.worker.WebSocketWorker with this "
-        "listen queue (runwebsocket's is 4096; the kernel caps it at net.core.somaxconn)",
+        help="runwebsocket --backlog for the storm's server (default runwebsocket's 4096; "
+        "the kernel caps it at net.core.somaxconn, which the storm's result records)",
     )
     parser.add_argument(
         "--storm-broadcast",

@@ -99,34 +99,13 @@ def _djws_command(port: int, workers: int = 1) -> list[str]:
 STORM_WORKERS = 2
 
 
-def djws_storm_command(port: int) -> list[str]:
-    """djws for the reconnect storm: two workers (sharing Redis), not pinned."""
-    return _djws_command(port, workers=STORM_WORKERS)
-
-
-def djws_gunicorn_command(backlog: int) -> Callable[[int], list[str]]:
-    """djws's worker under gunicorn run directly, with a listen queue of ``backlog``."""
+def djws_storm_command(backlog: int | None = None) -> Callable[[int], list[str]]:
+    """djws for the reconnect storm: two workers (sharing Redis), not pinned; with
+    ``backlog``, that listen queue instead of runwebsocket's default."""
 
     def command(port: int) -> list[str]:
-        return [
-            venv_bin("djws", "gunicorn"),
-            "-k",
-            "djws.worker.WebSocketWorker",
-            "-w",
-            str(STORM_WORKERS),
-            "--worker-connections",
-            "20000",
-            "--backlog",
-            str(backlog),
-            "--no-control-socket",
-            "--graceful-timeout",
-            "10",
-            "--log-level",
-            "warning",
-            "-b",
-            f"{HOST}:{port}",
-            "benchproject.wsgi_djws:websocket",
-        ]
+        argv = _djws_command(port, workers=STORM_WORKERS)
+        return argv if backlog is None else [*argv[:-1], "--backlog", str(backlog), argv[-1]]
 
     return command
 

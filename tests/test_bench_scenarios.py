@@ -334,8 +334,9 @@ def test_storm(bench_env: dict[str, str], session_key: str) -> None:
     assert set(result) == keys(
         "ok connections groups initial_open_s initial_joined restart policy all_back_s"
         " back back_p50_s back_p90_s back_p99_s back_per_second closed_s resume"
-        " reconnect_attempts failed_attempts storm_errors listen_queue_drops not_recovered"
-        " resets gaps duplicates anomalies bad_messages delivered published publish_failed"
+        " reconnect_attempts failed_attempts storm_errors listen_queue_drops listen_queue"
+        " listen_overflows syn_cookies resets_before_101 not_recovered resets gaps"
+        " duplicates anomalies bad_messages delivered published publish_failed"
         " caught_up_at_end errors",
         CPU,
     ), result.get("error")
@@ -350,6 +351,9 @@ def test_storm(bench_env: dict[str, str], session_key: str) -> None:
     assert (result["gaps"], result["duplicates"], result["not_recovered"]) == (0, 0, 0)
     assert (result["resets"], result["bad_messages"], result["publish_failed"]) == (0, 0, 0)
     assert result["anomalies"] == []
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert result["listen_queue"] == somaxconn  # runwebsocket's default: the kernel's cap
+    assert result["resets_before_101"] == 0
     assert result["published"] > 4
     assert result["delivered"] > 0
 

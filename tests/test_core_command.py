@@ -416,10 +416,25 @@ def test_backlog_sets_the_listen_queue() -> None:
         assert listen_queue(server.port) == "123"
 
 
-def test_the_listen_queue_holds_4096_by_default_or_what_the_kernel_allows() -> None:
+def test_the_listen_queue_holds_what_the_kernel_allows_by_default() -> None:
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     with run_server() as server:
-        assert listen_queue(server.port) == str(min(4096, somaxconn))
+        assert listen_queue(server.port) == str(somaxconn)
+        log = server.log()
+    assert "net.core.somaxconn" not in log
+
+
+def test_a_backlog_the_kernel_caps_is_a_warning_naming_the_sysctl() -> None:
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    backlog = somaxconn + 1
+    with run_server("--backlog", str(backlog)) as server:
+        assert listen_queue(server.port) == str(somaxconn)
+        log = server.log()
+    assert (
+        f"--backlog {backlog} is above net.core.somaxconn ({somaxconn}): the kernel queues "
+        f"{somaxconn} connections, and a reconnection storm larger than that is delayed and "
+        f"reset. To queue {backlog}: sysctl -w net.core.somaxconn={backlog}\n"
+    ) in log
 
 
 @pytest.mark.parametrize("value", ["nonsense", "70000", "1.2.3.4:", "::1:9108"])

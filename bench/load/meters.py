@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import subprocess
 from typing import Any
 
 from . import perf
@@ -117,6 +118,22 @@ class CpuMeter:
             "cpu_server_s": None if server is None else round(server, 3),
             "cpu_other_percent": round(max(0.0, 100.0 * other / wall), 1),
         }
+
+
+def listen_queue(port: int) -> int | None:
+    """The backlog of the socket listening on ``port``, as the kernel applies it
+    (``ss`` shows it as Send-Q: ``listen()``'s, capped at ``net.core.somaxconn``)."""
+    try:
+        shown = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.split()
+        return int(shown[2])
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return None
 
 
 def listen_drops() -> dict[str, int]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import log, perf
 from ..engine import Conn, Engine, Handler
-from ..meters import CpuMeter, latency_summary, listen_drops, percentile
+from ..meters import CpuMeter, latency_summary, listen_drops, listen_queue, percentile
 
 #: djws.js's reconnection options (``DEFAULTS`` in djws/static/djws/djws.js), in seconds.
 BACKOFF = {"min_delay": 0.5, "max_delay": 30.0, "factor": 2.0, "jitter": 0.5, "stable_after": 5.0}
@@ -354,6 +354,13 @@ def scenario_storm(cfg: dict[str, Any]) -> dict[str, Any]:
             # Connections the kernel dropped because the listen queue was full (these
             # counters are the whole machine's; the storm dominates them).
             listen_queue_drops=drops,
+            listen_queue=listen_queue(cfg["port"]),
+            listen_overflows=drops.get("ListenOverflows"),
+            syn_cookies=drops.get("SyncookiesSent"),
+            # What a full listen queue leads to once it lasts: Linux prunes the oldest
+            # half-open connections, and the request their client sent meanwhile is
+            # answered with a reset.
+            resets_before_101=storm_errors.get("handshake recv: Connection reset by peer", 0),
             not_recovered=handler.not_recovered,
             resets=handler.resets,
             gaps=handler.gaps,

@@ -41,9 +41,11 @@ from djws.conf import WORKERS_ENV
 
 LISTEN_FD_ENV = "DJWS_LISTEN_FD"
 LOG_LEVELS = {0: "error", 1: "warning", 2: "info", 3: "debug"}
-#: The listen queue: Linux's own cap (net.core.somaxconn) since 5.4. gunicorn's 2048
-#: overflowed in a reconnect storm of 10,000 (SYN cookies, resets, seconds of retries).
+#: The listen queue where the kernel's cap cannot be read: Linux's own since 5.4.
+#: gunicorn's 2048 overflowed in a reconnect storm of 10,000 (SYN cookies, resets,
+#: seconds of retries); by default the queue is as long as the kernel allows.
 BACKLOG = 4096
+SOMAXCONN = "/proc/sys/net/core/somaxconn"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -80,7 +82,7 @@ class Listener:
         self.command.start(self.socket, self.options)
 
 
-def bind(address: tuple[str, int], ipv6: bool, backlog: int = BACKLOG) -> socket.socket:
+def bind(address: tuple[str, int], ipv6: bool, backlog: int) -> socket.socket:
     """Create the listening socket the server inherits; OSError as ``runserver`` reports it."""
     sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -92,6 +94,15 @@ def bind(address: tuple[str, int], ipv6: bool, backlog: int = BACKLOG) -> socket
         raise
     sock.set_inheritable(True)
     return sock
+
+
+def listen_queue_cap() -> int | None:
+    """The most connections Linux queues on a listening socket (None elsewhere)."""
+    try:
+        with open(SOMAXCONN) as handle:
+            return int(handle.read())
+    except (OSError, ValueError):
+        return None
 
 
 def metrics_address(value: str) -> str:
@@ -170,9 +181,9 @@ class Command(RunserverCommand):
         parser.add_argument(
             "--backlog",
             type=int,
-            default=BACKLOG,
-            help=f"Connections the kernel queues before they are accepted (default {BACKLOG}; "
-            "the kernel caps it at net.core.somaxconn). Raise both for reconnection storms.",
+            help="Connections the kernel queues before they are accepted (default: as many "
+            f"as it allows, net.core.somaxconn, else {BACKLOG}). Raise net.core.somaxconn "
+            "for reconnection storms.",
         )
         parser.add_argument(
             "--metrics",
@@ -198,6 +209,8 @@ class Command(RunserverCommand):
         given_port = (addrport or "").rpartition(":")[2]
         if given_port.isdigit() and int(given_port) > 65535:
             raise CommandError(f"{given_port!r} is not a valid port number.")
+        if options["backlog"] is None:
+            options["backlog"] = listen_queue_cap() or BACKLOG
         for name in ("workers", "connections", "backlog"):
             if options[name] < 1:
                 raise CommandError(f"--{name} must be at least 1.")
@@ -237,6 +250,14 @@ class Command(RunserverCommand):
     def inner_run(self, *args: Any, **options: Any) -> None:
         """Run runserver's checks, then serve through :class:`Listener`."""
         self.serving_options = options
+        backlog, cap = options["backlog"], listen_queue_cap()
+        if cap is not None and backlog > cap:
+            self.stderr.write(
+                f"--backlog {backlog} is above net.core.somaxconn ({cap}): the kernel queues "
+                f"{cap} connections, and a reconnection storm larger than that is delayed "
+                f"and reset. To queue {backlog}: sysctl -w net.core.somaxconn={backlog}",
+                self.style.WARNING,
+            )
         self.server_cls = type("Listener", (Listener,), {"command": self, "options": options})
         super().inner_run(*args, **options)
 
