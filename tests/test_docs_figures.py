@@ -25,6 +25,9 @@ STORM = json.loads((ROOT / "bench" / "results" / "storm" / "results.json").read_
 STORM_PG = json.loads(
     (ROOT / "bench" / "results" / "storm-postgresql" / "results.json").read_text()
 )
+STORM_SOMAXCONN = json.loads(
+    (ROOT / "bench" / "results" / "storm-somaxconn" / "results.json").read_text()
+)
 FLOOR = json.loads((ROOT / "bench" / "results" / "handshake-floor" / "results.json").read_text())
 FLOOD = json.loads((ROOT / "bench" / "results" / "flood" / "results.json").read_text())
 
@@ -154,7 +157,9 @@ def test_the_readme_quotes_the_storm_and_the_resume_of_the_committed_runs() -> N
     )
 
 
-@pytest.mark.parametrize("run", [STORM, STORM_PG], ids=["redis", "postgresql"])
+@pytest.mark.parametrize(
+    "run", [STORM, STORM_SOMAXCONN, STORM_PG], ids=["redis", "somaxconn", "postgresql"]
+)
 def test_the_committed_storm_runs_are_complete_and_of_a_committed_tree(run: Any) -> None:
     assert not run["meta"]["repository"]["dirty"]
     assert run["meta"]["args"]["repetitions"] == 3
@@ -176,6 +181,31 @@ def test_the_scaling_howto_quotes_both_storm_runs() -> None:
     assert f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page" in page
     assert f"its workers used {storm['cpu_server_percent']:.0f} % of one core" in page
     assert storm["failed_attempts_all"] == storm["not_recovered_all"] == [0, 0, 0]
+
+
+def span(values: list[int]) -> str:
+    return f"{min(values):,}" if min(values) == max(values) else f"{min(values):,} to {max(values):,}"
+
+
+def test_the_scaling_howto_quotes_the_listen_queue_of_the_storm_runs() -> None:
+    page = " ".join((ROOT / "docs" / "howto" / "scaling.rst").read_text().split())
+    default, larger = STORM["summary"]["storm"]["djws"], STORM_SOMAXCONN["summary"]["storm"]["djws"]
+    assert default["listen_queue_all"] == [4096] * 3
+    assert larger["listen_queue_all"] == [16384] * 3
+    assert (
+        f"the kernel turned away {span(default['listen_overflows_all'])} attempts per storm"
+        in page
+    )
+    assert f"and sent {span(default['syn_cookies_all'])} SYN cookies" in page
+    assert larger["listen_overflows_all"] == larger["syn_cookies_all"] == [0, 0, 0]
+    for storm in (default, larger):
+        assert storm["resets_before_101_all"] == [0, 0, 0]
+    seconds = larger["all_back_s_all"]
+    quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+    assert f"but the storm took {quoted} seconds" in page
+    for storm in (default, larger):
+        cpu = storm["cpu_ms_per_page_all"]
+        assert f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page" in page
 
 
 def test_the_committed_run_is_complete_and_of_a_committed_tree() -> None:
