@@ -431,6 +431,115 @@ def test_the_frame_cache_is_bounded_in_bytes_and_keeps_no_large_message() -> Non
     assert len(cache) == before
 
 
+class CountingBackend(FakeBackend):
+    """A FakeBackend that counts its history reads."""
+
+    reads = 0
+
+    def read(self, group: str, after: int) -> Slice:
+        self.reads += 1
+        return super().read(group, after)
+
+
+def test_resumes_from_where_a_read_left_off_are_answered_without_reading_again(
+    monkeypatch,
+) -> None:
+    """After a restart a group's clients resume from the same position: the first
+    resume reads the history, the next ones are answered from what the worker
+    delivered since, with the same messages and positions; older ones still read."""
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    backend = CountingBackend("e", [b"t1", b"t2", b"t3", b"t4", b"t5"])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    first, second, third, older = Client(), Client(), Client(), Client()
+    for client in (first, second, third, older):
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    joined = hub.join(first, "g", since=Position("e", 3))
+    assert (joined.recovered, joined.position, joined.replayed) == (True, Position("e", 5), 2)
+    reads = backend.reads
+    backend.wires.append(b"t6")
+    hub.receive("g", Position("e", 6), b"t6")
+    joined = hub.join(second, "g", since=Position("e", 3))
+    assert (joined.recovered, joined.position, joined.replayed) == (True, Position("e", 6), 3)
+    joined = hub.join(third, "g", since=Position("e", 6))
+    assert (joined.recovered, joined.position, joined.replayed) == (True, Position("e", 6), 0)
+    assert backend.reads == reads  # neither read the history
+    joined = hub.join(older, "g", since=Position("e", 1))  # before what the worker kept
+    assert (joined.recovered, joined.position, joined.replayed) == (True, Position("e", 6), 5)
+    assert backend.reads == reads + 1
+    backend.wires.append(b"t7")
+    hub.receive("g", Position("e", 7), b"t7")
+    assert first.sent == [b"4", b"5", b"6", b"7"]
+    assert second.sent == [b"4", b"5", b"6", b"7"]
+    assert third.sent == [b"7"]
+    assert older.sent == [b"2", b"3", b"4", b"5", b"6", b"7"]
+
+
+def test_a_reset_ends_what_the_worker_kept_and_resumes_read_again(monkeypatch) -> None:
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    class Closing(Client):
+        closed: tuple[int, str] | None = None
+
+        def close(self, code: int, reason: str) -> None:
+            self.closed = (code, reason)
+
+    backend = CountingBackend("e", [b"t1", b"t2", b"t3"])
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    first, second = Closing(), Client()
+    for client in (first, second):
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    hub.join(first, "g", since=Position("e", 1))
+    assert hub.groups["g"].recent is not None
+    hub.reset("g", Position("e", 3))  # messages before 3 were lost here
+    assert hub.groups["g"].recent is None
+    assert first.closed is not None
+    assert first.closed[0] == 1012
+    reads = backend.reads
+    joined = hub.join(second, "g", since=Position("e", 2))
+    assert (joined.recovered, joined.replayed, backend.reads) == (True, 1, reads + 1)
+    assert second.sent == [b"3"]
+
+
+def test_a_window_of_recent_messages_is_bounded_follows_its_stream_and_expires(
+    monkeypatch,
+) -> None:
+    from djws.broadcast import recent as recent_module
+    from djws.broadcast.recent import RECENT_BYTES, RECENT_MESSAGES, RECENT_SECONDS, Recent
+
+    def at(offset: int) -> Position:
+        return Position("e", offset)
+
+    # As docs/topics/broadcast.rst says: 64 messages, 64 KiB, 30 seconds.
+    assert (RECENT_MESSAGES, RECENT_BYTES, RECENT_SECONDS) == (64, 64 * 1024, 30.0)
+
+    assert Recent.of(at(1), [(at(2), b"ta"), (at(4), b"tb")]) is None  # not in a row
+    assert Recent.of(at(1), [(Position("f", 2), b"ta")]) is None  # another stream
+    window = Recent.of(at(1), [(at(2), b"ta")])
+    assert window is not None
+    assert window.last == at(2)
+    for offset in range(3, 3 + 2 * RECENT_MESSAGES):
+        assert window.add(at(offset), b"tx")
+    assert len(window.entries) == RECENT_MESSAGES
+    assert window.after == at(2 + RECENT_MESSAGES)
+    assert window.since(at(1)) is None  # no longer kept
+    assert window.since(window.after) == window.entries
+    assert window.since(window.last) == []
+    assert window.since(Position("f", window.last.offset)) is None
+    assert not window.add(at(window.last.offset + 2), b"tx")  # a gap
+    assert window.add(at(window.last.offset + 1), b"t" + bytes(RECENT_BYTES // 2))
+    assert window.add(at(window.last.offset + 1), b"t" + bytes(RECENT_BYTES // 2))
+    assert len(window.entries) == 1
+    assert window.size <= RECENT_BYTES
+    now = recent_module.monotonic()
+    monkeypatch.setattr(recent_module, "monotonic", lambda: now + RECENT_SECONDS + 1)
+    assert not window.add(at(window.last.offset + 1), b"tx")  # unused for too long
+
+
 class _RecordingBackend(ListeningBackend):
     """A listening backend whose presence writes are recorded; the first one waits
     until ``hold`` is released, as a slow round trip would."""

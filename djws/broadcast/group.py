@@ -3,8 +3,9 @@
 The hub (:mod:`.hub`) keeps a :class:`Group` for every group with a local
 member, or a join in progress: who is in it and how each receives (:class:`How`),
 the position of the last message delivered here (the *cursor*), the live
-messages held back for members reading the history, and the members whose
-replay went past the live stream. :meth:`Group.deliver` sends one message to
+messages held back for members reading the history, the members whose
+replay went past the live stream, and the last messages delivered, for the
+members that resume from among them (:mod:`.recent`). :meth:`Group.deliver` sends one message to
 every member; every copy comes from the process's
 :class:`~.framed.FrameCache`, so a message is framed once however many
 members get it (a connection that compresses frames its own: that is the
@@ -24,6 +25,7 @@ from .framed import FrameCache
 from .members import Joined, Subscriber
 from .message import GroupMessage, GroupReset, joined_envelope, reset_envelope
 from .position import Position
+from .recent import Recent
 from .tailor import Tailor
 
 __all__ = ["LOST_CODE", "Group", "How", "Tailors", "lost_reason"]
@@ -49,7 +51,7 @@ class How(enum.IntEnum):
 class Group:
     """What this process holds of one group."""
 
-    __slots__ = ("ahead", "cursor", "held", "members", "name")
+    __slots__ = ("ahead", "cursor", "held", "members", "name", "recent")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -61,6 +63,8 @@ class Group:
         self.held: dict[Subscriber, list[tuple[Position, bytes]]] = {}
         #: Members whose replay went past the live stream: the last position each has.
         self.ahead: dict[Subscriber, Position] = {}
+        #: The last messages delivered here, for members resuming from among them.
+        self.recent: Recent | None = None
 
     @property
     def empty(self) -> bool:
@@ -72,6 +76,8 @@ class Group:
     ) -> None:
         """Move the cursor to ``position`` and send the message to every member."""
         self.cursor = position
+        if self.recent is not None and not self.recent.add(position, wire):
+            self.recent = None
         for held in self.held.values():
             held.append((position, wire))
         self.fan_out(self.name, position, wire, framed, tailor)
@@ -159,6 +165,7 @@ class Group:
         is closed (:data:`LOST_CODE`), so that it reconnects and reloads.
         """
         self.cursor = Position(position.epoch, max(position.offset - 1, 0))
+        self.recent = None
         for ws, how in list(self.members.items()):
             if how == How.ENVELOPE:
                 ws.send_nowait(OP_TEXT, reset_envelope(self.name, position))
