@@ -9,6 +9,7 @@ import json
 import select
 import threading
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -431,6 +432,18 @@ def test_the_frame_cache_is_bounded_in_bytes_and_keeps_no_large_message() -> Non
     assert len(cache) == before
 
 
+def hub_of(monkeypatch: Any, backend: FakeBackend, *clients: Client) -> Any:
+    """A hub on ``backend`` with ``clients`` attached."""
+    from djws.broadcast import hub as hub_module
+    from djws.broadcast.members import Identity
+
+    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
+    hub = hub_module.Hub()
+    for client in clients:
+        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    return hub
+
+
 class CountingBackend(FakeBackend):
     """A FakeBackend that counts its history reads."""
 
@@ -447,15 +460,9 @@ def test_resumes_from_where_a_read_left_off_are_answered_without_reading_again(
     """After a restart a group's clients resume from the same position: the first
     resume reads the history, the next ones are answered from what the worker
     delivered since, with the same messages and positions; older ones still read."""
-    from djws.broadcast import hub as hub_module
-    from djws.broadcast.members import Identity
-
     backend = CountingBackend("e", [b"t1", b"t2", b"t3", b"t4", b"t5"])
-    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
-    hub = hub_module.Hub()
     first, second, third, older = Client(), Client(), Client(), Client()
-    for client in (first, second, third, older):
-        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    hub = hub_of(monkeypatch, backend, first, second, third, older)
     joined = hub.join(first, "g", since=Position("e", 3))
     assert (joined.recovered, joined.position, joined.replayed) == (True, Position("e", 5), 2)
     reads = backend.reads
@@ -478,9 +485,6 @@ def test_resumes_from_where_a_read_left_off_are_answered_without_reading_again(
 
 
 def test_a_reset_ends_what_the_worker_kept_and_resumes_read_again(monkeypatch) -> None:
-    from djws.broadcast import hub as hub_module
-    from djws.broadcast.members import Identity
-
     class Closing(Client):
         closed: tuple[int, str] | None = None
 
@@ -488,11 +492,8 @@ def test_a_reset_ends_what_the_worker_kept_and_resumes_read_again(monkeypatch) -
             self.closed = (code, reason)
 
     backend = CountingBackend("e", [b"t1", b"t2", b"t3"])
-    monkeypatch.setattr(hub_module, "get_backend", lambda: backend)
-    hub = hub_module.Hub()
     first, second = Closing(), Client()
-    for client in (first, second):
-        hub.attach(client, Identity(None, None))  # type: ignore[arg-type]
+    hub = hub_of(monkeypatch, backend, first, second)
     hub.join(first, "g", since=Position("e", 1))
     assert hub.groups["g"].recent is not None
     hub.reset("g", Position("e", 3))  # messages before 3 were lost here

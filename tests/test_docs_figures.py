@@ -28,6 +28,9 @@ STORM_PG = json.loads(
 STORM_SOMAXCONN = json.loads(
     (ROOT / "bench" / "results" / "storm-somaxconn" / "results.json").read_text()
 )
+STORM_RECENT = json.loads(
+    (ROOT / "bench" / "results" / "storm-recent" / "results.json").read_text()
+)
 FLOOR = json.loads((ROOT / "bench" / "results" / "handshake-floor" / "results.json").read_text())
 FLOOD = json.loads((ROOT / "bench" / "results" / "flood" / "results.json").read_text())
 
@@ -158,7 +161,9 @@ def test_the_readme_quotes_the_storm_and_the_resume_of_the_committed_runs() -> N
 
 
 @pytest.mark.parametrize(
-    "run", [STORM, STORM_SOMAXCONN, STORM_PG], ids=["redis", "somaxconn", "postgresql"]
+    "run",
+    [STORM, STORM_SOMAXCONN, STORM_RECENT, STORM_PG],
+    ids=["redis", "somaxconn", "recent", "postgresql"],
 )
 def test_the_committed_storm_runs_are_complete_and_of_a_committed_tree(run: Any) -> None:
     assert not run["meta"]["repository"]["dirty"]
@@ -207,6 +212,20 @@ def test_the_scaling_howto_quotes_the_listen_queue_of_the_storm_runs() -> None:
     for storm in (default, larger):
         cpu = storm["cpu_ms_per_page_all"]
         assert f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page" in page
+
+
+def test_the_scaling_howto_quotes_the_storm_with_resumes_answered_by_the_worker() -> None:
+    page = " ".join((ROOT / "docs" / "howto" / "scaling.rst").read_text().split())
+    storm = STORM_RECENT["summary"]["storm"]["djws"]
+    seconds, cpu = storm["all_back_s_all"], storm["cpu_ms_per_page_all"]
+    other = storm["cpu_other_percent_all"]
+    quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+    assert (
+        f"(``bench/results/storm-recent``) took {quoted} seconds, with "
+        f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page, no gap and no "
+        f"duplicate; Redis and the publisher used {min(other):.0f} to {max(other):.0f} % "
+        "of one core"
+    ) in page
 
 
 def test_the_committed_run_is_complete_and_of_a_committed_tree() -> None:
