@@ -5,8 +5,9 @@ member, or a join in progress: who is in it and how each receives (:class:`How`)
 the position of the last message delivered here (the *cursor*), the live
 messages held back for members reading the history, the members whose
 replay went past the live stream, and the last messages delivered, for the
-members that resume from among them (:mod:`.recent`). :meth:`Group.deliver` sends one message to
-every member; every copy comes from the process's
+members that resume from among them (:mod:`.recent`; :meth:`Group.missed`).
+:meth:`Group.deliver` sends one message to every member; every copy comes
+from the process's
 :class:`~.framed.FrameCache`, so a message is framed once however many
 members get it (a connection that compresses frames its own: that is the
 protocol's decision, :meth:`djws.protocol.protocol.ServerProtocol.send_message`).
@@ -17,18 +18,26 @@ first (:mod:`.tailor`), and framed once per version.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .. import metrics
 from ..protocol.frames import OP_TEXT
+from .exceptions import HistoryError
 from .framed import FrameCache
 from .members import Joined, Subscriber
 from .message import GroupMessage, GroupReset, joined_envelope, reset_envelope
-from .position import Position
+from .position import Position, read_since
 from .recent import Recent
 from .tailor import Tailor
 
+if TYPE_CHECKING:
+    from .backends.base import Backend
+
 __all__ = ["LOST_CODE", "Group", "How", "Tailors", "lost_reason"]
+
+logger = logging.getLogger("djws.broadcast")
 
 #: What the hub passes to build the :class:`~.tailor.Tailor` of a wire (None: same for all).
 Tailors = Callable[[bytes], "Tailor | None"]
@@ -118,6 +127,41 @@ class Group:
                     name, position, own, enveloped=enveloped, variant=variant
                 )
             ws.send_nowait(*message)
+
+    def missed(
+        self, since: Position | None, backend: Backend
+    ) -> tuple[Joined, list[tuple[Position, bytes]]]:
+        """Where a member joining from ``since`` stands, and what it missed since then:
+        from the messages delivered here lately if they hold all of it, else from
+        ``backend``'s history."""
+        cursor = self.cursor or Position("", 0)
+        if since is None:
+            return Joined(cursor, None), []
+        recent = self.recent
+        if recent is not None and recent.last == self.cursor:
+            kept = recent.since(since)
+            if kept is not None:  # all of it delivered here lately: no read
+                metrics.replayed(len(kept))
+                return Joined(recent.last, True, len(kept)), kept
+        try:
+            history = read_since(lambda after: backend.read(self.name, after), since)
+        except HistoryError as exc:
+            logger.warning("Cannot resume group %r from %s: %s", self.name, since, exc)
+            return Joined(cursor, False), []
+        if not history.covers(since):
+            return Joined(history.position, False), []
+        metrics.replayed(len(history.entries))
+        missed = [(Position(history.epoch, entry.offset), entry.wire) for entry in history.entries]
+        recent = self.recent
+        if (
+            history.position == self.cursor
+            and since.epoch == history.epoch
+            and (recent is None or since.offset < recent.after.offset)
+        ):
+            # The read ends where the live stream is: the group's next resumes from
+            # here on are answered by this worker (a restart brings them all at once).
+            self.recent = Recent.of(since, missed) or self.recent
+        return Joined(history.position, True, len(missed)), missed
 
     def send_missed(
         self,

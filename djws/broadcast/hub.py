@@ -22,9 +22,8 @@ may not (the lost stream's end), members are told (:meth:`Hub.reset`).
 A connection may join **from a position** (``ws.join(group, since=...)``, or
 djws.js's ``djws-since``): it gets what it missed from the history, then live
 messages, exactly once and in order: live ones are held back while its history
-is read, and those it got from a history ahead of this worker are not sent twice.
-A resume from among the messages this worker delivered lately is answered
-without a read (:mod:`.recent`).
+is read, and those it got from a history ahead of this worker are not sent twice
+(:meth:`.group.Group.missed`; from what the worker delivered lately: :mod:`.recent`).
 
 Users and sessions are groups too (:mod:`.names`), entered on attach; their
 messages share one backend channel per process (:data:`~.names.TARGETS`), and
@@ -49,8 +48,7 @@ from .members import Identity, Joined, Member, Subscriber, client_options, worke
 from .message import split_target
 from .names import CLOSES, RESERVED_PREFIX, TARGETS, check_group
 from .orders import Verifier, carry_out
-from .position import Position, Slice, lost_before, read_since
-from .recent import Recent
+from .position import Position, Slice, lost_before
 from .tailor import Renderer, Tailor, tailor_for
 
 if TYPE_CHECKING:
@@ -174,7 +172,7 @@ class Hub:
         held = record.held[ws] = []
         try:
             self._subscribed(backend, group)
-            joined, missed = self._missed(group, since, backend)
+            joined, missed = record.missed(since, backend)
             # What it missed, where it stands, then the live messages that came meanwhile.
             last, replayed = joined.position, len(missed)
             for position, wire in held:
@@ -194,40 +192,6 @@ class Hub:
         if not already:
             backend.presence_add(group, member.id, member.presence_entry(self.worker_id))
         return joined
-
-    def _missed(
-        self, group: str, since: Position | None, backend: Backend
-    ) -> tuple[Joined, list[tuple[Position, bytes]]]:
-        """Where a member joining from ``since`` stands, and what it missed since then."""
-        record = self.groups[group]
-        cursor = record.cursor or Position("", 0)
-        if since is None:
-            return Joined(cursor, None), []
-        recent = record.recent
-        if recent is not None and recent.last == record.cursor:
-            kept = recent.since(since)
-            if kept is not None:  # all of it delivered here lately: no read
-                metrics.replayed(len(kept))
-                return Joined(recent.last, True, len(kept)), kept
-        try:
-            history = read_since(lambda after: backend.read(group, after), since)
-        except HistoryError as exc:
-            logger.warning("Cannot resume group %r from %s: %s", group, since, exc)
-            return Joined(cursor, False), []
-        if not history.covers(since):
-            return Joined(history.position, False), []
-        metrics.replayed(len(history.entries))
-        missed = [(Position(history.epoch, entry.offset), entry.wire) for entry in history.entries]
-        recent = record.recent
-        if (
-            history.position == record.cursor
-            and since.epoch == history.epoch
-            and (recent is None or since.offset < recent.after.offset)
-        ):
-            # The read ends where the live stream is: the group's next resumes from
-            # here on are answered by this worker (a restart brings them all at once).
-            record.recent = Recent.of(since, missed) or record.recent
-        return Joined(history.position, True, len(missed)), missed
 
     def leave(self, ws: Subscriber, group: str) -> None:
         """Remove ``ws`` from ``group`` (nothing happens if it was not in it)."""
