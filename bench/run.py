@@ -702,8 +702,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--storm-backlog",
         type=int,
-        help="runwebsocket --backlog for the storm's server (default runwebsocket's 4096; "
-        "the kernel caps it at net.core.somaxconn, which the storm's result records)",
+        help="runwebsocket --backlog for the storm's server (default runwebsocket's: the "
+        "kernel's cap, net.core.somaxconn; the storm's result records the queue applied)",
     )
     parser.add_argument(
         "--storm-broadcast",
