@@ -187,8 +187,9 @@ LABELS = {
     "uvicorn": "Channels+uvicorn",
     "uvicorn-sync": "uvicorn (sync consumer)",
 }
-# djws divided by each of these: the ratios the issue asks for.
-RATIO_BASES = ["raw", "ws", "daphne"]
+# djws divided by each of these, when the run has it: the peers, and ``bare`` (the least
+# a gevent server does: the floor under any server whose Python code runs per message).
+RATIO_BASES = ["raw", "bare", "ws", "daphne"]
 TIMES = "\u00d7"  # the multiplication sign after a ratio
 
 
@@ -391,6 +392,14 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
         value is not None and value >= 0.8,
         ">= 0.8",
     )
+    value = ratio("echo", "msgs_per_cpu_s", "bare")
+    if value is not None:
+        add(
+            "echo messages per server CPU-second, djws / bare gevent sockets (the floor)",
+            value,
+            value >= 0.9,
+            ">= 0.9",
+        )
     value = ratio("broadcast-5000", "p99_ms", "raw")
     add(
         "broadcast-5000: p99, djws / raw gevent-websocket in-process",
