@@ -335,6 +335,7 @@ def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run()
         _record("handshake-anon", "djws", handshakes_per_s=600.0, cpu_server_percent=50.0),
         _record("echo", "djws", msgs_per_s=40_000.0, cpu_server_percent=100.0),
         _record("echo", "ws", msgs_per_s=30_000.0, cpu_server_percent=50.0),
+        _record("echo", "bare", msgs_per_s=44_000.0, cpu_server_percent=100.0),
         _record("idle", "djws", rss_per_conn_kib=23.0),
         _record("idle-anon", "djws", rss_per_conn_kib=21.0),
         _record("broadcast-5000", "djws", p99_ms=90.0, lost=0),
@@ -347,6 +348,8 @@ def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run()
     met = {c["target"]: (c["measured"], c["met"]) for c in report.goals(report.summarize(records))}
     assert met["handshakes/s without a cookie: djws per CPU-second / that floor"] == (0.9, True)
     assert met["echo messages per server CPU-second, djws / Node.js ws"] == (0.67, False)
+    floor = "echo messages per server CPU-second, djws / bare gevent sockets (the floor)"
+    assert met[floor] == (0.91, True)
     assert met["idle, logged in: RSS per connection (KiB), djws"] == (23.0, True)
     assert met["idle, no cookie: RSS per connection (KiB), djws"] == (21.0, False)
     assert met["broadcast-5000: p99, djws / raw gevent-websocket in-process"] == (0.9, True)
@@ -356,3 +359,7 @@ def test_report_targets_compare_djws_with_the_floor_ws_and_raw_in_the_same_run()
     assert met["broadcast-postgresql-5000: lost deliveries, djws"] == (3, False)
     assert met["broadcast-redis-1000: p99 fan-out latency (ms), djws"] == (20.0, True)
     assert not any("redis-5000" in target for target in met)
+    # The tables divide djws by bare where the run has it, as by the peers.
+    ratios = report.ratios(report.summarize(records))
+    assert ratios["echo"]["djws/bare"]["msgs_per_cpu_s"] == 0.909
+    assert "djws/bare" not in ratios["broadcast-5000"]
