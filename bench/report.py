@@ -350,7 +350,7 @@ def goals(summary: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]
         if value is None and not always:
             return
         ok = value is not None and (value >= goal if higher else value <= goal)
-        add(name, value, ok, f"{'>=' if higher else '<='} {goal:g}", per_rep)
+        add(name, value, ok, f"{'>=' if higher else '<='} {goal}", per_rep)
 
     value = ratio("echo", "msgs_per_s", "raw")
     add(
