@@ -48,6 +48,7 @@ METRICS: dict[str, list[tuple[str, str, str]]] = {
         ("rss_per_conn_kib", "RSS per connection (KiB)", "lower"),
         ("rss_after_kib", "server RSS at the end (KiB)", "lower"),
         ("answered_at_end", "sockets answering at the end", "higher"),
+        ("rest_cpu_server_percent", "server CPU % with all open and quiet", "lower"),
         ("cpu_server_percent", "server CPU % while opening", ""),
         ("cpu_client_percent", "client CPU % while opening", ""),
         ("cpu_other_percent", "other CPU % on the machine (noise)", ""),

@@ -25,6 +25,7 @@ with what a Django view adds to it:
 from __future__ import annotations
 
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from . import db, sessions
@@ -196,7 +197,9 @@ class WebSocket(Connection):
         """Keepalive, once a second from the worker; then, if its session is due to
         expire, read it again (:func:`djws.sessions.check_expiry`)."""
         super().tick(now, **limits)
-        sessions.check_expiry(self)
+        expires = sessions.check_expiry(self)
+        if expires is not None:  # Unix time: due then on the monotonic clock too
+            self.tick_due = min(self.tick_due, now + expires - time.time())
 
     # The end
 

@@ -86,6 +86,10 @@ class EventStream:
 
     # What the server calls (djws.server.registry.Connection)
 
+    #: The keepalive pass calls :meth:`tick` every time (streams are few, and the
+    #: check is only their session's).
+    tick_due = 0.0
+
     def close(self, code: int = 1000, reason: str = "") -> None:
         """End the stream (the worker is stopping, or a close order came): the
         browser reconnects later, as a new request."""

@@ -84,6 +84,8 @@ _RENAME_WINDOW = 1.0
 _RETRY = 5.0
 #: A database-backed session's expiry not read yet (:func:`expiry_of`).
 UNREAD = -1.0
+#: A member's ``expires`` while its session is being read.
+READING = -2.0
 # Session key -> the connections whose expiry check_expiry set aside to read at once.
 _unread: dict[str, list[Subscriber]] = {}
 
@@ -288,21 +290,28 @@ def expiry_of(request: Any) -> float | None:
     return UNREAD
 
 
-def check_expiry(ws: Subscriber) -> None:
-    """From the keepalive pass: learn when ``ws``'s session expires, or read it again then."""
+def check_expiry(ws: Subscriber) -> float | None:
+    """From the keepalive pass: learn when ``ws``'s session expires, or read it again then.
+
+    Return when to look again (Unix time), or None: no session to watch.
+    """
     member = hub.members.get(ws)
     if member is None or member.expires is None:
-        return
+        return None
+    now = time.time()
+    if member.expires == READING:
+        return now + 1.0
     if member.expires == UNREAD:
-        member.expires = None
+        member.expires = READING
         if not _unread:  # the first of a batch: read them all once this pass is over
             gevent.spawn_later(0.05, _read_expiries)
         _unread.setdefault(member.identity.session_key or "", []).append(ws)
-        return
-    if time.time() < member.expires:
-        return
-    member.expires = None  # one check at a time
+        return now + 1.0
+    if now < member.expires:
+        return member.expires
+    member.expires = READING  # one check at a time
     gevent.spawn(_recheck, ws, SESSION_EXPIRED)
+    return now + 1.0
 
 
 def _read_expiries() -> None:
@@ -346,6 +355,8 @@ def verify(ws: Subscriber, reason: str) -> None:
 def _recheck(ws: Subscriber, reason: str) -> None:
     member = hub.members.get(ws)
     key = None if member is None else member.identity.session_key
+    if member is not None and key is None:
+        member.expires = None  # no session: nothing to watch
     if member is None or key is None or ws.closed:
         return
     try:

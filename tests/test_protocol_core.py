@@ -10,6 +10,7 @@ keepalive decisions, with a clock the test controls.
 
 from __future__ import annotations
 
+import math
 import struct
 
 import pytest
@@ -287,3 +288,22 @@ def test_idle_timeout_counts_messages_not_control_frames() -> None:
     protocol.data_to_send()
     assert ticking(clock, protocol, 10, idle_timeout=60.0) == [(OP_CLOSE, b"\x03\xe8idle timeout")]
     assert protocol.state is State.CLOSING
+
+
+def test_due_is_when_tick_next_has_something_to_do() -> None:
+    clock = Clock()
+    protocol = ServerProtocol(clock=clock)
+    limits: dict[str, float | None] = {"ping_interval": 20.0, "ping_timeout": 10.0}
+    assert protocol.due(**limits, idle_timeout=None) == 120.0  # the next ping
+    assert ticking(clock, protocol, 19, **limits) == []
+    clock.now += 5  # bytes put the ping off
+    protocol.receive_data(client_frame(OP_PONG))
+    assert protocol.due(**limits, idle_timeout=None) == 144.0
+    assert ticking(clock, protocol, 19, **limits) == []
+    assert ticking(clock, protocol, 1, **limits) == [(OP_PING, b"")]
+    assert protocol.due(**limits, idle_timeout=None) == 154.0  # the ping timeout
+    # The idle timeout counts from the last message, whatever came since.
+    assert protocol.due(**limits, idle_timeout=30.0) == 130.0
+    assert protocol.due(ping_interval=None, ping_timeout=None, idle_timeout=None) == math.inf
+    protocol.send_close()
+    assert protocol.due(**limits, idle_timeout=30.0) == math.inf  # closing: nothing to do

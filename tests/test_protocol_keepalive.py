@@ -125,3 +125,37 @@ def test_dead_client_of_a_view_that_never_receives_is_closed(pinging: Server) ->
             frames.append(frame)
         assert frame == close_frame(1011, "keepalive ping timeout")
         assert b"\x89\x00" in frames
+
+
+class Ticked:
+    """A connection of the registry that records the keepalive pass's calls."""
+
+    closed = False
+
+    def __init__(self, tick_due: float) -> None:
+        self.tick_due = tick_due
+        self.ticks: list[float] = []
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self.closed = True
+
+    def tick(self, now: float, **limits: float | None) -> None:
+        self.ticks.append(now)
+
+
+def test_the_pass_calls_only_the_connections_that_are_due() -> None:
+    """A waiting view with nothing due costs the pass a comparison, not a call."""
+    from djws.conf import ServerSettings
+    from djws.server.keepalive import check_connections
+    from djws.server.registry import registry
+
+    waiting, due, busy = Ticked(130.0), Ticked(100.0), Ticked(0.0)
+    for ws in (waiting, due, busy):
+        registry.add(ws)
+    try:
+        check_connections(100.0, ServerSettings.read())
+        check_connections(101.0, ServerSettings.read())
+    finally:
+        for ws in (waiting, due, busy):
+            registry.discard(ws)
+    assert (waiting.ticks, due.ticks, busy.ticks) == ([], [100.0, 101.0], [100.0, 101.0])

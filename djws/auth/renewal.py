@@ -90,6 +90,7 @@ class TicketWebSocket(WebSocket):
             self.close(UNAUTHORIZED, "ticket expired")
             return
         super().tick(now, **limits)
+        self.tick_due = min(self.tick_due, self._expires)
 
     def receive(self, timeout: float | None = None) -> Any:
         """Return the next message, after answering any refresh messages before it."""

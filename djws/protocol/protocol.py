@@ -33,6 +33,7 @@ Once the state is not OPEN, nothing more can be sent; :attr:`close_code` and
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING
@@ -260,6 +261,29 @@ class ServerProtocol:
         elif ping_interval is not None and now - self.last_received >= ping_interval:
             self.send_ping()
             self.ping_sent_at = now
+
+    def due(
+        self,
+        *,
+        ping_interval: float | None,
+        ping_timeout: float | None,
+        idle_timeout: float | None,
+    ) -> float:
+        """The clock time before which :meth:`tick` has nothing to do (infinity: never).
+
+        That is the earliest of the idle timeout and, while a ping awaits its pong,
+        the ping timeout, else the next ping. Bytes received meanwhile only put
+        it off: a tick at this time decides again.
+        """
+        if self.state is not State.OPEN:
+            return math.inf
+        due = math.inf if idle_timeout is None else self.last_message + idle_timeout
+        if self.ping_sent_at is not None:
+            if ping_timeout is not None:
+                due = min(due, self.ping_sent_at + ping_timeout)
+        elif ping_interval is not None:
+            due = min(due, self.last_received + ping_interval)
+        return due
 
     # Outcome
 

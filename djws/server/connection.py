@@ -55,7 +55,7 @@ class Connection:
     # A worker holds thousands, nearly all idle: no __dict__, no queue until needed.
     __slots__ = (  # noqa: SIM905 - one name a line would take a screen
         "__weakref__ _budget _close_timer _config _owner _protocol _ready _transport _upgrade"
-        " bytes_in bytes_out messages_in messages_out offered_subprotocols subprotocol"
+        " bytes_in bytes_out messages_in messages_out offered_subprotocols subprotocol tick_due"
     ).split()
 
     def __init__(self, upgrade: Upgrade, limits: Limits | None = None) -> None:
@@ -74,6 +74,11 @@ class Connection:
         self._owner = getcurrent()
         self._ready: deque[Any] | None = None
         self._close_timer: Any = None
+        #: When the keepalive pass must next call :meth:`tick` (monotonic time): at once
+        #: (0) while the view is busy, since the tick reads what its client sent (a
+        #: pong, a close frame); while the view waits in ``receive()``, only when the
+        #: protocol has something to do (:meth:`ServerProtocol.due`), or a subclass.
+        self.tick_due = 0.0
 
     # Opening
 
@@ -133,6 +138,7 @@ class Connection:
                 item = ready.popleft()
                 if not ready:
                     self._ready = None
+                self.tick_due = 0.0  # the view is busy now (see tick_due)
                 return item
             if protocol.end_pending:
                 protocol.end()  # the messages sent before the close or error are all taken
@@ -141,6 +147,7 @@ class Connection:
                 return None
             wait = None if deadline is None else deadline - monotonic()
             if wait is not None and wait <= 0:
+                self.tick_due = 0.0
                 raise TimeoutError(f"no message within {timeout} seconds")
             if protocol.parser.more:  # frames left from the last read, parsed a batch at a time
                 self._parse(b"")
@@ -208,8 +215,9 @@ class Connection:
             self._sync()
 
     def tick(self, now: float, **limits: float | None) -> None:
-        """Keepalive, once a second: take in what came (pongs count, messages wait for
-        ``receive()``), then ping, time out or close if idle (``ServerProtocol.tick``)."""
+        """Keepalive, when due (:attr:`tick_due`): take in what came (pongs count,
+        messages wait for ``receive()``), then ping, time out or close if idle
+        (``ServerProtocol.tick``)."""
         if self.closed:
             return
         protocol, transport = self._open()
@@ -221,6 +229,7 @@ class Connection:
         protocol.tick(now, **limits)
         if protocol.has_output:
             self._sync()
+        self.tick_due = protocol.due(**limits) if transport.reading else 0.0
 
     # Sending
 

@@ -2,8 +2,9 @@
 
 Opens ``connections`` logged-in connections to ``/whoami`` (``concurrency`` (50)
 handshakes in flight) and keeps them open: handshakes/s while opening them, the
-growth of the server's process tree's RSS per connection, and at the end every
-connection sends one message and must get it back.
+growth of the server's process tree's RSS per connection, the server's CPU while
+they are all open and quiet (the ``settle`` seconds before the RSS is read), and at
+the end every connection sends one message and must get it back.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def scenario_idle(cfg: dict[str, Any]) -> dict[str, Any]:
     elapsed = max(last - start, 1e-9)
     cpu = meter.result()
     log(f"idle: {len(conns)}/{n} open in {elapsed:.1f}s, errors={engine.errors}")
+    at_rest = CpuMeter(pid)  # every connection open, none sending: keepalive alone
     engine.run(lambda: False, perf() + settle)
+    rest = at_rest.result()
     after = tree_rss_kib(pid) if pid else None
     alive_before_round = sum(1 for c in conns if c.state == OPEN)
     # The end: every socket must still answer a message.
@@ -65,6 +68,7 @@ def scenario_idle(cfg: dict[str, Any]) -> dict[str, Any]:
         "server_pings_answered": engine.pings,
         "errors": engine.errors,
         **cpu,
+        "rest_cpu_server_percent": rest["cpu_server_percent"],
     }
     if before and after:
         grown = after["total_kib"] - before["total_kib"]
