@@ -33,6 +33,7 @@ STORM_RECENT = json.loads(
 )
 FLOOR = json.loads((ROOT / "bench" / "results" / "handshake-floor" / "results.json").read_text())
 FLOOD = json.loads((ROOT / "bench" / "results" / "flood" / "results.json").read_text())
+GEVENT_FLOOR = json.loads((ROOT / "bench" / "results" / "floor" / "results.json").read_text())
 
 
 def value(case: str, server: str, key: str) -> float:
@@ -455,3 +456,40 @@ def test_the_operations_page_quotes_the_committed_flood_run() -> None:
     assert rows["the flooder's messages echoed per second"] == [
         f"{flood[s]['flood_echoed_per_s']:,.0f}" for s in ("djws", "raw", "daphne")
     ]
+
+
+def test_the_benchmarks_page_quotes_the_floor_of_a_gevent_server() -> None:
+    assert not GEVENT_FLOOR["meta"]["repository"]["dirty"]
+    assert GEVENT_FLOOR["meta"]["args"]["repetitions"] == 3
+    summary = GEVENT_FLOOR["summary"]
+    for case in ("echo", "idle", "idle-anon"):
+        for server in ("djws", "raw", "bare", "ws"):
+            assert summary[case][server]["ok_runs"] == 3, (case, server)
+    for case in ("idle", "idle-anon"):
+        for server in ("djws", "raw", "bare", "ws"):
+            assert summary[case][server]["answered_at_end_all"] == [10_000] * 3, (case, server)
+    floor = [
+        row
+        for row in GEVENT_FLOOR["targets"]
+        if row["target"].endswith("djws / bare gevent sockets (the floor)")
+    ]
+    assert len(floor) == 1
+    reps = floor[0]["repetitions"]
+    each = ", ".join(f"{r:.2f}" for r in reps[:-1]) + f" and {reps[-1]:.2f}"
+    echo = summary["echo"]
+    ws_over_bare = echo["ws"]["msgs_per_cpu_s"] / echo["bare"]["msgs_per_cpu_s"]
+
+    def kib(server: str) -> str:
+        return f"{summary['idle-anon'][server]['rss_per_conn_kib']:.1f}"
+
+    page = " ".join((ROOT / "docs" / "topics" / "benchmarks.rst").read_text().split())
+    quoted = [
+        f"djws echoed {floor[0]['measured']:.2f} times as many messages per server CPU-second "
+        f"as bare ({each} in the three repetitions) and ws {ws_over_bare:.2f} times as many",
+        f"an idle connection held {kib('bare')} KiB under bare, {kib('raw')} under "
+        f"gevent-websocket and {kib('djws')} under djws",
+        f"djws's worker used {summary['idle-anon']['djws']['rest_cpu_server_percent']:.1f} % "
+        "of a core",
+    ]
+    for sentence in quoted:
+        assert sentence in page, sentence
