@@ -84,8 +84,7 @@ _RENAME_WINDOW = 1.0
 _RETRY = 5.0
 #: A database-backed session's expiry not read yet (:func:`expiry_of`).
 UNREAD = -1.0
-#: A member's ``expires`` while its session is being read.
-READING = -2.0
+READING = -2.0  # a member's expires while its session is being read
 # Session key -> the connections whose expiry check_expiry set aside to read at once.
 _unread: dict[str, list[Subscriber]] = {}
 
@@ -291,26 +290,22 @@ def expiry_of(request: Any) -> float | None:
 
 
 def check_expiry(ws: Subscriber) -> float | None:
-    """From the keepalive pass: learn when ``ws``'s session expires, or read it again then.
-
-    Return when to look again (Unix time), or None: no session to watch.
-    """
+    """Keepalive: when to look at ``ws``'s session again (Unix time; None: never)."""
     member = hub.members.get(ws)
     if member is None or member.expires is None:
         return None
     now = time.time()
     if member.expires == READING:
         return now + 1.0
+    if now < member.expires:  # never so for UNREAD and READING
+        return member.expires
     if member.expires == UNREAD:
-        member.expires = READING
         if not _unread:  # the first of a batch: read them all once this pass is over
             gevent.spawn_later(0.05, _read_expiries)
         _unread.setdefault(member.identity.session_key or "", []).append(ws)
-        return now + 1.0
-    if now < member.expires:
-        return member.expires
-    member.expires = READING  # one check at a time
-    gevent.spawn(_recheck, ws, SESSION_EXPIRED)
+    else:
+        gevent.spawn(_recheck, ws, SESSION_EXPIRED)
+    member.expires = READING  # one read at a time
     return now + 1.0
 
 
@@ -355,8 +350,6 @@ def verify(ws: Subscriber, reason: str) -> None:
 def _recheck(ws: Subscriber, reason: str) -> None:
     member = hub.members.get(ws)
     key = None if member is None else member.identity.session_key
-    if member is not None and key is None:
-        member.expires = None  # no session: nothing to watch
     if member is None or key is None or ws.closed:
         return
     try:

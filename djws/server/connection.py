@@ -74,11 +74,7 @@ class Connection:
         self._owner = getcurrent()
         self._ready: deque[Any] | None = None
         self._close_timer: Any = None
-        #: When the keepalive pass must next call :meth:`tick` (monotonic time): at once
-        #: (0) while the view is busy, since the tick reads what its client sent (a
-        #: pong, a close frame); while the view waits in ``receive()``, only when the
-        #: protocol has something to do (:meth:`ServerProtocol.due`), or a subclass.
-        self.tick_due = 0.0
+        self.tick_due = 0.0  # when the keepalive pass must next call tick()
 
     # Opening
 
@@ -215,9 +211,8 @@ class Connection:
             self._sync()
 
     def tick(self, now: float, **limits: float | None) -> None:
-        """Keepalive, when due (:attr:`tick_due`): take in what came (pongs count,
-        messages wait for ``receive()``), then ping, time out or close if idle
-        (``ServerProtocol.tick``)."""
+        """Keepalive: take in what came (pongs count), ping, time out or close if idle; set
+        :attr:`tick_due`: at once while the view is busy (its frames are read here), else due."""
         if self.closed:
             return
         protocol, transport = self._open()
@@ -402,7 +397,3 @@ class Connection:
             registry.discard(self)
             if self._protocol is not None:
                 metrics.closed(self.close_code)
-
-    def __repr__(self) -> str:
-        state = "pending" if self._protocol is None else "closed" if self.closed else "open"
-        return f"<{type(self).__name__} {state}>"
