@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -179,10 +180,11 @@ def test_idle(server: Server, session_key: str) -> None:
     assert set(result) == keys(
         "ok requested opened open_s handshakes_per_s auth_ok auth_bad alive_at_end"
         " answered_at_end server_pings_answered errors rss_before_kib rss_after_kib"
-        " rss_per_process_kib rss_per_conn_kib",
+        " rss_per_process_kib rss_per_conn_kib rest_cpu_server_percent",
         CPU,
     )
     assert result["ok"] is True
+    assert 0 <= result["rest_cpu_server_percent"] <= 100 * len(os.sched_getaffinity(0))
     # Every socket opened answers at the end.
     assert result["requested"] == result["opened"] == 20
     assert result["alive_at_end"] == result["answered_at_end"] == 20
