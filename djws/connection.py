@@ -194,8 +194,8 @@ class WebSocket(Connection):
             db.release_connections()
 
     def tick(self, now: float, **limits: float | None) -> None:
-        """Keepalive, once a second from the worker; then, if its session is due to
-        expire, read it again (:func:`djws.sessions.check_expiry`)."""
+        """Keepalive (:meth:`Connection.tick`); then, if its session is due to expire,
+        read it again (:func:`djws.sessions.check_expiry`), and be due by then."""
         super().tick(now, **limits)
         expires = sessions.check_expiry(self)
         if expires is not None:  # Unix time: due then on the monotonic clock too

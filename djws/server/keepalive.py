@@ -5,12 +5,13 @@ timer per connection: 10,000 idle sockets cost one cheap pass, not 10,000
 timers. A connection whose view waits in ``receive()`` tells when it is next
 due (:attr:`~djws.server.connection.Connection.tick_due`: its next ping, its
 ping or idle timeout, its session's or ticket's expiry); until then the pass
-only compares two numbers for it. What to do with each connection is the protocol's decision
-(:meth:`djws.protocol.protocol.ServerProtocol.tick`): a client that has sent
-nothing for ``WEBSOCKET_PING_INTERVAL`` gets a ping; one that then stays silent
-for ``WEBSOCKET_PING_TIMEOUT`` is closed with 1011 and its view's ``receive()``
-returns None. With ``WEBSOCKET_IDLE_TIMEOUT``, a client that has sent no
-*message* (pings and pongs do not count) for that long is closed with 1000.
+only compares two numbers for it. What to do with each connection is the
+protocol's decision (:meth:`djws.protocol.protocol.ServerProtocol.tick`): a
+client that has sent nothing for ``WEBSOCKET_PING_INTERVAL`` gets a ping; one
+that then stays silent for ``WEBSOCKET_PING_TIMEOUT`` is closed with 1011 and
+its view's ``receive()`` returns None. With ``WEBSOCKET_IDLE_TIMEOUT``, a
+client that has sent no *message* (pings and pongs do not count) for that long
+is closed with 1000.
 
 Pongs are normally read by the view's own ``receive()``. For a view that is not
 waiting in ``receive()`` when its connection is checked (one that only sends,
