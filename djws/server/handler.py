@@ -241,6 +241,13 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
             crossed("handshakes_per_second", address, message)
             raise HandshakeError(429, message, [("Retry-After", retry_after(wait))])
 
+    def log_request(self) -> None:
+        """gunicorn's access log line of the request, built only when it is written: with
+        the access log off, gunicorn's handler would still build it (1 % of a reconnect
+        storm's worker CPU)."""
+        if getattr(self.server.log, "access_log_enabled", True):
+            super().log_request()
+
     def _log_connection(self, ws: Any, address: str) -> None:
         """One access-log line per connection: how it ended, how long, how much."""
         access_log = getattr(self.server.log, "access_log", None)

@@ -95,7 +95,11 @@ class Upgrade:
         if sock is None:
             raise RuntimeError("this WebSocket was already accepted")
         self._socket = self._rfile = None
-        sock.sendall(response)
+        # Not sendall(): gevent's asks the kernel for the send buffer's size first, one
+        # more system call per handshake, for a response that fits in any buffer.
+        unsent = memoryview(response)
+        while unsent:
+            unsent = unsent[sock.send(unsent) :]
         self.response_length = len(response)
         sock.settimeout(0.0)
         try:
