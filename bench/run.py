@@ -841,8 +841,12 @@ def main(argv: list[str]) -> int:
         for rep in range(1, args.repetitions + 1):
             for case in cases:
                 for target in targets:
-                    if case.get("only", target.name) != target.name:
-                        if case.get("na"):  # the report says "n/a" for this server
+                    na = case.get("na")
+                    skip = case.get("only", target.name) != target.name
+                    if target.only and case["scenario"] not in target.only[0]:
+                        skip, na = True, target.only[1]
+                    if skip:
+                        if na:  # the report says "n/a" for this server
                             records.append(
                                 {
                                     "case": case["case"],
@@ -850,7 +854,7 @@ def main(argv: list[str]) -> int:
                                     "server": target.name,
                                     "target": target.name,
                                     "repetition": rep,
-                                    "result": {"ok": False, "na": True, "error": case["na"]},
+                                    "result": {"ok": False, "na": True, "error": na},
                                 }
                             )
                         continue

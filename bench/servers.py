@@ -63,7 +63,8 @@ class Target:
     """One server under test.
 
     ``variants`` maps a result name to the echo path it serves (Channels has an
-    async and a sync echo consumer; the others one echo view).
+    async and a sync echo consumer; the others one echo view). ``only`` names the
+    scenarios a server serves, with why not the others; None: all of them.
     """
 
     name: str
@@ -73,6 +74,7 @@ class Target:
     command: Callable[[int], list[str]]
     cwd: Path
     variants: dict[str, str] = field(default_factory=dict)
+    only: tuple[frozenset[str], str] | None = None
 
     @property
     def django(self) -> bool:
@@ -196,6 +198,10 @@ TARGETS: dict[str, Target] = {
         _bare_command,
         RAW,
         {"bare": "/echo"},
+        (
+            frozenset({"echo", "handshake", "idle"}),
+            "no equivalent: the bare server echoes; it has no groups to broadcast to",
+        ),
     ),
     "ws": Target(
         "ws",
