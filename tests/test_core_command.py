@@ -158,22 +158,19 @@ def test_shutdown_sends_1001_to_every_socket_within_a_second(sig: int) -> None:
         server.stop()
 
 
+WSGI_APP = "testproject.wsgi:websocket"
+
+
+def gunicorn_with_djws_worker(port: int, *options: str) -> list[str]:
+    """``gunicorn -k djws.worker.WebSocketWorker`` serving the test project on ``port``."""
+    worker = ["-k", "djws.worker.WebSocketWorker", "--no-control-socket", *options]
+    return [sys.executable, "-m", "gunicorn", *worker, "-b", f"127.0.0.1:{port}", WSGI_APP]
+
+
 def test_gunicorn_command_line_with_the_djws_worker() -> None:
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-k",
-        "djws.worker.WebSocketWorker",
-        "--worker-connections",
-        "10000",
-        "--no-control-socket",
-        "-b",
-        f"127.0.0.1:{port}",
-        "testproject.wsgi:websocket",
-    ]
-    server = start_server(command=[*command, "--log-level", "info"])
+    options = ("--worker-connections", "10000", "--log-level", "info")
+    server = start_server(command=gunicorn_with_djws_worker(port, *options))
     try:
         assert server.port == port
         with connect(f"ws://127.0.0.1:{port}/stamp/") as ws:
@@ -182,21 +179,28 @@ def test_gunicorn_command_line_with_the_djws_worker() -> None:
         server.stop()
 
 
+def test_a_logging_config_gets_the_connection_lines_too(tmp_path) -> None:
+    """With --log-config-json (and no --access-logfile) gunicorn writes its access lines
+    through that configuration; each connection's closing line goes the same way."""
+    port = free_port()
+    config = tmp_path / "logging.json"
+    config.write_text('{"version": 1}')  # gunicorn's defaults: access lines to stdout
+    server = start_server(command=gunicorn_with_djws_worker(port, "--log-config-json", str(config)))
+    try:
+        with connect(f"ws://127.0.0.1:{port}/echo/") as ws:
+            ws.send("hello")
+            assert ws.recv(timeout=10) == "hello"
+        server.wait_for_log('"/echo/" WebSocket closed 1000 after')
+        line = r'"/echo/" WebSocket closed 1000 after [\d.]+ s: in 1 messages \d+ B, out 1 '
+        assert re.search(line, server.log()), server.log()
+    finally:
+        server.stop()
+
+
 def test_gunicorn_preload_is_refused_with_a_reason() -> None:
     port = free_port()
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-k",
-            "djws.worker.WebSocketWorker",
-            "--preload",
-            "--no-control-socket",
-            "-b",
-            f"127.0.0.1:{port}",
-            "testproject.wsgi:websocket",
-        ],
+        gunicorn_with_djws_worker(port, "--preload"),
         cwd=PROJECT,
         env=project_env(),
         capture_output=True,

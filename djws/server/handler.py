@@ -245,13 +245,13 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         """gunicorn's access log line of the request, built only when it is written: with
         the access log off, gunicorn's handler would still build it (1 % of a reconnect
         storm's worker CPU)."""
-        if getattr(self.server.log, "access_log_enabled", True):
+        if access_log_enabled(self.server.log):
             super().log_request()
 
     def _log_connection(self, ws: Any, address: str) -> None:
         """One access-log line per connection: how it ended, how long, how much."""
         access_log = getattr(self.server.log, "access_log", None)
-        if ws is None or access_log is None or not self.server.log.cfg.accesslog:
+        if ws is None or access_log is None or not access_log_enabled(self.server.log):
             return
         access_log.info(
             '%s "%s" WebSocket closed %s%s after %.3f s: in %d messages %d B, out %d messages %d B',
@@ -276,3 +276,20 @@ class WebSocketHandler(PyWSGIHandler):  # type: ignore[misc] # gunicorn has no t
         except OSError:
             return
         self.response_length = len(response)
+
+
+def access_log_enabled(log: Any) -> bool:
+    """Whether gunicorn writes access lines: to ``--access-logfile``, and also through
+    ``--log-config``/``--log-config-dict``/``--log-config-json`` or syslog. gunicorn
+    25.2 and later answer it themselves; 25.1's ``access()`` asked the same in place."""
+    enabled = getattr(log, "access_log_enabled", None)
+    if enabled is not None:
+        return bool(enabled)
+    cfg = log.cfg
+    return bool(
+        cfg.accesslog
+        or cfg.logconfig
+        or cfg.logconfig_dict
+        or cfg.logconfig_json
+        or (cfg.syslog and not cfg.disable_redirect_access_to_syslog)
+    )
