@@ -25,6 +25,7 @@ ORDER = [
     "djws-redis",
     "djws-postgresql",
     "raw",
+    "bare",
     "ws",
     "daphne",
     "daphne-sync",
@@ -37,6 +38,7 @@ LABELS = {
     "djws-postgresql": "djws on\nPostgreSQL",
     "ws": "Node.js\nws",
     "raw": "raw\ngevent-ws",
+    "bare": "bare\ngevent",
     "daphne": "Channels\nDaphne",
     "daphne-sync": "Daphne\n(sync)",
     "uvicorn": "Channels\nuvicorn",
@@ -47,6 +49,7 @@ COLORS = {
     "djws-redis": "#4fa36f",
     "djws-postgresql": "#8cc9a1",
     "raw": "#7a7a7a",
+    "bare": "#b5b5b5",
 }
 
 # (file, case, metric, title, y label, log scale, goal line)
@@ -160,7 +163,10 @@ def broadcast_chart(summary: dict[str, Any], path: Path) -> bool:
         if row is not None and "djws" in summary[case]:
             row[f"djws-{backend}"] = summary[case]["djws"]
     summary = bars
-    targets = [t for t in ORDER if any(t in summary[c] for c in cases)]
+    # A server with no equivalent (n/a in every case) gets no bar.
+    targets = [
+        t for t in ORDER if any(t in summary[c] and not summary[c][t].get("na") for c in cases)
+    ]
     if not cases or not targets:
         return False
     fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=110)
