@@ -36,6 +36,18 @@ def test_returning_closes_with_1000(ws_client: Any) -> None:
 
 
 @pytest.mark.fast
+def test_the_in_process_server_leaves_no_error_behind(
+    ws_client: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Its handler ends each connection as gunicorn's would (access line included)
+    without an exception, which would only reach the hub's stderr."""
+    with ws_client.connect("/echo/") as ws:
+        ws.send("hi")
+        assert ws.receive() == "hi"
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.fast
 def test_exception_closes_with_1011_and_logs_the_traceback(
     ws_client_seeing_errors: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

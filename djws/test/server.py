@@ -36,6 +36,8 @@ ENVIRON_KEY = "djws.test.websocket"
 class _AccessLog:
     """What gunicorn's handler expects as ``server.log``: access lines go to logging."""
 
+    access_log_enabled = True
+
     def access(
         self, resp: Any, req_headers: Any, environ: dict[str, Any], request_time: Any
     ) -> None:
