@@ -48,6 +48,21 @@ def test_the_in_process_server_leaves_no_error_behind(
 
 
 @pytest.mark.fast
+def test_the_test_client_fails_the_test_when_the_server_itself_raises(
+    ws_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from djws.test import server
+
+    # Break the handler's end of a connection, as a server bug would.
+    monkeypatch.delattr(server._AccessLog, "access_log_enabled")
+    ws = ws_client.connect("/echo/")
+    ws.send("hi")
+    assert ws.receive() == "hi"
+    with pytest.raises(AssertionError, match="djws's server raised while serving /echo/: Attr"):
+        ws.close()
+
+
+@pytest.mark.fast
 def test_exception_closes_with_1011_and_logs_the_traceback(
     ws_client_seeing_errors: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -32,7 +32,8 @@ class WebSocketClient(Client):
 
     ``raise_request_exception`` (default True) works as in Django's client: an
     exception raised by the view is re-raised in the test when it next waits on
-    the connection. Pass False to test the 1011 close the client would see.
+    the connection. Pass False to test the 1011 close the client would see. An
+    exception out of djws's server itself fails the test when the connection closes.
     ``websocket_timeout`` bounds every wait, in seconds.
     """
 

@@ -30,7 +30,7 @@ from websockets.protocol import CLOSED, CLOSING, OPEN
 from websockets.typing import Origin, Subprotocol
 from websockets.uri import parse_uri
 
-from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer
+from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer, raise_if_failed
 from .waiting import timeout_error
 
 __all__ = ["HandshakeRefused", "TestWebSocket"]
@@ -328,6 +328,7 @@ class TestWebSocket:
         if not self._greenlet.dead:
             self._greenlet.kill(block=True, timeout=1)
             raise AssertionError(f"the view of {self.path} did not finish after the close")
+        raise_if_failed(self._greenlet, self.path)
 
     def __enter__(self) -> TestWebSocket:
         return self

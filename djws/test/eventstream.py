@@ -24,7 +24,7 @@ from django.test import Client
 from gevent import socket as gsocket
 
 from .connection import HandshakeRefused
-from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer
+from .server import CLIENT_ADDRESS, ENVIRON_KEY, InProcessServer, raise_if_failed
 from .waiting import timeout_error
 
 __all__ = ["Event", "EventStreamRefused", "TestEventStream"]
@@ -256,6 +256,7 @@ class TestEventStream:
         self._greenlet.kill(block=True, timeout=self.timeout)
         if not self._greenlet.dead:
             raise AssertionError(f"the event stream of {self.path} did not end after the close")
+        raise_if_failed(self._greenlet, self.path)
         self._raise_view_exception()
 
     def reconnect(self) -> TestEventStream:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import gevent
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import HttpRequest
@@ -23,7 +24,7 @@ from gevent import pywsgi
 from ..dispatcher import WebSocketDispatcher
 from ..server.handler import WebSocketHandler
 
-__all__ = ["CLIENT_ADDRESS", "ENVIRON_KEY", "InProcessServer"]
+__all__ = ["CLIENT_ADDRESS", "ENVIRON_KEY", "InProcessServer", "raise_if_failed"]
 
 logger = logging.getLogger("djws.test")
 
@@ -108,3 +109,15 @@ class _TestDispatcher(WebSocketDispatcher):
         """
         request_started.connect(close_old_connections)
         return super().get_response(request)
+
+
+def raise_if_failed(greenlet: gevent.Greenlet[..., Any], path: str) -> None:
+    """Fail the test if djws's server itself raised while it served ``path``.
+
+    A view's exception is Django's to answer (a 1011 close, and the test client
+    re-raises it); an exception out of the handler is a server bug, which would
+    otherwise only reach the hub's stderr while the test passed.
+    """
+    if greenlet.dead and greenlet.exception is not None:
+        error = greenlet.exception
+        raise AssertionError(f"djws's server raised while serving {path}: {error!r}") from error

@@ -166,3 +166,19 @@ class EventStreamTests(TestCase):
                     connection.close()  # what a stopping worker does
             self.assertIsNone(events.receive())
             self.assertTrue(events.closed)
+
+    def test_a_failure_of_the_server_itself_fails_the_test(self) -> None:
+        from unittest import mock
+
+        from djws.test import server
+
+        def broken(*args: object) -> None:
+            raise RuntimeError("broken access log")
+
+        events = self.client.event_stream("/events/es-room/")
+        events.assert_nothing_received()
+        # The handler ends the stream with the access line: make that raise, as a bug would.
+        with mock.patch.object(server._AccessLog, "access", broken):
+            error = "djws's server raised while serving /events/es-room/: RuntimeError"
+            with self.assertRaisesRegex(AssertionError, error):
+                events.close()
