@@ -73,11 +73,21 @@ def table_rows(page: str) -> dict[str, list[str]]:
 SERVERS = ("djws", "raw", "ws", "daphne", "uvicorn")
 
 
-def target(name: str) -> Any:
-    """What the committed run's targets table measured for ``name``."""
-    found = [row["measured"] for row in RESULTS["targets"] if row["target"] == name]
+def target_row(name: str) -> dict[str, Any]:
+    """The committed run's targets table's row for ``name``."""
+    found = [row for row in RESULTS["targets"] if row["target"] == name]
     assert len(found) == 1, name
     return found[0]
+
+
+def target(name: str) -> Any:
+    """What the committed run's targets table measured for ``name``."""
+    return target_row(name)["measured"]
+
+
+def listed(values: list[float], spec: str) -> str:
+    """``values`` as the pages list them: "7.7, 7.9 and 7.4" (``spec`` formats each)."""
+    return ", ".join(format(v, spec) for v in values[:-1]) + f" and {format(values[-1], spec)}"
 
 
 def readme_rows() -> list[str]:
@@ -182,7 +192,7 @@ def test_the_scaling_howto_quotes_both_storm_runs() -> None:
     assert STORM_PG["meta"]["args"]["storm_broadcast"].startswith("postgresql://")
     for name, run in (("storm", STORM), ("storm-postgresql", STORM_PG), ("official", RESULTS)):
         seconds = run["summary"]["storm"]["djws"]["all_back_s_all"]
-        quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+        quoted = listed(seconds, ".1f")
         assert f"took {quoted} seconds" in page, (name, quoted)
     storm = SUMMARY["storm"]["djws"]
     cpu = storm["cpu_ms_per_page_all"]
@@ -210,7 +220,7 @@ def test_the_scaling_howto_quotes_the_listen_queue_of_the_storm_runs() -> None:
     for storm in (default, larger):
         assert storm["resets_before_101_all"] == [0, 0, 0]
     seconds = larger["all_back_s_all"]
-    quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+    quoted = listed(seconds, ".1f")
     assert f"but the storm took {quoted} seconds" in page
     for storm in (default, larger):
         cpu = storm["cpu_ms_per_page_all"]
@@ -222,7 +232,7 @@ def test_the_scaling_howto_quotes_the_storm_with_resumes_answered_by_the_worker(
     storm = STORM_RECENT["summary"]["storm"]["djws"]
     seconds, cpu = storm["all_back_s_all"], storm["cpu_ms_per_page_all"]
     other = storm["cpu_other_percent_all"]
-    quoted = ", ".join(f"{s:.1f}" for s in seconds[:-1]) + f" and {seconds[-1]:.1f}"
+    quoted = listed(seconds, ".1f")
     assert (
         f"(``bench/results/storm-recent``) took {quoted} seconds, with "
         f"{min(cpu):.2f} to {max(cpu):.2f} ms of worker CPU per page, no gap and no "
@@ -433,11 +443,11 @@ def test_the_scaling_howto_quotes_the_committed_run() -> None:
 def test_the_benchmarks_page_quotes_how_the_machines_speed_varied() -> None:
     page = " ".join((ROOT / "docs" / "topics" / "benchmarks.rst").read_text().split())
     floor = FLOOR["summary"]["handshake-anon"]["djws"]["handshakes_per_s_all"]
-    quoted = ", ".join(f"{r:,.0f}" for r in floor[:-1]) + f" and {floor[-1]:,.0f}"
+    quoted = listed(floor, ",.0f")
     assert f"measured {quoted} a second in the three repetitions" in page
     assert f"and {rate('handshake-anon', 'djws')} (median) in this run" in page
     reps = SUMMARY["handshake-anon"]["djws"]["handshakes_per_s_all"]
-    quoted = ", ".join(f"{r:,.0f}" for r in reps[:-1]) + f" and {reps[-1]:,.0f}"
+    quoted = listed(reps, ",.0f")
     assert f"whose repetitions measured {quoted}." in page
 
 
@@ -478,8 +488,6 @@ def test_the_benchmarks_page_quotes_the_floor_of_a_gevent_server() -> None:
         if row["target"].endswith("djws / bare gevent sockets (the floor)")
     ]
     assert len(floor) == 1
-    reps = floor[0]["repetitions"]
-    each = ", ".join(f"{r:.2f}" for r in reps[:-1]) + f" and {reps[-1]:.2f}"
     echo = summary["echo"]
     ws_over_bare = echo["ws"]["msgs_per_cpu_s"] / echo["bare"]["msgs_per_cpu_s"]
 
@@ -489,22 +497,22 @@ def test_the_benchmarks_page_quotes_the_floor_of_a_gevent_server() -> None:
     page = " ".join((ROOT / "docs" / "topics" / "benchmarks.rst").read_text().split())
     quoted = [
         f"djws echoed {floor[0]['measured']:.2f} times as many messages per server CPU-second "
-        f"as bare ({each} in the three repetitions) and ws {ws_over_bare:.2f} times as many",
+        f"as bare ({listed(floor[0]['repetitions'], '.2f')} in the three repetitions) and ws "
+        f"{ws_over_bare:.2f} times as many",
         f"an idle connection held {kib('bare')} KiB under bare, {kib('raw')} under "
         f"gevent-websocket and {kib('djws')} under djws",
         f"djws's worker used {summary['idle-anon']['djws']['rest_cpu_server_percent']:.1f} % "
         "of a core",
     ]
     # The committed run of every server has bare too (and another machine's speeds).
-    official = [row for row in RESULTS["targets"] if row["target"] == floor[0]["target"]]
-    assert len(official) == 1
-    reps = official[0]["repetitions"]
-    each = ", ".join(f"{r:.2f}" for r in reps[:-1]) + f" and {reps[-1]:.2f}"
-    echo = SUMMARY["echo"]
-    ws_over_bare = echo["ws"]["msgs_per_cpu_s"] / echo["bare"]["msgs_per_cpu_s"]
+    official = target_row(floor[0]["target"])
+    official_ws_over_bare = (
+        SUMMARY["echo"]["ws"]["msgs_per_cpu_s"] / SUMMARY["echo"]["bare"]["msgs_per_cpu_s"]
+    )
     quoted.append(
-        f"In the run shown above, on another machine, djws echoed {official[0]['measured']:.2f} "
-        f"times as many as bare ({each}) and ws {ws_over_bare:.2f} times as many"
+        f"In the run shown above, on another machine, djws echoed {official['measured']:.2f} "
+        f"times as many as bare ({listed(official['repetitions'], '.2f')}) and ws "
+        f"{official_ws_over_bare:.2f} times as many"
     )
     for sentence in quoted:
         assert sentence in page, sentence
