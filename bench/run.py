@@ -843,8 +843,8 @@ def main(argv: list[str]) -> int:
                 for target in targets:
                     na = case.get("na")
                     skip = case.get("only", target.name) != target.name
-                    if target.only and case["scenario"] not in target.only[0]:
-                        skip, na = True, target.only[1]
+                    if target.only is not None and case["scenario"] not in target.only:
+                        skip, na = True, target.na
                     if skip:
                         if na:  # the report says "n/a" for this server
                             records.append(

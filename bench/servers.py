@@ -64,7 +64,7 @@ class Target:
 
     ``variants`` maps a result name to the echo path it serves (Channels has an
     async and a sync echo consumer; the others one echo view). ``only`` names the
-    scenarios a server serves, with why not the others; None: all of them.
+    scenarios a server serves (None: all of them) and ``na`` why not the others.
     """
 
     name: str
@@ -74,7 +74,8 @@ class Target:
     command: Callable[[int], list[str]]
     cwd: Path
     variants: dict[str, str] = field(default_factory=dict)
-    only: tuple[frozenset[str], str] | None = None
+    only: frozenset[str] | None = None
+    na: str = ""
 
     @property
     def django(self) -> bool:
@@ -198,10 +199,8 @@ TARGETS: dict[str, Target] = {
         _bare_command,
         RAW,
         {"bare": "/echo"},
-        (
-            frozenset({"echo", "handshake", "idle"}),
-            "no equivalent: the bare server echoes; it has no groups to broadcast to",
-        ),
+        only=frozenset({"echo", "handshake", "idle"}),
+        na="no equivalent: the bare server echoes; it has no groups to broadcast to",
     ),
     "ws": Target(
         "ws",
